@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what procpulse's build, tests and benchmarks need on Debian 12.
+# Usage: ci/deps.sh [group...]   groups: base kernel db web bench (default: all)
+# Idempotent: packages already present are skipped, so a warm machine pays ~1 s.
+set -euo pipefail
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(base kernel db web bench)
+
+declare -A PKGS=(
+  [base]="build-essential pkg-config curl ca-certificates procps psmisc jq python3-venv"
+  [kernel]="linux-source-6.12 rustc-web rust-web-src bc bison flex libelf-dev libssl-dev cpio busybox-static qemu-system-x86 libclang-dev xz-utils"
+  [db]="mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat libsqlite3-dev sqlite3 nginx-light"
+  [web]="chromium nodejs"
+  [bench]="wrk prometheus-node-exporter hyperfine"
+)
+
+want=()
+for g in "${groups[@]}"; do
+  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel db web bench)" >&2; exit 2; }
+  for p in ${PKGS[$g]}; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
+  done
+done
+
+# NodeSource's nodejs ships npm itself; Debian's separate npm package conflicts with it.
+if [[ " ${groups[*]} " == *" web "* ]] && ! command -v npm >/dev/null 2>&1; then want+=(npm); fi
+
+if [ ${#want[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${want[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  # Refresh lists at most once an hour.
+  stamp=/var/lib/apt/periodic/procpulse-update-stamp
+  if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +60 2>/dev/null)" ]; then
+    $SUDO apt-get update -qq
+    $SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  # Debian starts packaged daemons on install; procpulse runs its own private instances.
+  for svc in mariadb nginx prometheus-node-exporter; do
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi

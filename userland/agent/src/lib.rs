@@ -1,0 +1,1 @@
+//! procpulse-agent (work in progress).

@@ -1,0 +1,1 @@
+//! procpulse-broadcaster (work in progress).

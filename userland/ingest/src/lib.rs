@@ -1,0 +1,1 @@
+//! procpulse-ingest (work in progress).

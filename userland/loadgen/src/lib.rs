@@ -1,0 +1,1 @@
+//! procpulse-loadgen (work in progress).

@@ -1,0 +1,337 @@
+//! Decoding and validation of snapshots as ingest receives them (SPEC §3).
+//!
+//! Two kinds of failure, both naming the field path (`cpu.usage_percent`,
+//! `[3].ram.used_kb` inside an array):
+//! - [`ValidationError::Malformed`]: the body is not JSON at all (HTTP 400);
+//! - [`ValidationError::Invalid`]: JSON, but a field is missing, has the wrong type or a
+//!   value outside its range (HTTP 422).
+
+use crate::snapshot::{MAX_TOP, Snapshot};
+use time::{Duration, OffsetDateTime};
+
+/// How far in the future `collected_at` may lie (clock skew allowance).
+pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
+/// Most snapshots one POST may carry.
+pub const MAX_BATCH: usize = 1000;
+
+/// Why a snapshot was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// Not parseable as JSON.
+    #[error("malformed JSON: {message}")]
+    Malformed {
+        /// What the JSON parser said.
+        message: String,
+    },
+    /// Well-formed JSON that breaks a rule; `field` is the path of the offending field.
+    #[error("{message}")]
+    Invalid {
+        /// Machine-readable reason: `missing_field`, `invalid_type`, `invalid_field`,
+        /// `empty_batch`, `batch_too_large`.
+        code: &'static str,
+        /// Path of the field, e.g. `cpu.usage_percent` or `[2].host`; empty for the body.
+        field: String,
+        /// Human-readable message that starts with the field path.
+        message: String,
+    },
+}
+
+impl ValidationError {
+    fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        let field = field.into();
+        ValidationError::Invalid {
+            code: "invalid_field",
+            message: format!("{field} {message}"),
+            field,
+        }
+    }
+
+    /// The field path, if the error names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ValidationError::Invalid { field, .. } if !field.is_empty() => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Machine-readable error code for the JSON error shape.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValidationError::Malformed { .. } => "malformed_json",
+            ValidationError::Invalid { code, .. } => code,
+        }
+    }
+
+    /// Prefixes the field path (used for elements of an array).
+    fn within(self, prefix: &str) -> Self {
+        match self {
+            ValidationError::Invalid {
+                code,
+                field,
+                message,
+            } => {
+                let joined = if field.is_empty() {
+                    prefix.to_owned()
+                } else if field.starts_with('[') {
+                    format!("{prefix}{field}")
+                } else {
+                    format!("{prefix}.{field}")
+                };
+                let message = match message.strip_prefix(field.as_str()) {
+                    Some(rest) if !field.is_empty() => format!("{joined}{rest}"),
+                    _ => format!("{joined}: {message}"),
+                };
+                ValidationError::Invalid {
+                    code,
+                    field: joined,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Decodes one snapshot or a JSON array of them (≤ [`MAX_BATCH`]) and validates every
+/// element against `now`. Nothing is returned unless every element is valid.
+pub fn decode_batch(body: &[u8], now: OffsetDateTime) -> Result<Vec<Snapshot>, ValidationError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ValidationError::Malformed {
+            message: e.to_string(),
+        })?;
+    let snapshots = match value {
+        serde_json::Value::Array(items) => {
+            if items.is_empty() {
+                return Err(ValidationError::Invalid {
+                    code: "empty_batch",
+                    field: String::new(),
+                    message: "the array holds no snapshot".into(),
+                });
+            }
+            if items.len() > MAX_BATCH {
+                return Err(ValidationError::Invalid {
+                    code: "batch_too_large",
+                    field: String::new(),
+                    message: format!(
+                        "the array holds {} snapshots; at most {MAX_BATCH} are accepted",
+                        items.len()
+                    ),
+                });
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let prefix = format!("[{i}]");
+                let snap = from_value(item).map_err(|e| e.within(&prefix))?;
+                validate_at(&snap, now).map_err(|e| e.within(&prefix))?;
+                out.push(snap);
+            }
+            out
+        }
+        other => {
+            let snap = from_value(other)?;
+            validate_at(&snap, now)?;
+            vec![snap]
+        }
+    };
+    Ok(snapshots)
+}
+
+/// Decodes one snapshot from a JSON value, naming the field path on failure.
+pub fn from_value(value: serde_json::Value) -> Result<Snapshot, ValidationError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        type_error(path, &inner)
+    })
+}
+
+/// Decodes one snapshot from JSON text, naming the field path on failure.
+pub fn from_slice(body: &[u8]) -> Result<Snapshot, ValidationError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let snap: Snapshot = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ValidationError::Malformed {
+                message: inner.to_string(),
+            }
+        } else {
+            type_error(path, &inner.to_string())
+        }
+    })?;
+    de.end().map_err(|e| ValidationError::Malformed {
+        message: e.to_string(),
+    })?;
+    Ok(snap)
+}
+
+fn type_error(path: String, inner: &str) -> ValidationError {
+    // serde reports a missing field at the parent path, with the name in the message.
+    if let Some(name) = inner
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return ValidationError::Invalid {
+            code: "missing_field",
+            message: format!("{field} is required"),
+            field,
+        };
+    }
+    let field = if path == "." { String::new() } else { path };
+    // Drop serde_json's " at line X column Y" suffix: values carry no position.
+    let detail = inner.split(" at line ").next().unwrap_or(inner);
+    ValidationError::Invalid {
+        code: "invalid_type",
+        message: if field.is_empty() {
+            format!("snapshot: {detail}")
+        } else {
+            format!("{field}: {detail}")
+        },
+        field,
+    }
+}
+
+/// Validates the value rules of SPEC §3 with the current time.
+pub fn validate(s: &Snapshot) -> Result<(), ValidationError> {
+    validate_at(s, OffsetDateTime::now_utc())
+}
+
+/// Validates the value rules of SPEC §3 against `now`.
+pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationError> {
+    check_host(&s.host)?;
+    check_sample_id(&s.sample_id)?;
+    if s.collected_at > now + MAX_FUTURE_SKEW {
+        return Err(ValidationError::invalid(
+            "collected_at",
+            "is more than 5 minutes in the future",
+        ));
+    }
+    percent("cpu.usage_percent", s.cpu.usage_percent)?;
+    non_negative("cpu.load1", s.cpu.load1)?;
+    non_negative("cpu.load5", s.cpu.load5)?;
+    non_negative("cpu.load15", s.cpu.load15)?;
+    if s.cpu.cores == 0 {
+        return Err(ValidationError::invalid("cpu.cores", "must be at least 1"));
+    }
+    percent("ram.used_percent", s.ram.used_percent)?;
+    if s.ram.used_kb > s.ram.total_kb {
+        return Err(ValidationError::invalid(
+            "ram.used_kb",
+            format!(
+                "must not exceed ram.total_kb ({} > {})",
+                s.ram.used_kb, s.ram.total_kb
+            ),
+        ));
+    }
+    if s.ram.available_kb > s.ram.total_kb {
+        return Err(ValidationError::invalid(
+            "ram.available_kb",
+            "must not exceed ram.total_kb",
+        ));
+    }
+    if s.ram.free_kb > s.ram.total_kb {
+        return Err(ValidationError::invalid(
+            "ram.free_kb",
+            "must not exceed ram.total_kb",
+        ));
+    }
+    if s.ram.swap_free_kb > s.ram.swap_total_kb {
+        return Err(ValidationError::invalid(
+            "ram.swap_free_kb",
+            "must not exceed ram.swap_total_kb",
+        ));
+    }
+    if s.procs.total != s.procs.category_sum() {
+        return Err(ValidationError::invalid(
+            "procs.total",
+            format!(
+                "must equal the sum of the state counts ({} != {})",
+                s.procs.total,
+                s.procs.category_sum()
+            ),
+        ));
+    }
+    if s.top.len() > MAX_TOP {
+        return Err(ValidationError::invalid(
+            "top",
+            format!("holds {} entries; at most {MAX_TOP} are accepted", s.top.len()),
+        ));
+    }
+    for (i, p) in s.top.iter().enumerate() {
+        let cpu = p.cpu_percent;
+        if !cpu.is_finite() || cpu < 0.0 {
+            return Err(ValidationError::invalid(
+                format!("top[{i}].cpu_percent"),
+                "must be a finite, non-negative number",
+            ));
+        }
+        if p.comm.len() > 64 {
+            return Err(ValidationError::invalid(
+                format!("top[{i}].comm"),
+                "must be at most 64 bytes",
+            ));
+        }
+        if p.state.chars().count() != 1 {
+            return Err(ValidationError::invalid(
+                format!("top[{i}].state"),
+                "must be one state letter",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_host(host: &str) -> Result<(), ValidationError> {
+    let ok_len = (1..=64).contains(&host.len());
+    let ok_chars = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok_len && ok_chars {
+        Ok(())
+    } else {
+        Err(ValidationError::invalid(
+            "host",
+            "must be 1-64 characters of [A-Za-z0-9._-]",
+        ))
+    }
+}
+
+fn check_sample_id(id: &str) -> Result<(), ValidationError> {
+    let ok_len = (1..=128).contains(&id.len());
+    let ok_chars = id.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if ok_len && ok_chars {
+        Ok(())
+    } else {
+        Err(ValidationError::invalid(
+            "sample_id",
+            "must be 1-128 printable ASCII characters",
+        ))
+    }
+}
+
+fn percent(field: &str, v: f64) -> Result<(), ValidationError> {
+    if v.is_finite() && (0.0..=100.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(ValidationError::invalid(field, "must be within 0..=100"))
+    }
+}
+
+fn non_negative(field: &str, v: f64) -> Result<(), ValidationError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ValidationError::invalid(
+            field,
+            "must be a finite, non-negative number",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+use super::*;
+use time::macros::datetime;
+
+const VALID: &str = include_str!("../../tests/fixtures/snapshot_valid.json");
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:01 UTC);
+
+fn with(f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_str(VALID).unwrap();
+    f(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn field_of(body: &[u8]) -> (String, String) {
+    match decode_batch(body, NOW) {
+        Err(ValidationError::Invalid { code, field, .. }) => (code.to_owned(), field),
+        other => panic!("expected an Invalid error, got {other:?}"),
+    }
+}
+
+#[test]
+fn valid_fixture_decodes() {
+    let snaps = decode_batch(VALID.as_bytes(), NOW).unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].host, "vm-1");
+    assert_eq!(snaps[0].top[0].comm, "init");
+}
+
+#[test]
+fn malformed_json_is_malformed() {
+    let err = decode_batch(b"{\"host\":", NOW).unwrap_err();
+    assert_eq!(err.code(), "malformed_json");
+}
+
+#[test]
+fn missing_nested_field_names_its_path() {
+    let body = with(|v| {
+        v["cpu"].as_object_mut().unwrap().remove("usage_percent");
+    });
+    assert_eq!(
+        field_of(&body),
+        ("missing_field".into(), "cpu.usage_percent".into())
+    );
+}
+
+#[test]
+fn wrong_type_names_its_path() {
+    let body = with(|v| v["procs"]["zombie"] = serde_json::json!("five"));
+    assert_eq!(field_of(&body), ("invalid_type".into(), "procs.zombie".into()));
+}
+
+#[test]
+fn negative_count_is_refused() {
+    let body = with(|v| v["procs"]["zombie"] = serde_json::json!(-1));
+    assert_eq!(field_of(&body).1, "procs.zombie");
+}
+
+#[test]
+fn percent_out_of_range_is_invalid_field() {
+    let body = with(|v| v["cpu"]["usage_percent"] = serde_json::json!(100.5));
+    let err = decode_batch(&body, NOW).unwrap_err();
+    assert_eq!(err.field(), Some("cpu.usage_percent"));
+    assert_eq!(
+        err.to_string(),
+        "cpu.usage_percent must be within 0..=100"
+    );
+}
+
+#[test]
+fn used_above_total_is_invalid() {
+    let body = with(|v| v["ram"]["used_kb"] = serde_json::json!(16000001));
+    assert_eq!(field_of(&body).1, "ram.used_kb");
+}
+
+#[test]
+fn future_timestamp_is_invalid_but_skew_is_tolerated() {
+    let body = with(|v| v["collected_at"] = serde_json::json!("2026-11-23T10:06:00Z"));
+    assert_eq!(field_of(&body).1, "collected_at");
+    let body = with(|v| v["collected_at"] = serde_json::json!("2026-11-23T10:04:00+00:00"));
+    assert!(decode_batch(&body, NOW).is_ok());
+}
+
+#[test]
+fn bad_timestamp_is_invalid_type() {
+    let body = with(|v| v["collected_at"] = serde_json::json!("yesterday"));
+    assert_eq!(field_of(&body).1, "collected_at");
+}
+
+#[test]
+fn host_rules() {
+    for bad in ["", "has space", "sl/ash", &"x".repeat(65)] {
+        let body = with(|v| v["host"] = serde_json::json!(bad));
+        assert_eq!(field_of(&body).1, "host", "host {bad:?}");
+    }
+}
+
+#[test]
+fn sample_id_rules() {
+    for bad in ["", "tab\there", "é", &"x".repeat(129)] {
+        let body = with(|v| v["sample_id"] = serde_json::json!(bad));
+        assert_eq!(field_of(&body).1, "sample_id", "sample_id {bad:?}");
+    }
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let body = with(|v| v["extra"] = serde_json::json!({"anything": [1, 2]}));
+    assert!(decode_batch(&body, NOW).is_ok());
+}
+
+#[test]
+fn array_errors_carry_the_index() {
+    let good: serde_json::Value = serde_json::from_str(VALID).unwrap();
+    let mut bad = good.clone();
+    bad["ram"]["used_percent"] = serde_json::json!(-1.0);
+    let body = serde_json::to_vec(&serde_json::json!([good, bad])).unwrap();
+    let err = decode_batch(&body, NOW).unwrap_err();
+    assert_eq!(err.field(), Some("[1].ram.used_percent"));
+    assert!(err.to_string().starts_with("[1].ram.used_percent "), "{err}");
+
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("host");
+    let body = serde_json::to_vec(&serde_json::json!([good, missing])).unwrap();
+    assert_eq!(
+        decode_batch(&body, NOW).unwrap_err().field(),
+        Some("[1].host")
+    );
+}
+
+#[test]
+fn batch_limits() {
+    assert_eq!(decode_batch(b"[]", NOW).unwrap_err().code(), "empty_batch");
+    let one: serde_json::Value = serde_json::from_str(VALID).unwrap();
+    let many = serde_json::Value::Array(vec![one; MAX_BATCH + 1]);
+    let body = serde_json::to_vec(&many).unwrap();
+    assert_eq!(decode_batch(&body, NOW).unwrap_err().code(), "batch_too_large");
+}
+
+#[test]
+fn total_must_match_categories() {
+    let body = with(|v| v["procs"]["total"] = serde_json::json!(7));
+    assert_eq!(field_of(&body).1, "procs.total");
+}
+
+#[test]
+fn from_slice_distinguishes_syntax_from_types() {
+    assert_eq!(from_slice(b"{\"host\": ").unwrap_err().code(), "malformed_json");
+    assert_eq!(from_slice(b"{}").unwrap_err().code(), "missing_field");
+    assert!(from_slice(VALID.as_bytes()).is_ok());
+}

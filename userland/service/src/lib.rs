@@ -1,0 +1,1 @@
+//! procpulse-service (work in progress).

@@ -1,0 +1,1 @@
+//! procpulse-storage (work in progress).

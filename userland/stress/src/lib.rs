@@ -1,0 +1,1 @@
+//! procpulse-stress (work in progress).
