@@ -1,1 +1,17 @@
-//! procpulse-service (work in progress).
+//! Shared plumbing for procpulse's HTTP services (agent, ingest, broadcaster): the JSON
+//! error shape of SPEC §4 and one `recover()` for every rejection, request metrics in
+//! Prometheus text format, graceful shutdown on SIGTERM/SIGINT, tracing set-up and a
+//! `serve` helper that runs a warp filter tree on a bound listener until shutdown.
+//!
+//! It is not a framework: each service still owns its routes, state and handlers.
+
+pub mod error;
+pub mod metrics;
+pub mod serve;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::{ApiError, recover};
+pub use metrics::{HttpMetrics, MetricsRegistry};
+pub use serve::serve;
+pub use shutdown::Shutdown;
