@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# procpulse: every test, as the README's test command and .ci/run call it.
+#
+#   ci/test.sh              all stages
+#   ci/test.sh lint rust    only the named stages (see STAGES below)
+#
+# It installs what it needs (ci/deps.sh), starts the private services the tests talk to
+# (MariaDB; nginx, Chromium and QEMU are started by the stages that use them), and ends
+# with one line "N passed, N failed" counting stages. Logs of each stage go to
+# $CI_LOG_DIR (default /tmp/procpulse-logs).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CI_LOG_DIR=${CI_LOG_DIR:-/tmp/procpulse-logs}
+mkdir -p "$CI_LOG_DIR"
+export CARGO_TERM_COLOR=never
+
+STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod)
+if [ $# -gt 0 ]; then STAGES=("$@"); fi
+
+log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*"; }
+
+log "installing dependencies (ci/deps.sh)"
+ci/deps.sh || { echo "ci/deps.sh failed" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+
+# A private MariaDB for every stage that talks to MySQL.
+MARIADB_STARTED=0
+start_mariadb() {
+  [ "$MARIADB_STARTED" = 1 ] && return 0
+  [ -x ci/mariadb.sh ] || return 0
+  if url=$(ci/mariadb.sh start); then
+    export PROCPULSE_TEST_MYSQL_URL="$url"
+    MARIADB_STARTED=1
+  else
+    echo "could not start MariaDB (ci/mariadb.sh start)" >&2
+    return 1
+  fi
+}
+cleanup() { [ "$MARIADB_STARTED" = 1 ] && ci/mariadb.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+stage_lint() {
+  cargo fmt --all -- --check &&
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+stage_rust() {
+  start_mariadb || return 1
+  cargo test --workspace --locked --no-fail-fast
+}
+run_script() { # run ci/<script> if it exists; a missing one is a failure, not a skip
+  local s=$1
+  if [ ! -x "ci/$s" ]; then echo "ci/$s is missing" >&2; return 1; fi
+  start_mariadb || return 1
+  "ci/$s"
+}
+stage_agent() { run_script test-agent.sh; }
+stage_ingest() { run_script test-ingest.sh; }
+stage_broadcaster() { run_script test-broadcaster.sh; }
+stage_loadgen() { run_script test-loadgen.sh; }
+stage_web() { run_script test-web.sh; }
+stage_k8s() { run_script test-k8s.sh; }
+stage_kmod() { run_script kmod-test.sh; }
+
+passed=0; failed=0; failed_names=()
+for s in "${STAGES[@]}"; do
+  if ! declare -F "stage_$s" >/dev/null; then echo "unknown stage $s" >&2; exit 2; fi
+  log "stage $s: start"
+  t0=$(date +%s)
+  if "stage_$s" 2>&1 | tee "$CI_LOG_DIR/stage-$s.log"; then
+    log "stage $s: PASS ($(( $(date +%s) - t0 )) s)"; passed=$((passed + 1))
+  else
+    log "stage $s: FAIL ($(( $(date +%s) - t0 )) s), log: $CI_LOG_DIR/stage-$s.log"
+    failed=$((failed + 1)); failed_names+=("$s")
+  fi
+done
+
+[ $failed -eq 0 ] || log "failed stages: ${failed_names[*]}"
+echo "stages: $passed passed, $failed failed"
+[ $failed -eq 0 ]
