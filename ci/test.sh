@@ -45,13 +45,11 @@ stage_lint() {
     cargo clippy --workspace --all-targets --locked -- -D warnings
 }
 stage_rust() {
-  start_mariadb || return 1
   cargo test --workspace --locked --no-fail-fast
 }
 run_script() { # run ci/<script> if it exists; a missing one is a failure, not a skip
   local s=$1
   if [ ! -x "ci/$s" ]; then echo "ci/$s is missing" >&2; return 1; fi
-  start_mariadb || return 1
   "ci/$s"
 }
 stage_agent() { run_script test-agent.sh; }
@@ -61,6 +59,11 @@ stage_loadgen() { run_script test-loadgen.sh; }
 stage_web() { run_script test-web.sh; }
 stage_k8s() { run_script test-k8s.sh; }
 stage_kmod() { run_script kmod-test.sh; }
+
+# Stages run in pipelines (subshells), so shared services start here, in this shell.
+for s in "${STAGES[@]}"; do
+  case $s in rust|ingest|broadcaster|loadgen|web) start_mariadb || exit 1; break ;; esac
+done
 
 passed=0; failed=0; failed_names=()
 for s in "${STAGES[@]}"; do
