@@ -1,0 +1,3 @@
+//! procpulse-stress end to end: the real binary, the real kernel's /proc.
+
+mod lifecycle;
