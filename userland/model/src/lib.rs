@@ -5,6 +5,7 @@
 //! This crate does no I/O: every parser takes the text of a file and returns typed
 //! values, so it is tested on captured text. Services add I/O on top of it.
 
+pub mod parse;
 pub mod snapshot;
 pub mod validate;
 
