@@ -65,7 +65,7 @@ export function createMemoryView(card) {
       if (typeof st === 'number' && st > 0) {
         const su = Math.max(0, st - (ram.swap_free_kb ?? st));
         segSwap.style.width = `${share(su, st)}%`;
-        setText(swap, `${formatKb(su)} of ${formatKb(st)} (${formatPct(share(su, st))})`);
+        setText(swap, `${formatKb(su)} / ${formatKb(st)} (${formatPct(share(su, st))})`);
       } else {
         segSwap.style.width = '0';
         setText(swap, 'no swap');
