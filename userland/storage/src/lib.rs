@@ -1,1 +1,29 @@
-//! procpulse-storage (work in progress).
+//! procpulse-storage: the `samples` table of SPEC §5 on SQLite and MySQL 8 / MariaDB,
+//! through Diesel and diesel_async.
+//!
+//! - [`schema::samples`] — the Diesel table (one schema for both backends);
+//! - [`row::SampleRow`] (read) and [`row::NewSample`] (insert), with conversions to and
+//!   from [`procpulse_model::Snapshot`];
+//! - [`pool::Database`] — chosen by URL (`sqlite://path`, `mysql://user:pass@host:port/db`),
+//!   with a read pool and a write pool, and [`with_conn!`] to run one Diesel query on
+//!   either backend;
+//! - [`migrate`] — embedded migrations per backend, run at start-up;
+//! - [`write`] — idempotent inserts (a repeated `sample_id` is a duplicate, never an
+//!   error, never stored twice);
+//! - [`read`] — ingest's read queries (stats, averages).
+//!
+//! It is not an ORM layer for arbitrary tables, and it does not decide HTTP semantics:
+//! callers map [`StorageError::is_unavailable`] to 503 themselves.
+
+pub mod error;
+pub mod migrate;
+pub mod pool;
+pub mod row;
+pub mod schema;
+pub mod testing;
+pub mod url;
+
+pub use error::StorageError;
+pub use pool::{Database, Pool, PoolOptions, PooledConn};
+pub use row::{NewSample, SampleRow};
+pub use url::{Backend, DatabaseUrl};

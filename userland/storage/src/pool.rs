@@ -1,0 +1,273 @@
+//! Connections and pools for both backends, behind one [`Database`] handle.
+//!
+//! - SQLite runs through diesel_async's [`SyncConnectionWrapper`] (each query on a blocking
+//!   thread). Every connection is set up with WAL journaling, `synchronous=FULL` (a commit
+//!   is on disk before it returns) and a busy timeout. Writes go through a separate pool of
+//!   exactly one connection ([`Database::write_pool`]): SQLite has one writer at a time
+//!   anyway, and queueing in the pool is cheaper than spinning on `SQLITE_BUSY`.
+//! - MySQL/MariaDB uses [`AsyncMysqlConnection`] (mysql_async); reads and writes share one
+//!   pool.
+//!
+//! Pools are deadpool pools from diesel_async. Connections are created lazily and checked
+//! with a ping when recycled, so a database that is down at start-up or restarts later is
+//! picked up again without restarting the service.
+
+use crate::error::StorageError;
+use crate::url::{Backend, DatabaseUrl};
+use diesel::SqliteConnection;
+use diesel::connection::SimpleConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use std::time::{Duration, Instant};
+
+/// An async SQLite connection.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// An async MySQL/MariaDB connection.
+pub type MysqlConn = AsyncMysqlConnection;
+/// Pool of SQLite connections.
+pub type SqlitePool = DeadPool<SqliteConn>;
+/// Pool of MySQL/MariaDB connections.
+pub type MysqlPool = DeadPool<MysqlConn>;
+
+/// A pool of one backend or the other. Match on it (or use [`crate::with_conn!`]) to run
+/// the same Diesel query against either.
+#[derive(Clone)]
+pub enum Pool {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// MySQL / MariaDB.
+    Mysql(MysqlPool),
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, status) = match self {
+            Pool::Sqlite(p) => ("Sqlite", p.status()),
+            Pool::Mysql(p) => ("Mysql", p.status()),
+        };
+        write!(f, "Pool::{name}({status:?})")
+    }
+}
+
+/// A checked-out connection of either backend.
+pub enum PooledConn {
+    /// SQLite.
+    Sqlite(Object<SqliteConn>),
+    /// MySQL / MariaDB.
+    Mysql(Object<MysqlConn>),
+}
+
+impl std::fmt::Debug for PooledConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PooledConn::Sqlite(_) => f.write_str("PooledConn::Sqlite"),
+            PooledConn::Mysql(_) => f.write_str("PooledConn::Mysql"),
+        }
+    }
+}
+
+impl Pool {
+    /// Checks a connection out, waiting at most the pool's wait timeout. Any failure
+    /// (database down, pool exhausted) is [`StorageError::Unavailable`].
+    pub async fn get(&self) -> Result<PooledConn, StorageError> {
+        match self {
+            Pool::Sqlite(p) => p.get().await.map(PooledConn::Sqlite),
+            Pool::Mysql(p) => p.get().await.map(PooledConn::Mysql),
+        }
+        .map_err(|e| StorageError::Unavailable(e.to_string()))
+    }
+
+    /// Connections currently open and idle, for gauges.
+    pub fn status(&self) -> deadpool::Status {
+        match self {
+            Pool::Sqlite(p) => p.status(),
+            Pool::Mysql(p) => p.status(),
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to `&mut` a connection of whichever backend `$pool`
+/// (a [`Pool`]) holds. The body is compiled once per backend, so one Diesel query
+/// serves both; it must evaluate to `Result<T, StorageError>` (use `?` on Diesel results).
+/// Import `diesel_async::RunQueryDsl` where you use it.
+///
+/// ```ignore
+/// let n: i64 = with_conn!(db.read_pool(), conn => {
+///     Ok(samples::table.count().get_result(conn).await?)
+/// })?;
+/// ```
+#[macro_export]
+macro_rules! with_conn {
+    ($pool:expr, $conn:ident => $body:expr) => {
+        match $pool.get().await {
+            Ok($crate::pool::PooledConn::Sqlite(mut __c)) => {
+                let $conn: &mut $crate::pool::SqliteConn = &mut *__c;
+                $body
+            }
+            Ok($crate::pool::PooledConn::Mysql(mut __c)) => {
+                let $conn: &mut $crate::pool::MysqlConn = &mut *__c;
+                $body
+            }
+            Err(e) => Err(e),
+        }
+    };
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections of the (read) pool. MySQL writes share it.
+    pub max_size: usize,
+    /// Longest a caller waits for a free connection, and longest a new connection may
+    /// take to open, before [`StorageError::Unavailable`].
+    pub timeout: Duration,
+    /// SQLite `busy_timeout`: how long a statement waits for another process's lock.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 16,
+            timeout: Duration::from_secs(2),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Handle on one database: its URL, a read pool and a write pool (the same pool on
+/// MySQL). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    url: DatabaseUrl,
+    read: Pool,
+    write: Pool,
+}
+
+impl Database {
+    /// Builds the pools for `url`. Does not connect yet (connections open on first use)
+    /// and does not migrate: call [`Database::migrate`] (or `connect`) for that.
+    pub fn new(url: &DatabaseUrl, opts: &PoolOptions) -> Result<Database, StorageError> {
+        let (read, write) = match url.backend() {
+            Backend::Sqlite => {
+                let read = sqlite_pool(url.target(), opts, opts.max_size)?;
+                let write = sqlite_pool(url.target(), opts, 1)?;
+                (Pool::Sqlite(read), Pool::Sqlite(write))
+            }
+            Backend::Mysql => {
+                let pool = mysql_pool(url.target(), opts)?;
+                (Pool::Mysql(pool.clone()), Pool::Mysql(pool))
+            }
+        };
+        Ok(Database {
+            url: url.clone(),
+            read,
+            write,
+        })
+    }
+
+    /// [`Database::new`] followed by [`Database::migrate`].
+    pub async fn connect(url: &DatabaseUrl, opts: &PoolOptions) -> Result<Database, StorageError> {
+        let db = Database::new(url, opts)?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies the embedded migrations of this backend (idempotent).
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        crate::migrate::run(&self.url).await.map(|_| ())
+    }
+
+    /// The URL (its `Display` hides the password).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// Pool for queries that only read.
+    pub fn read_pool(&self) -> &Pool {
+        &self.read
+    }
+
+    /// Pool for writes (one connection on SQLite; the read pool on MySQL).
+    pub fn write_pool(&self) -> &Pool {
+        &self.write
+    }
+
+    /// Checks the database answers a trivial query; returns how long that took.
+    pub async fn ping(&self) -> Result<Duration, StorageError> {
+        let start = Instant::now();
+        match self.read.get().await? {
+            PooledConn::Sqlite(mut c) => c.batch_execute("SELECT 1").await?,
+            PooledConn::Mysql(mut c) => c.batch_execute("SELECT 1").await?,
+        }
+        Ok(start.elapsed())
+    }
+}
+
+fn timeouts(opts: &PoolOptions) -> deadpool::managed::Timeouts {
+    deadpool::managed::Timeouts {
+        wait: Some(opts.timeout),
+        create: Some(opts.timeout),
+        recycle: Some(opts.timeout),
+    }
+}
+
+fn build_error(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(format!("cannot build connection pool: {e}"))
+}
+
+fn sqlite_pool(path: &str, opts: &PoolOptions, size: usize) -> Result<SqlitePool, StorageError> {
+    let busy_ms = opts.sqlite_busy_timeout.as_millis();
+    let mut config = ManagerConfig::<SqliteConn>::default();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            conn.spawn_blocking(move |c| c.batch_execute(&sqlite_setup_sql(busy_ms)))
+                .await
+                .map_err(|e: diesel::result::Error| {
+                    diesel::ConnectionError::BadConnection(e.to_string())
+                })?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+    DeadPool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .timeouts(timeouts(opts))
+        .build()
+        .map_err(build_error)
+}
+
+/// PRAGMAs every SQLite connection runs once when it opens.
+pub(crate) fn sqlite_setup_sql(busy_timeout_ms: u128) -> String {
+    // busy_timeout first: switching to WAL itself may have to wait for a lock.
+    format!(
+        "PRAGMA busy_timeout = {busy_timeout_ms};\
+         PRAGMA journal_mode = WAL;\
+         PRAGMA synchronous = FULL;\
+         PRAGMA foreign_keys = ON;"
+    )
+}
+
+fn mysql_pool(url: &str, opts: &PoolOptions) -> Result<MysqlPool, StorageError> {
+    let mut config = ManagerConfig::<MysqlConn>::default();
+    config.recycling_method = RecyclingMethod::Verified;
+    let manager = AsyncDieselConnectionManager::<MysqlConn>::new_with_config(url, config);
+    DeadPool::builder(manager)
+        .max_size(opts.max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .timeouts(timeouts(opts))
+        .build()
+        .map_err(build_error)
+}

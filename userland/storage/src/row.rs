@@ -1,0 +1,281 @@
+//! Row types of the `samples` table and their conversion to and from the snapshot.
+
+use crate::schema::samples;
+use diesel::prelude::*;
+use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// One stored row, as read back (every column, in table order).
+///
+/// Select it with `SampleRow::as_select()`; it compiles for both backends.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = samples)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::mysql::Mysql))]
+pub struct SampleRow {
+    /// Surrogate key.
+    pub id: i64,
+    /// Idempotency key.
+    pub sample_id: String,
+    /// Host name.
+    pub host: String,
+    /// `kmod` or `procfs`.
+    pub source: String,
+    /// Ingest route that stored it.
+    pub route: String,
+    /// When the sample was taken (UTC).
+    pub collected_at: PrimitiveDateTime,
+    /// When ingest received it (UTC).
+    pub received_at: PrimitiveDateTime,
+    /// Percent 0–100.
+    pub cpu_usage_percent: f64,
+    /// Online CPUs.
+    pub cpu_cores: i32,
+    /// 1-minute load average.
+    pub load1: f64,
+    /// 5-minute load average.
+    pub load5: f64,
+    /// 15-minute load average.
+    pub load15: f64,
+    /// KiB.
+    pub ram_total_kb: i64,
+    /// KiB.
+    pub ram_free_kb: i64,
+    /// KiB.
+    pub ram_available_kb: i64,
+    /// KiB.
+    pub ram_used_kb: i64,
+    /// KiB.
+    pub ram_cached_kb: i64,
+    /// KiB.
+    pub ram_swap_total_kb: i64,
+    /// KiB.
+    pub ram_swap_free_kb: i64,
+    /// Percent 0–100.
+    pub ram_used_percent: f64,
+    /// Processes.
+    pub procs_total: i64,
+    /// R.
+    pub procs_running: i64,
+    /// S.
+    pub procs_sleeping: i64,
+    /// D.
+    pub procs_disk_sleep: i64,
+    /// T.
+    pub procs_stopped: i64,
+    /// t.
+    pub procs_traced: i64,
+    /// Z.
+    pub procs_zombie: i64,
+    /// X.
+    pub procs_dead: i64,
+    /// I.
+    pub procs_idle: i64,
+    /// Threads.
+    pub procs_threads: i64,
+    /// `top` as JSON text, if any.
+    pub top_json: Option<String>,
+}
+
+/// A row to insert (everything but `id`). Build it with [`NewSample::from_snapshot`].
+///
+/// `None` is written as NULL rather than DEFAULT so that SQLite can insert a whole batch
+/// in one multi-row statement.
+#[derive(Debug, Clone, PartialEq, Insertable)]
+#[diesel(table_name = samples)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewSample {
+    /// Idempotency key.
+    pub sample_id: String,
+    /// Host name.
+    pub host: String,
+    /// `kmod` or `procfs`.
+    pub source: String,
+    /// Ingest route.
+    pub route: String,
+    /// UTC, millisecond precision.
+    pub collected_at: PrimitiveDateTime,
+    /// UTC, millisecond precision.
+    pub received_at: PrimitiveDateTime,
+    /// Percent.
+    pub cpu_usage_percent: f64,
+    /// Online CPUs.
+    pub cpu_cores: i32,
+    /// Load average.
+    pub load1: f64,
+    /// Load average.
+    pub load5: f64,
+    /// Load average.
+    pub load15: f64,
+    /// KiB.
+    pub ram_total_kb: i64,
+    /// KiB.
+    pub ram_free_kb: i64,
+    /// KiB.
+    pub ram_available_kb: i64,
+    /// KiB.
+    pub ram_used_kb: i64,
+    /// KiB.
+    pub ram_cached_kb: i64,
+    /// KiB.
+    pub ram_swap_total_kb: i64,
+    /// KiB.
+    pub ram_swap_free_kb: i64,
+    /// Percent.
+    pub ram_used_percent: f64,
+    /// Count.
+    pub procs_total: i64,
+    /// Count.
+    pub procs_running: i64,
+    /// Count.
+    pub procs_sleeping: i64,
+    /// Count.
+    pub procs_disk_sleep: i64,
+    /// Count.
+    pub procs_stopped: i64,
+    /// Count.
+    pub procs_traced: i64,
+    /// Count.
+    pub procs_zombie: i64,
+    /// Count.
+    pub procs_dead: i64,
+    /// Count.
+    pub procs_idle: i64,
+    /// Count.
+    pub procs_threads: i64,
+    /// JSON text of `top`, NULL when empty.
+    pub top_json: Option<String>,
+}
+
+/// Number of columns a [`NewSample`] binds (one placeholder each in an INSERT).
+pub const NEW_SAMPLE_COLUMNS: usize = 30;
+
+/// Converts an instant to the naive UTC value stored in the table, truncated to
+/// milliseconds (both backends then store exactly the same value).
+pub fn to_db_time(t: OffsetDateTime) -> PrimitiveDateTime {
+    let t = t.to_offset(UtcOffset::UTC);
+    let millis = t.nanosecond() / 1_000_000 * 1_000_000;
+    let t = t.replace_nanosecond(millis).unwrap_or(t);
+    PrimitiveDateTime::new(t.date(), t.time())
+}
+
+/// Converts a stored timestamp back to an instant (the table holds UTC).
+pub fn from_db_time(t: PrimitiveDateTime) -> OffsetDateTime {
+    t.assume_utc()
+}
+
+fn db_int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn model_int(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl NewSample {
+    /// The row for a validated snapshot stored by `route`, received at `received_at`.
+    pub fn from_snapshot(s: &Snapshot, route: &str, received_at: OffsetDateTime) -> Self {
+        let top_json = if s.top.is_empty() {
+            None
+        } else {
+            // Serializing plain structs of numbers and strings cannot fail.
+            serde_json::to_string(&s.top).ok()
+        };
+        NewSample {
+            sample_id: s.sample_id.clone(),
+            host: s.host.clone(),
+            source: s.source.as_str().to_owned(),
+            route: route.to_owned(),
+            collected_at: to_db_time(s.collected_at),
+            received_at: to_db_time(received_at),
+            cpu_usage_percent: s.cpu.usage_percent,
+            cpu_cores: i32::try_from(s.cpu.cores).unwrap_or(i32::MAX),
+            load1: s.cpu.load1,
+            load5: s.cpu.load5,
+            load15: s.cpu.load15,
+            ram_total_kb: db_int(s.ram.total_kb),
+            ram_free_kb: db_int(s.ram.free_kb),
+            ram_available_kb: db_int(s.ram.available_kb),
+            ram_used_kb: db_int(s.ram.used_kb),
+            ram_cached_kb: db_int(s.ram.cached_kb),
+            ram_swap_total_kb: db_int(s.ram.swap_total_kb),
+            ram_swap_free_kb: db_int(s.ram.swap_free_kb),
+            ram_used_percent: s.ram.used_percent,
+            procs_total: db_int(s.procs.total),
+            procs_running: db_int(s.procs.running),
+            procs_sleeping: db_int(s.procs.sleeping),
+            procs_disk_sleep: db_int(s.procs.disk_sleep),
+            procs_stopped: db_int(s.procs.stopped),
+            procs_traced: db_int(s.procs.traced),
+            procs_zombie: db_int(s.procs.zombie),
+            procs_dead: db_int(s.procs.dead),
+            procs_idle: db_int(s.procs.idle),
+            procs_threads: db_int(s.procs.threads),
+            top_json,
+        }
+    }
+}
+
+impl SampleRow {
+    /// The snapshot this row stores (`top` is empty if `top_json` is NULL or unreadable).
+    ///
+    /// Fails only on an unknown `source` string, which ingest never writes.
+    pub fn to_snapshot(&self) -> Result<Snapshot, String> {
+        let top: Vec<TopProcess> = self
+            .top_json
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        Ok(Snapshot {
+            sample_id: self.sample_id.clone(),
+            host: self.host.clone(),
+            collected_at: from_db_time(self.collected_at),
+            source: self.source.parse::<Source>()?,
+            cpu: Cpu {
+                usage_percent: self.cpu_usage_percent,
+                cores: u32::try_from(self.cpu_cores).unwrap_or(0),
+                load1: self.load1,
+                load5: self.load5,
+                load15: self.load15,
+            },
+            ram: Ram {
+                total_kb: model_int(self.ram_total_kb),
+                free_kb: model_int(self.ram_free_kb),
+                available_kb: model_int(self.ram_available_kb),
+                used_kb: model_int(self.ram_used_kb),
+                cached_kb: model_int(self.ram_cached_kb),
+                swap_total_kb: model_int(self.ram_swap_total_kb),
+                swap_free_kb: model_int(self.ram_swap_free_kb),
+                used_percent: self.ram_used_percent,
+            },
+            procs: Procs {
+                total: model_int(self.procs_total),
+                running: model_int(self.procs_running),
+                sleeping: model_int(self.procs_sleeping),
+                disk_sleep: model_int(self.procs_disk_sleep),
+                stopped: model_int(self.procs_stopped),
+                traced: model_int(self.procs_traced),
+                zombie: model_int(self.procs_zombie),
+                dead: model_int(self.procs_dead),
+                idle: model_int(self.procs_idle),
+                threads: model_int(self.procs_threads),
+            },
+            top,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn db_time_truncates_to_milliseconds_in_utc() {
+        let t = datetime!(2026-11-23 11:00:00.123456789 +01:00);
+        assert_eq!(to_db_time(t), datetime!(2026-11-23 10:00:00.123));
+        assert_eq!(
+            from_db_time(to_db_time(t)),
+            datetime!(2026-11-23 10:00:00.123 UTC)
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of procpulse-storage against real databases: a temp SQLite file
+//! always, and MariaDB/MySQL when `PROCPULSE_TEST_MYSQL_URL` is set (required when `CI`
+//! is set; `ci/mariadb.sh start` provides one).
+
+mod common;
+// Migrations, pools and the row round trip.
+mod schema;
