@@ -14,6 +14,14 @@ function cssVar(name, fallback) {
   return v || fallback;
 }
 
+/** 24-hour local clock for the time axis; seconds only when the visible span is short. */
+export function clock(epochSeconds, spanSeconds) {
+  const d = new Date(epochSeconds * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  const hm = `${p(d.getHours())}:${p(d.getMinutes())}`;
+  return spanSeconds < 180 ? `${hm}:${p(d.getSeconds())}` : hm;
+}
+
 /**
  * @param {HTMLElement} container
  * @param {{label: string, color: string, fill: string}} opts
@@ -31,7 +39,12 @@ function makeChart(container, { label, color, fill }, syncKey) {
     cursor: { sync: { key: syncKey }, drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { auto: false, range: [0, 100] } },
     axes: [
-      { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
+      {
+        stroke: axisColor,
+        grid: { stroke: gridColor, width: 1 },
+        ticks: { stroke: gridColor },
+        values: (u, splits) => splits.map((v) => clock(v, u.scales.x.max - u.scales.x.min)),
+      },
       {
         stroke: axisColor,
         grid: { stroke: gridColor, width: 1 },
