@@ -25,11 +25,14 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 const store = new Store();
 const params = new URLSearchParams(location.search);
-let selected = params.get('host');
+/** The host asked for (?host= or the selector); shown as soon as it has appeared. */
+let wanted = params.get('host');
+/** The host on screen: `wanted` when known, else the first host. */
+let selected = null;
 
 const status = createStatusView($('conn'));
 const hosts = createHostsView(/** @type {HTMLSelectElement} */ ($('host-select')), (h) => {
-  selected = h;
+  wanted = h;
   const u = new URL(location.href);
   u.searchParams.set('host', h);
   history.replaceState(null, '', u);
@@ -62,11 +65,9 @@ function draw() {
   const t0 = performance.now();
   const d = store.takeDirty();
   const names = store.hostNames();
-  if (!selected || !store.hosts.has(selected)) {
-    const next = names[0] ?? null;
-    if (next !== selected) hostChanged = true;
-    selected = next;
-  }
+  const next = wanted && store.hosts.has(wanted) ? wanted : (names[0] ?? null);
+  if (next !== selected) hostChanged = true;
+  selected = next;
   if (d.hostList || hostChanged) hosts.update(names, selected);
   if (d.routes) split.update(store.routes);
   if (hostChanged || (selected !== null && d.series.has(selected))) {
