@@ -1,0 +1,45 @@
+//! `procpulse-kmod-check`: the checker that ci/kmod-test.sh runs *inside* a QEMU guest
+//! to prove the procpulse kernel modules against SPEC §2. It is not a monitoring tool:
+//! every subcommand compares what a module reports with what the kernel shows through
+//! the standard /proc files (or what a helper process created) and prints one marker
+//! line, `PPCHECK ok <check> …` or `PPCHECK FAIL <check>: …`, that the host greps.
+//!
+//! Pure parts (field lists, /proc text parsers, comparisons) are unit-tested on captured
+//! text; the I/O parts only make sense in a guest with the modules loaded.
+
+pub mod agent;
+pub mod bench;
+pub mod cpu;
+pub mod fields;
+pub mod hammer;
+pub mod procfs;
+pub mod procs;
+pub mod ram;
+
+/// Files the modules create.
+pub const CPU_FILE: &str = "/proc/procpulse_cpu";
+pub const RAM_FILE: &str = "/proc/procpulse_ram";
+pub const PROCS_FILE: &str = "/proc/procpulse_procs";
+pub const TASKS_FILE: &str = "/proc/procpulse_tasks";
+
+/// Why a check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {msg}")]
+    Format { file: String, msg: String },
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Reads a whole file, naming it in the error.
+pub fn read(path: &str) -> Result<String, CheckError> {
+    std::fs::read_to_string(path).map_err(|source| CheckError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
