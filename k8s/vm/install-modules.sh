@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the procpulse kernel modules without DKMS: copies the .ko files built for the
+# running kernel into /lib/modules/$(uname -r)/extra/procpulse/, runs depmod, installs
+# /etc/modules-load.d/procpulse.conf (loaded at every boot) and loads them now.
+#
+#   sudo k8s/vm/install-modules.sh DIR        DIR holds procpulse_{cpu,ram,procs}.ko
+#
+# The modules must come from the same build as the running kernel (k8s/vm/kernel-deb.sh
+# builds both): a kernel without CONFIG_RUST=y, or another build, refuses them.
+# PROCPULSE_DESTDIR=/some/root stages the files under that root for KERNEL_RELEASE
+# (default: uname -r) and loads nothing (used by ci/test-k8s.sh).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DIR=${1:?usage: install-modules.sh DIR-WITH-.ko-FILES}
+DESTDIR=${PROCPULSE_DESTDIR:-}
+KREL=${KERNEL_RELEASE:-$(uname -r)}
+MODULES=(procpulse_cpu procpulse_ram procpulse_procs)
+log() { echo "install-modules.sh: $*" >&2; }
+
+if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then log "run as root"; exit 1; fi
+for m in "${MODULES[@]}"; do
+  [ -f "$DIR/$m.ko" ] || { log "missing $DIR/$m.ko"; exit 1; }
+  vermagic=$(modinfo -F vermagic "$DIR/$m.ko")
+  if [ "${vermagic%% *}" != "$KREL" ]; then
+    log "$m.ko is built for ${vermagic%% *}, not for kernel $KREL"
+    exit 1
+  fi
+done
+if [ -z "$DESTDIR" ] && [ -r "/boot/config-$KREL" ] && ! grep -qx 'CONFIG_RUST=y' "/boot/config-$KREL"; then
+  log "kernel $KREL has no CONFIG_RUST=y: install the kernel from k8s/vm/kernel-deb.sh first"
+  exit 1
+fi
+
+dest="$DESTDIR/lib/modules/$KREL/extra/procpulse"
+install -d -m 0755 "$dest" "$DESTDIR/etc/modules-load.d"
+for m in "${MODULES[@]}"; do install -m 0644 "$DIR/$m.ko" "$dest/"; done
+install -m 0644 "$HERE/modules-load.d/procpulse.conf" "$DESTDIR/etc/modules-load.d/procpulse.conf"
+if [ -n "$DESTDIR" ]; then
+  depmod -b "$DESTDIR" "$KREL"
+  log "staged under $DESTDIR for $KREL"
+  exit 0
+fi
+depmod -a "$KREL"
+for m in "${MODULES[@]}"; do modprobe "$m"; done
+for f in cpu ram procs; do
+  [ -r "/proc/procpulse_$f" ] || { log "/proc/procpulse_$f missing after modprobe"; exit 1; }
+done
+log "loaded ${MODULES[*]}; /proc/procpulse_{cpu,ram,procs} present; loaded at boot from /etc/modules-load.d/procpulse.conf"

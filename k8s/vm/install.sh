@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Sets up a Debian/Ubuntu VM as a procpulse monitored machine: the agent under systemd on
+# 0.0.0.0:5200 as a dedicated user, and (optionally) the kernel modules.
+#
+#   sudo k8s/vm/install.sh --agent-bin PATH [--modules DIR]
+#
+#   --agent-bin PATH  the procpulse-agent binary (a static build runs on any distro:
+#                     RUSTFLAGS="-C target-feature=+crt-static" cargo build --release
+#                     --target x86_64-unknown-linux-gnu -p procpulse-agent)
+#   --modules DIR     also install procpulse_{cpu,ram,procs}.ko from DIR (needs the
+#                     Rust-enabled kernel of k8s/vm/kernel-deb.sh to be running); without
+#                     the modules the agent falls back to plain /proc (source "procfs")
+#
+# PROCPULSE_DESTDIR=/some/root installs the files under that root and starts nothing
+# (used by ci/test-k8s.sh). Idempotent: running it again upgrades binary and unit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DESTDIR=${PROCPULSE_DESTDIR:-}
+agent_bin=""
+modules=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --agent-bin) agent_bin=${2:?}; shift 2 ;;
+    --modules) modules=${2:?}; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+log() { echo "install.sh: $*" >&2; }
+[ -n "$agent_bin" ] || { log "--agent-bin PATH is required"; exit 2; }
+[ -x "$agent_bin" ] || { log "$agent_bin is not an executable"; exit 1; }
+if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then log "run as root"; exit 1; fi
+
+# The dedicated system user, declared for systemd-sysusers (no home, no shell).
+install -d -m 0755 "$DESTDIR/usr/lib/sysusers.d" "$DESTDIR/usr/local/bin" \
+  "$DESTDIR/etc/systemd/system"
+install -m 0644 "$HERE/sysusers.d/procpulse.conf" "$DESTDIR/usr/lib/sysusers.d/procpulse.conf"
+install -m 0755 "$agent_bin" "$DESTDIR/usr/local/bin/procpulse-agent"
+install -m 0644 "$HERE/procpulse-agent.service" "$DESTDIR/etc/systemd/system/procpulse-agent.service"
+if [ -n "$modules" ]; then
+  PROCPULSE_DESTDIR=$DESTDIR "$HERE/install-modules.sh" "$modules"
+fi
+if [ -n "$DESTDIR" ]; then
+  log "staged under $DESTDIR"
+  exit 0
+fi
+
+systemd-sysusers /usr/lib/sysusers.d/procpulse.conf
+systemctl daemon-reload
+systemctl enable procpulse-agent.service
+systemctl restart procpulse-agent.service
+for _ in $(seq 50); do
+  if curl -fsS http://127.0.0.1:5200/healthz >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+curl -fsS http://127.0.0.1:5200/healthz >/dev/null || {
+  journalctl -u procpulse-agent.service -n 30 --no-pager >&2
+  log "the agent does not answer on :5200"
+  exit 1
+}
+source=$(curl -fsS http://127.0.0.1:5200/api/v1/snapshot | sed -n 's/.*"source":"\([a-z]*\)".*/\1/p')
+log "procpulse-agent is running on 0.0.0.0:5200 (source: ${source:-unknown})"
