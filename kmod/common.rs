@@ -63,7 +63,7 @@ impl ProcEntry {
         // a null parent means the /proc root; no private data is used.
         let entry = unsafe {
             proc_create_single_data(
-                name.as_char_ptr(),
+                name.as_char_ptr().cast(),
                 0o444,
                 core::ptr::null_mut(),
                 show,

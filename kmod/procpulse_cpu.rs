@@ -297,7 +297,7 @@ impl kernel::Module for ProcpulseCpu {
                 TIMER.get(),
                 sample_tick,
                 0,
-                c_str!("procpulse_cpu_sampler").as_char_ptr(),
+                c_str!("procpulse_cpu_sampler").as_char_ptr().cast(),
                 TIMER_KEY.get(),
             );
         }

@@ -27,7 +27,7 @@ module! {
 extern "C" {
     // mm/vmstat.c, EXPORT_SYMBOL: the global per-node counters behind
     // global_node_page_state().
-    static vm_node_stat: [bindings::atomic_long_t; bindings::NR_VM_NODE_STAT_ITEMS as usize];
+    static vm_node_stat: [bindings::atomic_long_t; bindings::node_stat_item_NR_VM_NODE_STAT_ITEMS as usize];
 }
 
 #[cfg(CONFIG_SWAP)]
