@@ -1,0 +1,282 @@
+//! Phase 1, `collect`: goose users GET snapshots from an agent; the valid ones with a
+//! `sample_id` not seen before are kept, until `--target-records` are (then a transaction
+//! pulls goose's killswitch) or `--run-time` ends. The record file is then written
+//! atomically ([`crate::records::write_atomic`]) — also after Ctrl-C, with what was
+//! collected so far, so the file on disk is always either absent or complete.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use goose::config::GooseConfiguration;
+use goose::goose::GooseResponse;
+use goose::prelude::*;
+
+use crate::records::{Record, write_atomic};
+use crate::wait::WaitRange;
+use crate::{LoadgenError, PhaseEnd, goose_error, phase_end};
+
+/// What a collect phase needs.
+#[derive(Clone)]
+pub struct CollectPlan {
+    /// goose's configuration, host/users/rates/run time resolved.
+    pub goose: GooseConfiguration,
+    /// Wait after each request.
+    pub wait: WaitRange,
+    /// Stop at this many records.
+    pub target_records: u64,
+    /// Where to write them.
+    pub out: PathBuf,
+    /// The snapshot route.
+    pub path: String,
+}
+
+impl std::fmt::Debug for CollectPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectPlan")
+            .field("host", &self.goose.host)
+            .field("users", &self.goose.users)
+            .field("wait", &self.wait)
+            .field("target_records", &self.target_records)
+            .field("out", &self.out)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a collect phase did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectReport {
+    /// Records written to the file (0: no file was written).
+    pub written: u64,
+    /// The target.
+    pub target_records: u64,
+    /// Responses received (any status).
+    pub requests: u64,
+    /// 2xx responses that were not valid snapshots.
+    pub invalid: u64,
+    /// Valid snapshots whose `sample_id` was already kept.
+    pub duplicates: u64,
+    /// Requests that failed (connection error or non-2xx).
+    pub failed: u64,
+    /// How the phase ended.
+    pub end: PhaseEnd,
+    /// Wall time of the load test.
+    pub elapsed: Duration,
+}
+
+impl CollectReport {
+    /// One summary line.
+    pub fn summary(&self, out: &std::path::Path) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        format!(
+            "collect: {} of {} records -> {} | requests {} ({:.1}/s over {:.1} s) | invalid {} | duplicates {} | failed {} | ended: {}",
+            self.written,
+            self.target_records,
+            if self.written > 0 {
+                out.display().to_string()
+            } else {
+                "no file".into()
+            },
+            self.requests,
+            if secs > 0.0 {
+                self.requests as f64 / secs
+            } else {
+                0.0
+            },
+            secs,
+            self.invalid,
+            self.duplicates,
+            self.failed,
+            self.end,
+        )
+    }
+}
+
+/// The kept records and the ids seen.
+#[derive(Debug, Default)]
+struct Store {
+    ids: HashSet<String>,
+    records: Vec<Record>,
+}
+
+#[derive(Debug)]
+struct State {
+    store: Mutex<Store>,
+    target: u64,
+    target_reached: AtomicBool,
+    requests: AtomicU64,
+    invalid: AtomicU64,
+    duplicates: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// What happened to one response body.
+#[derive(Debug, PartialEq, Eq)]
+enum Kept {
+    New { count: u64 },
+    Duplicate,
+    Full,
+}
+
+impl State {
+    fn keep(&self, record: Record) -> Kept {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if store.records.len() as u64 >= self.target {
+            return Kept::Full;
+        }
+        if !store.ids.insert(record.sample_id.clone()) {
+            return Kept::Duplicate;
+        }
+        store.records.push(record);
+        Kept::New {
+            count: store.records.len() as u64,
+        }
+    }
+}
+
+/// Runs the collect phase and writes the record file.
+pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
+    let state = Arc::new(State {
+        store: Mutex::new(Store::default()),
+        target: plan.target_records,
+        target_reached: AtomicBool::new(false),
+        requests: AtomicU64::new(0),
+        invalid: AtomicU64::new(0),
+        duplicates: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+    });
+    let path: Arc<str> = plan.path.clone().into();
+    let st = state.clone();
+    let get_snapshot: TransactionFunction = Arc::new(move |user| {
+        let st = st.clone();
+        let path = path.clone();
+        Box::pin(async move { get_one(user, &st, &path).await })
+    });
+
+    let mut scenario = Scenario::new("collect");
+    if plan.wait.max > Duration::ZERO {
+        scenario = scenario
+            .set_wait_time(plan.wait.min, plan.wait.max)
+            .map_err(goose_error)?;
+    }
+    scenario =
+        scenario.register_transaction(Transaction::new(get_snapshot).set_name("get snapshot"));
+
+    let started = Instant::now();
+    let result = GooseAttack::initialize_with_config(plan.goose.clone())
+        .map_err(goose_error)?
+        .register_scenario(scenario)
+        .execute()
+        .await;
+    let elapsed = started.elapsed();
+
+    let records = {
+        let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut store.records)
+    };
+    let end = phase_end(&result, state.target_reached.load(Ordering::Acquire));
+    // Write whatever is complete — even after a failed threshold or Ctrl-C.
+    if !records.is_empty() {
+        write_atomic(&plan.out, &records).map_err(|source| LoadgenError::Write {
+            path: plan.out.clone(),
+            source,
+        })?;
+    }
+    let report = CollectReport {
+        written: records.len() as u64,
+        target_records: plan.target_records,
+        requests: state.requests.load(Ordering::Relaxed),
+        invalid: state.invalid.load(Ordering::Relaxed),
+        duplicates: state.duplicates.load(Ordering::Relaxed),
+        failed: state.failed.load(Ordering::Relaxed),
+        end,
+        elapsed,
+    };
+    if let Err(e) = result {
+        return Err(LoadgenError::Goose {
+            message: goose_error(e).to_string(),
+            summary: Some(report.summary(&plan.out)),
+        });
+    }
+    Ok(report)
+}
+
+/// One transaction: GET a snapshot and keep it if it is valid and new.
+async fn get_one(user: &mut GooseUser, st: &State, path: &str) -> TransactionResult {
+    if st.target_reached.load(Ordering::Acquire) {
+        // The killswitch is pulled; don't add load while goose stops the users.
+        return Ok(());
+    }
+    let GooseResponse {
+        mut request,
+        response,
+    } = user.get_named(path, "snapshot").await?;
+    st.requests.fetch_add(1, Ordering::Relaxed);
+    let response = match response {
+        Ok(r) if r.status().is_success() => r,
+        // goose already counted the failure (connection error or status).
+        _ => {
+            st.failed.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+    };
+    let body = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            st.failed.fetch_add(1, Ordering::Relaxed);
+            return user.set_failure(&format!("body: {e}"), &mut request, None, None);
+        }
+    };
+    match Record::from_body(&body) {
+        Ok(record) => match st.keep(record) {
+            Kept::New { count } if count == st.target => {
+                st.target_reached.store(true, Ordering::Release);
+                goose::trigger_killswitch(&format!("collected the target of {count} records"));
+            }
+            Kept::New { .. } | Kept::Full => {}
+            Kept::Duplicate => {
+                st.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+        Err(e) => {
+            st.invalid.fetch_add(1, Ordering::Relaxed);
+            // Tag by field so goose's error summary groups them.
+            let crate::records::RecordError::Invalid(v) = &e;
+            let tag = format!("invalid snapshot: {} {}", v.code(), v.field().unwrap_or(""));
+            return user.set_failure(tag.trim_end(), &mut request, None, None);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> Record {
+        Record {
+            sample_id: id.into(),
+            json: format!("{{\"sample_id\":\"{id}\"}}"),
+        }
+    }
+
+    #[test]
+    fn store_keeps_unique_records_up_to_the_target() {
+        let st = State {
+            store: Mutex::new(Store::default()),
+            target: 2,
+            target_reached: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            invalid: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        };
+        assert_eq!(st.keep(record("a")), Kept::New { count: 1 });
+        assert_eq!(st.keep(record("a")), Kept::Duplicate);
+        assert_eq!(st.keep(record("b")), Kept::New { count: 2 });
+        assert_eq!(st.keep(record("c")), Kept::Full);
+    }
+}
