@@ -13,6 +13,16 @@ pub enum StorageError {
     /// A query failed. If it was part of a write, the transaction was rolled back.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
+    /// A concurrent writer stored some of the same sample_ids between this transaction's
+    /// lookup and its insert; the transaction was rolled back. Retried internally, so it
+    /// surfaces only when it persists.
+    #[error("concurrent write of the same sample_ids: expected {expected} inserts, got {inserted}")]
+    WriteRace {
+        /// Rows the transaction meant to insert.
+        expected: usize,
+        /// Rows actually inserted.
+        inserted: usize,
+    },
     /// Migrations could not be applied.
     #[error("migrations failed: {0}")]
     Migration(String),
@@ -29,7 +39,9 @@ impl StorageError {
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind as K, Error as E};
         match self {
-            StorageError::Unavailable(_) | StorageError::Migration(_) => true,
+            StorageError::Unavailable(_)
+            | StorageError::Migration(_)
+            | StorageError::WriteRace { .. } => true,
             StorageError::Query(E::DatabaseError(kind, _)) => !matches!(
                 kind,
                 K::UniqueViolation

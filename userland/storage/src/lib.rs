@@ -18,10 +18,12 @@
 pub mod error;
 pub mod migrate;
 pub mod pool;
+pub mod read;
 pub mod row;
 pub mod schema;
 pub mod testing;
 pub mod url;
+pub mod write;
 
 pub use error::StorageError;
 pub use pool::{Database, Pool, PoolOptions, PooledConn};

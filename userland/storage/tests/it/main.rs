@@ -5,3 +5,7 @@
 mod common;
 // Migrations, pools and the row round trip.
 mod schema;
+// Idempotent inserts.
+mod write;
+// Stats and averages.
+mod read;

@@ -1,0 +1,234 @@
+//! Idempotent inserts of samples, the write path ingest uses in both write modes.
+//!
+//! One call is one transaction: the sample_ids of the batch that are already stored are
+//! looked up, the rest are inserted with `INSERT IGNORE` (MySQL) / `INSERT OR IGNORE`
+//! (SQLite) in as few multi-row statements as the placeholder limits allow, and the
+//! transaction commits. Every input row comes back marked stored or duplicate — also
+//! when a batch repeats a sample_id itself (the first occurrence wins) — so that a
+//! batched writer can tell each request which of its rows were duplicates.
+//!
+//! Concurrency: SQLite writes run on the single writer connection inside `BEGIN
+//! IMMEDIATE`, so lookup and insert see the same table. On MySQL another writer (the other
+//! route) may store one of the same sample_ids between the lookup and the insert; the
+//! insert then affects fewer rows than expected, the transaction is rolled back and
+//! retried (the retry's lookup sees the other writer's committed row). Deadlocks are
+//! retried the same way.
+
+use crate::error::StorageError;
+use crate::pool::{Database, PooledConn};
+use crate::row::{NEW_SAMPLE_COLUMNS, NewSample};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Rows per INSERT on SQLite: SQLite ≥ 3.32 allows 32,766 bound parameters per statement.
+pub const SQLITE_ROWS_PER_STATEMENT: usize = 32_766 / NEW_SAMPLE_COLUMNS;
+/// Rows per INSERT on MySQL: the protocol allows 65,535 placeholders per statement.
+pub const MYSQL_ROWS_PER_STATEMENT: usize = 65_535 / NEW_SAMPLE_COLUMNS;
+/// sample_ids per `IN (...)` lookup.
+const LOOKUP_CHUNK: usize = 1000;
+/// Attempts of one MySQL write before giving up on races/deadlocks.
+const MYSQL_ATTEMPTS: usize = 4;
+
+/// What one [`insert_samples`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertReport {
+    /// One flag per input row, in order: `true` if this call stored it, `false` if its
+    /// sample_id was already in the table or earlier in the same batch.
+    pub stored: Vec<bool>,
+    /// Time spent waiting for a pooled connection.
+    pub pool_wait: Duration,
+    /// INSERT statements executed (in the one transaction).
+    pub statements: usize,
+}
+
+impl InsertReport {
+    /// Rows stored.
+    pub fn accepted(&self) -> usize {
+        self.stored.iter().filter(|s| **s).count()
+    }
+
+    /// Rows that were duplicates.
+    pub fn duplicates(&self) -> usize {
+        self.stored.len() - self.accepted()
+    }
+}
+
+/// Stores `rows` in one transaction, idempotently by `sample_id`. Returns only after the
+/// commit; on error nothing of the batch is stored.
+pub async fn insert_samples(
+    db: &Database,
+    rows: Vec<NewSample>,
+) -> Result<InsertReport, StorageError> {
+    if rows.is_empty() {
+        return Ok(InsertReport::default());
+    }
+    let start = Instant::now();
+    let conn = db.write_pool().get().await?;
+    let pool_wait = start.elapsed();
+    let (stored, statements) = match conn {
+        PooledConn::Sqlite(mut c) => sqlite::insert(&mut c, rows).await?,
+        PooledConn::Mysql(mut c) => {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match mysql::insert(&mut c, &rows).await {
+                    Ok(done) => break done,
+                    Err(e) if attempt < MYSQL_ATTEMPTS && is_retryable(&e) => {
+                        tracing::debug!(attempt, error = %e, "Retrying write");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    };
+    Ok(InsertReport {
+        stored,
+        pool_wait,
+        statements,
+    })
+}
+
+fn is_retryable(e: &StorageError) -> bool {
+    match e {
+        StorageError::WriteRace { .. } => true,
+        StorageError::Query(diesel::result::Error::DatabaseError(_, info)) => {
+            let m = info.message();
+            m.contains("Deadlock") || m.contains("deadlock")
+        }
+        _ => false,
+    }
+}
+
+/// Marks which rows are new: not in `existing` and not seen earlier in the batch.
+fn plan(rows: &[NewSample], existing: &HashSet<String>) -> Vec<bool> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(rows.len());
+    rows.iter()
+        .map(|r| !existing.contains(&r.sample_id) && seen.insert(r.sample_id.as_str()))
+        .collect()
+}
+
+mod sqlite {
+    use super::*;
+    use crate::pool::SqliteConn;
+    use crate::schema::samples::dsl;
+    use diesel::prelude::*;
+
+    pub(super) async fn insert(
+        conn: &mut SqliteConn,
+        rows: Vec<NewSample>,
+    ) -> Result<(Vec<bool>, usize), StorageError> {
+        // The whole transaction runs on the blocking thread that owns the connection; if
+        // the caller goes away it still commits or rolls back there.
+        let done = conn
+            .spawn_blocking(move |c| {
+                c.immediate_transaction(|c| {
+                    let mut existing = HashSet::new();
+                    for chunk in rows.chunks(LOOKUP_CHUNK) {
+                        let ids: Vec<&str> = chunk.iter().map(|r| r.sample_id.as_str()).collect();
+                        let found: Vec<String> = dsl::samples
+                            .filter(dsl::sample_id.eq_any(ids))
+                            .select(dsl::sample_id)
+                            .load(c)?;
+                        existing.extend(found);
+                    }
+                    let stored = plan(&rows, &existing);
+                    let fresh: Vec<&NewSample> = rows
+                        .iter()
+                        .zip(&stored)
+                        .filter(|(_, s)| **s)
+                        .map(|(r, _)| r)
+                        .collect();
+                    let mut statements = 0;
+                    for chunk in fresh.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                        let n = diesel::insert_or_ignore_into(dsl::samples)
+                            .values(chunk.to_vec())
+                            .execute(c)?;
+                        statements += 1;
+                        debug_assert_eq!(n, chunk.len());
+                    }
+                    Ok((stored, statements))
+                })
+            })
+            .await?;
+        Ok(done)
+    }
+}
+
+mod mysql {
+    use super::*;
+    use crate::pool::MysqlConn;
+    use crate::schema::samples::dsl;
+    use diesel::prelude::*;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+
+    pub(super) async fn insert(
+        conn: &mut MysqlConn,
+        rows: &[NewSample],
+    ) -> Result<(Vec<bool>, usize), StorageError> {
+        conn.transaction::<_, StorageError, _>(async move |c| {
+            let mut existing = HashSet::new();
+            for chunk in rows.chunks(LOOKUP_CHUNK) {
+                let ids: Vec<&str> = chunk.iter().map(|r| r.sample_id.as_str()).collect();
+                let found: Vec<String> = dsl::samples
+                    .filter(dsl::sample_id.eq_any(ids))
+                    .select(dsl::sample_id)
+                    .load(c)
+                    .await?;
+                existing.extend(found);
+            }
+            let stored = plan(rows, &existing);
+            let fresh: Vec<&NewSample> = rows
+                .iter()
+                .zip(&stored)
+                .filter(|(_, s)| **s)
+                .map(|(r, _)| r)
+                .collect();
+            let mut statements = 0;
+            let mut inserted = 0;
+            for chunk in fresh.chunks(MYSQL_ROWS_PER_STATEMENT) {
+                inserted += diesel::insert_or_ignore_into(dsl::samples)
+                    .values(chunk.to_vec())
+                    .execute(c)
+                    .await?;
+                statements += 1;
+            }
+            if inserted != fresh.len() {
+                return Err(StorageError::WriteRace {
+                    expected: fresh.len(),
+                    inserted,
+                });
+            }
+            Ok((stored, statements))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str) -> NewSample {
+        let snap: procpulse_model::Snapshot = serde_json::from_str(include_str!(
+            "../../model/tests/fixtures/snapshot_valid.json"
+        ))
+        .unwrap();
+        let mut r = NewSample::from_snapshot(&snap, "a", time::OffsetDateTime::now_utc());
+        r.sample_id = id.to_owned();
+        r
+    }
+
+    #[test]
+    fn plan_marks_stored_and_in_batch_duplicates() {
+        let rows = [row("a"), row("b"), row("a"), row("c"), row("b")];
+        let existing: HashSet<String> = ["c".to_owned()].into();
+        assert_eq!(plan(&rows, &existing), [true, true, false, false, false]);
+    }
+
+    #[test]
+    fn statements_stay_under_placeholder_limits() {
+        assert!(SQLITE_ROWS_PER_STATEMENT * NEW_SAMPLE_COLUMNS <= 32_766);
+        assert!(MYSQL_ROWS_PER_STATEMENT * NEW_SAMPLE_COLUMNS <= 65_535);
+        assert!(SQLITE_ROWS_PER_STATEMENT >= 1000);
+    }
+}
