@@ -35,7 +35,9 @@ impl std::str::FromStr for Source {
         match s {
             "kmod" => Ok(Source::Kmod),
             "procfs" => Ok(Source::Procfs),
-            other => Err(format!("unknown source {other:?} (expected kmod or procfs)")),
+            other => Err(format!(
+                "unknown source {other:?} (expected kmod or procfs)"
+            )),
         }
     }
 }

@@ -259,7 +259,10 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
     if s.top.len() > MAX_TOP {
         return Err(ValidationError::invalid(
             "top",
-            format!("holds {} entries; at most {MAX_TOP} are accepted", s.top.len()),
+            format!(
+                "holds {} entries; at most {MAX_TOP} are accepted",
+                s.top.len()
+            ),
         ));
     }
     for (i, p) in s.top.iter().enumerate() {

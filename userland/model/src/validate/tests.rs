@@ -45,7 +45,10 @@ fn missing_nested_field_names_its_path() {
 #[test]
 fn wrong_type_names_its_path() {
     let body = with(|v| v["procs"]["zombie"] = serde_json::json!("five"));
-    assert_eq!(field_of(&body), ("invalid_type".into(), "procs.zombie".into()));
+    assert_eq!(
+        field_of(&body),
+        ("invalid_type".into(), "procs.zombie".into())
+    );
 }
 
 #[test]
@@ -59,10 +62,7 @@ fn percent_out_of_range_is_invalid_field() {
     let body = with(|v| v["cpu"]["usage_percent"] = serde_json::json!(100.5));
     let err = decode_batch(&body, NOW).unwrap_err();
     assert_eq!(err.field(), Some("cpu.usage_percent"));
-    assert_eq!(
-        err.to_string(),
-        "cpu.usage_percent must be within 0..=100"
-    );
+    assert_eq!(err.to_string(), "cpu.usage_percent must be within 0..=100");
 }
 
 #[test]
@@ -115,7 +115,10 @@ fn array_errors_carry_the_index() {
     let body = serde_json::to_vec(&serde_json::json!([good, bad])).unwrap();
     let err = decode_batch(&body, NOW).unwrap_err();
     assert_eq!(err.field(), Some("[1].ram.used_percent"));
-    assert!(err.to_string().starts_with("[1].ram.used_percent "), "{err}");
+    assert!(
+        err.to_string().starts_with("[1].ram.used_percent "),
+        "{err}"
+    );
 
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("host");
@@ -132,7 +135,10 @@ fn batch_limits() {
     let one: serde_json::Value = serde_json::from_str(VALID).unwrap();
     let many = serde_json::Value::Array(vec![one; MAX_BATCH + 1]);
     let body = serde_json::to_vec(&many).unwrap();
-    assert_eq!(decode_batch(&body, NOW).unwrap_err().code(), "batch_too_large");
+    assert_eq!(
+        decode_batch(&body, NOW).unwrap_err().code(),
+        "batch_too_large"
+    );
 }
 
 #[test]
@@ -143,7 +149,10 @@ fn total_must_match_categories() {
 
 #[test]
 fn from_slice_distinguishes_syntax_from_types() {
-    assert_eq!(from_slice(b"{\"host\": ").unwrap_err().code(), "malformed_json");
+    assert_eq!(
+        from_slice(b"{\"host\": ").unwrap_err().code(),
+        "malformed_json"
+    );
     assert_eq!(from_slice(b"{}").unwrap_err().code(), "missing_field");
     assert!(from_slice(VALID.as_bytes()).is_ok());
 }
