@@ -109,8 +109,9 @@ kmake -j"$JOBS" KDEB_PKGVERSION="$SRC_VERSION+procpulse1" bindeb-pkg >"$OUT/buil
 }
 # The modules must be built by the rustc that built this kernel: build them here.
 log "building the procpulse modules against $release"
-mkdir -p "$OUT/modules"
-make -C "$ROOT/kmod" KDIR="$BUILD" RUSTC="$RUSTC" BINDGEN="$BINDGEN" modules >>"$OUT/build.log" 2>&1
-cp "$ROOT"/kmod/procpulse_*.ko "$OUT/modules/"
+# In a copy, so that the work tree's kmod/ gets no build output.
+rm -rf "$OUT/kmod-src" && cp -r "$ROOT/kmod" "$OUT/kmod-src" && mkdir -p "$OUT/modules"
+make -C "$OUT/kmod-src" KDIR="$BUILD" RUSTC="$RUSTC" BINDGEN="$BINDGEN" modules >>"$OUT/build.log" 2>&1
+cp "$OUT"/kmod-src/procpulse_*.ko "$OUT/modules/"
 ls -l "$OUT"/*.deb "$OUT"/modules/*.ko
 log "done: copy $OUT/*.deb and $OUT/modules/ to the VM (k8s/README.md)"
