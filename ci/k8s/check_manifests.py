@@ -23,7 +23,10 @@ are then not applied). On the rendered objects:
   - no Secret rendered; no Secret with data anywhere in the tree except placeholder
     examples (*.example.yaml) that no kustomization lists
   - source tree: one object per file named <component>-<kind>.yaml, every kustomization
-    entry exists and every manifest in a kustomization's directory is listed.
+    entry exists and every manifest in a kustomization's directory is listed
+  - Dockerfiles (K8S_DIR/docker/<image>.Dockerfile) agree with the Deployments: final
+    stage distroless nonroot, numeric USER = runAsUser, EXPOSE = containerPort,
+    ENTRYPOINT = procpulse-<image>, the dashboard copied to the Deployment's --web-dir.
 Exits 1 and prints one line per problem when anything fails.
 """
 import argparse
@@ -478,6 +481,50 @@ def check_gke_policies(by_kind, services, rep):
         rep.fail("GCPBackendPolicy", "none for the broadcaster (WebSockets would be cut at 30 s)")
 
 
+def dockerfile_final_stage(path):
+    """Instructions of the last FROM stage of a Dockerfile, as (INSTRUCTION, rest)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read().replace("\\\n", " ")
+    stage = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instr, _, rest = line.partition(" ")
+        if instr.upper() == "FROM":
+            stage = []
+        stage.append((instr.upper(), rest.strip()))
+    return stage
+
+
+def check_dockerfiles(k8s_dir, docs, rep):
+    for dep in (d for d in docs if d["kind"] == "Deployment"):
+        pod = dep["spec"]["template"]["spec"]
+        for c in pod["containers"]:
+            image = c["image"].rsplit("/", 1)[-1].split(":")[0]
+            path = os.path.join(k8s_dir, "docker", f"{image}.Dockerfile")
+            where = f"{ident(dep)} image {c['image']}"
+            if not os.path.isfile(path):
+                rep.fail(where, f"no Dockerfile {path}")
+                continue
+            stage = dict(dockerfile_final_stage(path))
+            if "distroless/static-debian12:nonroot" not in stage.get("FROM", ""):
+                rep.fail(path, "final stage is not distroless/static-debian12:nonroot")
+            user = effective(c, pod, "runAsUser")
+            if stage.get("USER", "").split(":")[0] != str(user):
+                rep.fail(path, f"USER {stage.get('USER')!r} differs from runAsUser {user}")
+            ports = [str(p["containerPort"]) for p in c.get("ports") or []]
+            if stage.get("EXPOSE", "").split() != ports:
+                rep.fail(path, f"EXPOSE {stage.get('EXPOSE')!r}, containerPort {ports}")
+            if f"/procpulse-{image}" not in stage.get("ENTRYPOINT", ""):
+                rep.fail(path, f"ENTRYPOINT {stage.get('ENTRYPOINT')!r} is not procpulse-{image}")
+            web_dir = parse_args(c.get("args") or []).get("--web-dir")
+            if web_dir:
+                copies = [r for i, r in dockerfile_final_stage(path) if i == "COPY"]
+                if not any(r.split()[-1].rstrip("/") == web_dir and "dist" in r for r in copies):
+                    rep.fail(path, f"does not COPY the dashboard (web/dist) to {web_dir}")
+
+
 def check_rendered(name, docs, rep):
     by_kind = {}
     seen = set()
@@ -525,7 +572,8 @@ def check_all(k8s_dir, kubectl):
             rep.fail(path, str(e))
             continue
         check_rendered(f"overlay {ov}", docs, rep)
-    return overlays, rep.problems
+        check_dockerfiles(k8s_dir, docs, rep)
+    return overlays, sorted(set(rep.problems), key=rep.problems.index)
 
 
 # ---------------------------------------------------------------- self-test
@@ -599,6 +647,11 @@ MUTATIONS = [
      "missing label app.kubernetes.io/version"),
     ("no default deny", _edit("base/default-deny-networkpolicy.yaml", "    - Egress\n", ""),
      "no default-deny policy"),
+    ("dashboard not where --web-dir points", _edit(
+        "docker/broadcaster.Dockerfile", "/web/dist /usr/share/procpulse/web",
+        "/web/dist /srv/web"), "does not COPY the dashboard"),
+    ("image runs as another user", _edit("docker/ingest.Dockerfile", "USER 65532:65532",
+                                         "USER 1000:1000"), "differs from runAsUser"),
     ("unknown flag", _edit("base/ingest-a-deployment.yaml", "- --write-mode\n",
                            "- --writemode\n"), "flag --writemode is not one of"),
 ]
