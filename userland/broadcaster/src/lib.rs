@@ -1,1 +1,219 @@
-//! procpulse-broadcaster (work in progress).
+//! procpulse-broadcaster: follows new rows of the `samples` table (SQLite or
+//! MySQL/MariaDB, through `procpulse-storage`) and pushes them to every connected
+//! dashboard over WebSocket (tokio-tungstenite), serves the dashboard itself and a REST
+//! fallback of the same data (SPEC §4, §6).
+//!
+//! How it works: one poller per process reads rows by id cursor every
+//! `--poll-interval-ms` (one query per interval, however many clients), serializes each
+//! batch once into a `samples` frame and hands it to a bounded `tokio::sync::broadcast`
+//! queue that every connection reads ([`hub`]). A client that falls behind skips to the
+//! newest state; a client that stops answering pings is dropped. Replicas need no
+//! coordination: each keeps its own cursor.
+//!
+//! It is not a message broker: nothing is persisted here and a client that reconnects
+//! starts again from `hello` + `history`.
+//!
+//! Modules: [`row`] (a stored sample on the wire), [`frames`] (the frames), [`cursor`]
+//! (gap-aware id cursor), [`history`] (the 15-minute history), [`feed`] (SQL), [`poller`],
+//! [`hub`] (fan-out), [`ws`] (the socket), [`api`] (REST, health), [`static_files`]
+//! (the dashboard), [`origin`] (allowed origins), [`metrics`].
+
+pub mod api;
+pub mod cursor;
+pub mod feed;
+pub mod frames;
+pub mod history;
+pub mod hub;
+pub mod metrics;
+pub mod origin;
+pub mod poller;
+pub mod row;
+pub mod static_files;
+pub mod ws;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use procpulse_service::{HttpMetrics, Shutdown};
+use procpulse_storage::{Database, DatabaseUrl, PoolOptions, StorageError};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use crate::origin::Origins;
+
+/// Paths used as the `route` label of the HTTP metrics.
+const ROUTES: &[&str] = &[
+    "/",
+    "/ws",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/latest",
+    "/api/v1/history",
+];
+
+/// How long shutdown waits for WebSocket clients to take their close frame.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default most clients at once: the SPEC §8 target (10,000) with headroom.
+pub const DEFAULT_MAX_CLIENTS: usize = 20_000;
+
+/// Everything `run` needs besides the listener.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://path` or `mysql://user:pass@host:port/db`.
+    pub database_url: String,
+    /// Interval between database polls.
+    pub poll_interval: Duration,
+    /// Origins allowed to open the WebSocket / read cross-origin (empty: no restriction on
+    /// the socket, no CORS).
+    pub allowed_origins: Vec<String>,
+    /// The dashboard's built files.
+    pub web_dir: PathBuf,
+    /// Interval between WebSocket pings.
+    pub ping_interval: Duration,
+    /// Silence after which a client is dropped.
+    pub idle_timeout: Duration,
+    /// Most WebSocket clients at once.
+    pub max_clients: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://procpulse.db".to_owned(),
+            poll_interval: Duration::from_millis(500),
+            allowed_origins: Vec::new(),
+            web_dir: PathBuf::from("web/dist"),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(45),
+            max_clients: DEFAULT_MAX_CLIENTS,
+        }
+    }
+}
+
+/// Why the broadcaster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad `--database-url` or pool set-up failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Adds CORS headers for listed origins to REST answers, and answers preflights.
+fn with_cors(
+    origins: Origins,
+    routes: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let origin = warp::header::optional::<String>("origin");
+    let o1 = origins.clone();
+    let answered = origin
+        .and(routes)
+        .map(move |origin: Option<String>, mut res: Response| {
+            if let Some(allow) = o1.cors(origin.as_deref()) {
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    res.headers_mut()
+                        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+                }
+            }
+            res.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Origin"));
+            res
+        });
+    let preflight =
+        warp::path("api")
+            .and(warp::options())
+            .and(origin)
+            .map(move |origin: Option<String>| {
+                let mut res = Response::new(Default::default());
+                match origins
+                    .cors(origin.as_deref())
+                    .and_then(|o| HeaderValue::from_str(&o).ok())
+                {
+                    Some(allow) => {
+                        *res.status_mut() = StatusCode::NO_CONTENT;
+                        let h = res.headers_mut();
+                        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+                        h.insert(
+                            header::ACCESS_CONTROL_ALLOW_METHODS,
+                            HeaderValue::from_static("GET"),
+                        );
+                        h.insert(
+                            header::ACCESS_CONTROL_MAX_AGE,
+                            HeaderValue::from_static("600"),
+                        );
+                    }
+                    None => *res.status_mut() = StatusCode::FORBIDDEN,
+                }
+                res.headers_mut()
+                    .insert(header::VARY, HeaderValue::from_static("Origin"));
+                res
+            });
+    answered.or(preflight).unify()
+}
+
+/// Runs the broadcaster on `listener` until `shutdown` fires: starts the poller, serves
+/// HTTP and WebSocket, then closes every socket with Going Away and returns.
+pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> Result<(), Error> {
+    let url: DatabaseUrl = config.database_url.parse()?;
+    let db = Database::new(&url, &PoolOptions::default())?;
+    let feed = feed::Feed::new(db);
+
+    let mut registry = procpulse_service::metrics::new_registry();
+    let http_metrics = HttpMetrics::register(&mut registry, ROUTES);
+    let metrics = metrics::Metrics::register(&mut registry);
+    let registry = Arc::new(registry);
+
+    let hub = hub::Hub::new(Arc::clone(&metrics));
+    let poller = tokio::spawn(poller::run(
+        feed.clone(),
+        Arc::clone(&hub),
+        Arc::clone(&metrics),
+        config.poll_interval,
+        shutdown.clone(),
+    ));
+
+    let origins = Origins::new(&config.allowed_origins);
+    let (alive, mut drained) = mpsc::channel::<()>(1);
+    let ws_state = ws::WsState {
+        hub: Arc::clone(&hub),
+        metrics: Arc::clone(&metrics),
+        settings: Arc::new(ws::WsSettings {
+            ping_interval: config.ping_interval,
+            idle_timeout: config.idle_timeout,
+            max_clients: config.max_clients,
+            origins: origins.clone(),
+        }),
+        shutdown: shutdown.clone(),
+        alive,
+    };
+    let api = api::routes(api::ApiState { feed, hub, metrics });
+    let routes = ws::route(ws_state)
+        .or(with_cors(origins, api))
+        .unify()
+        .or(procpulse_service::metrics::route(registry))
+        .unify()
+        .or(static_files::route(config.web_dir.clone()))
+        .unify()
+        .recover(procpulse_service::recover)
+        .unify()
+        .with(http_metrics.log());
+
+    tracing::info!(database = %url, poll_interval_ms = config.poll_interval.as_millis() as u64, web_dir = %config.web_dir.display(), "Starting broadcaster");
+    procpulse_service::serve(listener, routes, shutdown.clone()).await;
+    // The filter tree (and its sender) is gone; each connection holds a clone until it
+    // has sent its Going Away close frame.
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Some WebSocket clients did not close in time");
+    }
+    let _ = poller.await;
+    tracing::info!("Broadcaster stopped");
+    Ok(())
+}

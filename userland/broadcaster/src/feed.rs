@@ -1,0 +1,165 @@
+//! The broadcaster's read-side queries on the `samples` table (diesel_async, both
+//! backends through `procpulse_storage::with_conn!`).
+//!
+//! Every query is bounded: pages by [`PAGE_ROWS`], history loads by [`HISTORY_LOAD_ROWS`]
+//! per host.
+
+use diesel::dsl::{count_star, max};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use procpulse_storage::row::{SampleRow, from_db_time, to_db_time};
+use procpulse_storage::schema::samples;
+use procpulse_storage::{Database, StorageError, with_conn};
+use time::OffsetDateTime;
+
+use crate::row::Row;
+
+/// Rows per poll query; the poller asks again at once while a page comes back full.
+pub const PAGE_ROWS: i64 = 1000;
+/// Newest rows per host read to build a history (then downsampled to 900 points).
+pub const HISTORY_LOAD_ROWS: i64 = 20_000;
+
+/// Read access to the samples of one database.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    db: Database,
+}
+
+fn decode(rows: Vec<SampleRow>) -> Vec<Row> {
+    rows.into_iter()
+        .filter_map(|r| match r.to_snapshot() {
+            Ok(snapshot) => Some(Row {
+                id: r.id,
+                route: r.route,
+                received_at: from_db_time(r.received_at),
+                snapshot,
+            }),
+            Err(error) => {
+                tracing::warn!(id = r.id, %error, "Skipping a row that does not decode");
+                None
+            }
+        })
+        .collect()
+}
+
+impl Feed {
+    /// Reads through `db`'s read pool.
+    pub fn new(db: Database) -> Self {
+        Feed { db }
+    }
+
+    /// The database handle.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The highest row id (0 for an empty table).
+    pub async fn max_id(&self) -> Result<i64, StorageError> {
+        let id: Option<i64> = with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table.select(max(samples::id)).first(conn).await?)
+        })?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Rows with `id > after` or `id` in `gaps`, by id, at most `limit`.
+    pub async fn page(
+        &self,
+        after: i64,
+        gaps: &[i64],
+        limit: i64,
+    ) -> Result<Vec<Row>, StorageError> {
+        let gaps = gaps.to_vec();
+        let rows: Vec<SampleRow> = with_conn!(self.db.read_pool(), conn => {
+            let q = samples::table
+                .select(SampleRow::as_select())
+                .order(samples::id.asc())
+                .limit(limit);
+            let rows = if gaps.is_empty() {
+                q.filter(samples::id.gt(after)).load(conn).await?
+            } else {
+                q.filter(samples::id.gt(after).or(samples::id.eq_any(gaps.clone())))
+                    .load(conn)
+                    .await?
+            };
+            Ok::<_, StorageError>(rows)
+        })?;
+        Ok(decode(rows))
+    }
+
+    /// Distinct hosts with a row at or below `upto`.
+    pub async fn hosts(&self, upto: i64) -> Result<Vec<String>, StorageError> {
+        with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table
+                .filter(samples::id.le(upto))
+                .select(samples::host)
+                .distinct()
+                .order(samples::host.asc())
+                .load(conn)
+                .await?)
+        })
+    }
+
+    /// Rows of `host` with `collected_at ≥ since` and `id ≤ upto`, oldest first; when
+    /// there are more than `limit`, the newest `limit` of them.
+    pub async fn host_rows(
+        &self,
+        host: &str,
+        since: OffsetDateTime,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<Row>, StorageError> {
+        let since = to_db_time(since);
+        let host = host.to_owned();
+        let mut rows: Vec<SampleRow> = with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table
+                .filter(samples::host.eq(&host))
+                .filter(samples::collected_at.ge(since))
+                .filter(samples::id.le(upto))
+                .order((samples::collected_at.desc(), samples::id.desc()))
+                .limit(limit)
+                .select(SampleRow::as_select())
+                .load(conn)
+                .await?)
+        })?;
+        rows.reverse();
+        Ok(decode(rows))
+    }
+
+    /// The newest `collected_at` of `host` among rows `id ≤ upto`.
+    pub async fn newest_collected_at(
+        &self,
+        host: &str,
+        upto: i64,
+    ) -> Result<Option<OffsetDateTime>, StorageError> {
+        let host = host.to_owned();
+        let t: Option<time::PrimitiveDateTime> = with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table
+                .filter(samples::host.eq(&host))
+                .filter(samples::id.le(upto))
+                .select(max(samples::collected_at))
+                .first(conn)
+                .await?)
+        })?;
+        Ok(t.map(from_db_time))
+    }
+
+    /// Rows stored per ingest route among rows `id ≤ upto`: `(a, b)`.
+    pub async fn route_counts(&self, upto: i64) -> Result<(u64, u64), StorageError> {
+        let counts: Vec<(String, i64)> = with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table
+                .filter(samples::id.le(upto))
+                .group_by(samples::route)
+                .select((samples::route, count_star()))
+                .load(conn)
+                .await?)
+        })?;
+        let get = |name: &str| {
+            counts
+                .iter()
+                .filter(|(r, _)| r == name)
+                .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+                .sum()
+        };
+        Ok((get("a"), get("b")))
+    }
+}

@@ -1,0 +1,122 @@
+//! The poll loop: one query per interval however many clients are connected (more only
+//! while a page comes back full), feeding the [`Hub`].
+//!
+//! The cursor starts at the current max id; the history of the last 15 minutes up to that
+//! id is loaded once, then kept up to date from the rows the loop delivers. Several
+//! replicas can run side by side: each has its own cursor.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use procpulse_service::Shutdown;
+use procpulse_storage::StorageError;
+use tokio::time::MissedTickBehavior;
+
+use crate::cursor::{Cursor, DEFAULT_GAP_GRACE};
+use crate::feed::{Feed, HISTORY_LOAD_ROWS, PAGE_ROWS};
+use crate::history::{History, WINDOW};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+
+/// Most pages one poll reads before yielding to the next tick (a backlog of 100,000 rows
+/// is fanned out over several ticks rather than in one burst).
+pub const MAX_PAGES_PER_POLL: usize = 100;
+
+/// Loads the starting state: cursor at the current max id, the history up to it and the
+/// route counts.
+///
+/// Runs the embedded migrations first (idempotent), so that a broadcaster started before
+/// any ingest finds the table.
+pub async fn load(feed: &Feed) -> Result<(Cursor, History, (u64, u64)), StorageError> {
+    feed.database().migrate().await?;
+    let start = feed.max_id().await?;
+    let mut history = History::default();
+    for host in feed.hosts(start).await? {
+        let Some(newest) = feed.newest_collected_at(&host, start).await? else {
+            continue;
+        };
+        for row in feed
+            .host_rows(&host, newest - WINDOW, start, HISTORY_LOAD_ROWS)
+            .await?
+        {
+            let json = row.to_json().into();
+            history.push(&row, json);
+        }
+    }
+    let routes = feed.route_counts(start).await?;
+    Ok((Cursor::new(start, DEFAULT_GAP_GRACE), history, routes))
+}
+
+/// One poll: reads every new row (page by page) and publishes it.
+pub async fn poll_once(feed: &Feed, cursor: &mut Cursor, hub: &Hub) -> Result<usize, StorageError> {
+    let mut delivered = 0;
+    for _ in 0..MAX_PAGES_PER_POLL {
+        let rows = feed.page(cursor.high(), &cursor.gaps(), PAGE_ROWS).await?;
+        let full = rows.len() as i64 >= PAGE_ROWS;
+        let now = Instant::now();
+        let fresh: Vec<_> = rows
+            .into_iter()
+            .filter(|r| cursor.accept(r.id, now))
+            .collect();
+        delivered += fresh.len();
+        hub.publish(&fresh);
+        if !full {
+            break;
+        }
+    }
+    cursor.settle(Instant::now());
+    Ok(delivered)
+}
+
+/// Runs until `shutdown`: loads the starting state (retrying while the database does not
+/// answer), then polls every `interval`.
+pub async fn run(
+    feed: Feed,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+    shutdown: Shutdown,
+) {
+    let mut cursor = loop {
+        match load(&feed).await {
+            Ok((cursor, history, routes)) => {
+                tracing::info!(
+                    start_id = cursor.high(),
+                    points = history.len(),
+                    "History loaded"
+                );
+                hub.load(history, routes);
+                break cursor;
+            }
+            Err(error) => {
+                metrics.poll_errors.inc();
+                tracing::warn!(%error, "Cannot load the starting state; retrying");
+                tokio::select! {
+                    _ = shutdown.wait() => return,
+                    _ = tokio::time::sleep(interval.max(Duration::from_millis(500))) => {}
+                }
+            }
+        }
+    };
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tick.tick() => {}
+        }
+        let start = Instant::now();
+        match poll_once(&feed, &mut cursor, &hub).await {
+            Ok(n) => {
+                metrics.poll_seconds.observe(start.elapsed().as_secs_f64());
+                if n > 0 {
+                    tracing::debug!(rows = n, high = cursor.high(), "Published rows");
+                }
+            }
+            Err(error) => {
+                metrics.poll_errors.inc();
+                tracing::warn!(%error, "Poll failed; retrying at the next tick");
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests: the real broadcaster in-process on 127.0.0.1:0 against a real
+//! SQLite file or MariaDB server, with real WebSocket clients (tokio-tungstenite).
+
+mod support;
+
+// WebSocket: hello, history backfill, live delivery in id order, routes (SQLite).
+mod ws_sqlite;
+// The same over MariaDB (PROCPULSE_TEST_MYSQL_URL; required when CI is set).
+mod ws_mysql;
+// Slow and silent clients never delay the others; bounded queues.
+mod slow_clients;
+// Origin checks on the upgrade, CORS on REST.
+mod origin;
+// REST fallback, health, metrics, error shapes, static files.
+mod http;
+// SIGTERM-style shutdown: Going Away close frames, run() returns.
+mod shutdown;
