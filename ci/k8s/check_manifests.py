@@ -334,11 +334,22 @@ def check_services(by_kind, rep):
                         (isinstance(target, int) and target not in names.values()):
                     rep.fail(ident(svc), f"targetPort {target} is not a port of {ident(d)}")
         services[svc["metadata"]["name"]] = ports
+    dep_names = {d["metadata"]["name"]: d for d in deps}
+    hpa_min = {h["spec"]["scaleTargetRef"]["name"]: h["spec"].get("minReplicas", 1)
+               for h in by_kind.get("HorizontalPodAutoscaler", [])}
     for pdb in by_kind.get("PodDisruptionBudget", []):
         sel = pdb["spec"]["selector"].get("matchLabels") or {}
-        if not any(selects(sel, d) for d in deps):
+        matched = [d for d in deps if selects(sel, d)]
+        if not matched:
             rep.fail(ident(pdb), "selector matches no Deployment")
-    dep_names = {d["metadata"]["name"]: d for d in deps}
+        min_available = pdb["spec"].get("minAvailable")
+        for d in matched:
+            name = d["metadata"]["name"]
+            replicas = hpa_min.get(name, d["spec"].get("replicas", 1))
+            # A budget that allows no eviction at the lowest scale blocks node drains.
+            if isinstance(min_available, int) and min_available >= replicas:
+                rep.fail(ident(pdb), f"minAvailable {min_available} >= {replicas} replicas "
+                         f"of {ident(d)}: node drains would block")
     for hpa in by_kind.get("HorizontalPodAutoscaler", []):
         ref = hpa["spec"]["scaleTargetRef"]
         dep = dep_names.get(ref["name"])
@@ -652,6 +663,8 @@ MUTATIONS = [
         "/web/dist /srv/web"), "does not COPY the dashboard"),
     ("image runs as another user", _edit("docker/ingest.Dockerfile", "USER 65532:65532",
                                          "USER 1000:1000"), "differs from runAsUser"),
+    ("PDB blocks drains", _edit("base/ingest-a-horizontalpodautoscaler.yaml",
+                                "minReplicas: 2", "minReplicas: 1"), "node drains would block"),
     ("unknown flag", _edit("base/ingest-a-deployment.yaml", "- --write-mode\n",
                            "- --writemode\n"), "flag --writemode is not one of"),
 ]
