@@ -1,1 +1,72 @@
-//! procpulse-agent (work in progress).
+//! procpulse-agent: runs on the monitored machine and serves snapshots of it (SPEC §3,
+//! §4) over HTTP with warp. It reads the procpulse kernel modules' files
+//! (`/proc/procpulse_*`) when they are present and the standard /proc files otherwise,
+//! and says which in every snapshot's `source`. Optionally it pushes a snapshot to an
+//! ingest URL every N seconds, with retries and a bounded queue.
+//!
+//! It is not a collector of history or a general exporter: every answer is one fresh
+//! sample of this host; storage, aggregation and the dashboard live elsewhere.
+//!
+//! Layout: [`files`] reads /proc with reusable buffers, [`sampler`] is the background
+//! CPU/process sampler of the /proc fallback, [`source`] decides kmod vs procfs,
+//! [`collect`] builds snapshots, [`filters`]/[`handlers`] are the HTTP routes,
+//! [`host_metrics`] the Prometheus gauges, [`push`] the push mode, [`ids`] the sample ids.
+
+pub mod collect;
+pub mod config;
+pub mod files;
+pub mod filters;
+pub mod handlers;
+pub mod host_metrics;
+pub mod ids;
+pub mod push;
+pub mod sampler;
+pub mod source;
+
+pub use collect::Agent;
+pub use config::{Config, PushConfig, SourceMode};
+
+use procpulse_service::Shutdown;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Starts the agent's background tasks and serves its routes on `listener` until
+/// `shutdown` fires; then stops the sampler, flushes push mode (bounded) and returns.
+pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+    let agent = Agent::start(config, shutdown.clone()).await?;
+    let routes = filters::routes(agent.clone());
+    let push = agent.config().push.clone().map(|p| {
+        let agent = agent.clone();
+        let sd = shutdown.clone();
+        tokio::spawn(async move { push::run(agent, p, sd).await })
+    });
+    procpulse_service::serve(listener, routes, shutdown.clone()).await;
+    if let Some(task) = push {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Convenience for tests and embedders: an agent serving on an already-bound listener in
+/// a spawned task. Returns the agent handle and the join handle.
+pub async fn spawn(
+    config: Config,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<(Arc<Agent>, tokio::task::JoinHandle<()>)> {
+    let agent = Agent::start(config, shutdown.clone()).await?;
+    let routes = filters::routes(agent.clone());
+    let push_agent = agent.clone();
+    let handle = tokio::spawn(async move {
+        let push = push_agent.config().push.clone().map(|p| {
+            let agent = push_agent.clone();
+            let sd = shutdown.clone();
+            tokio::spawn(async move { push::run(agent, p, sd).await })
+        });
+        procpulse_service::serve(listener, routes, shutdown).await;
+        if let Some(task) = push {
+            let _ = task.await;
+        }
+    });
+    Ok((agent, handle))
+}

@@ -1,0 +1,336 @@
+//! The agent: its state, its background tasks and the building of snapshots.
+
+use crate::config::{Config, SourceMode};
+use crate::files::{ProcFile, ProcFiles, ReadError};
+use crate::host_metrics::HostMetrics;
+use crate::ids::{SampleIds, instance_tag, sanitize_host};
+use crate::push::PushMetrics;
+use crate::sampler::{Sample, Sampler};
+use crate::source::SourceState;
+use procpulse_model::parse;
+use procpulse_model::snapshot::MAX_TOP;
+use procpulse_model::{Cpu, Snapshot, Source, TopProcess};
+use procpulse_service::Shutdown;
+use procpulse_service::metrics::{HttpMetrics, MetricsRegistry, new_registry};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use time::OffsetDateTime;
+
+/// The paths the agent serves (the `route` label of the request metrics).
+pub const ROUTES: &[&str] = &[
+    "/api/v1/snapshot",
+    "/api/v1/processes",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
+
+/// Why no snapshot could be taken (answered as 503).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// A source file could not be read or parsed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The /proc fallback has not taken its first CPU sample yet.
+    #[error("no CPU/process sample yet")]
+    NoSample,
+}
+
+/// How to order the process table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortBy {
+    /// CPU share, descending.
+    Cpu,
+    /// Resident set size, descending.
+    Rss,
+}
+
+/// A running agent.
+#[derive(Debug)]
+pub struct Agent {
+    config: Config,
+    host: String,
+    files: Arc<ProcFiles>,
+    source: SourceState,
+    sampler: Arc<Sampler>,
+    ids: SampleIds,
+    registry: MetricsRegistry,
+    http: Arc<HttpMetrics>,
+    host_metrics: HostMetrics,
+    push_metrics: PushMetrics,
+}
+
+fn now_ms() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    let ms = t.nanosecond() / 1_000_000 * 1_000_000;
+    t.replace_nanosecond(ms).unwrap_or(t)
+}
+
+impl Agent {
+    /// Builds the agent, takes the first sample and starts the background tasks (sampler,
+    /// module re-check) that stop when `shutdown` fires.
+    pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Arc<Self>> {
+        let files = Arc::new(ProcFiles::new(&config.proc_root));
+        let host = match &config.hostname {
+            Some(h) => sanitize_host(h),
+            None => sanitize_host(
+                &std::fs::read_to_string(config.proc_root.join("sys/kernel/hostname"))
+                    .unwrap_or_default(),
+            ),
+        };
+        let boot_id = std::fs::read_to_string(config.proc_root.join("sys/kernel/random/boot_id"))
+            .unwrap_or_default();
+        let start = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let tag = instance_tag(&boot_id, start, std::process::id());
+        let ids = SampleIds::new(&host, &tag);
+        let source = SourceState::new(config.source, &files);
+        let sampler = Arc::new(Sampler::new(files.clone()));
+
+        let mut reg = new_registry();
+        let http = HttpMetrics::register(&mut reg, ROUTES);
+        let host_metrics = HostMetrics::register(&mut reg);
+        let push_metrics = PushMetrics::register(&mut reg);
+        let agent = Arc::new(Agent {
+            config,
+            host,
+            files,
+            source,
+            sampler,
+            ids,
+            registry: Arc::new(reg),
+            http,
+            host_metrics,
+            push_metrics,
+        });
+        tracing::info!(
+            host = %agent.host,
+            id_prefix = agent.ids.prefix(),
+            proc_root = %agent.config.proc_root.display(),
+            "Agent starting"
+        );
+        if let Err(e) = agent.clone().sample_once().await {
+            tracing::warn!(error = %e, "First CPU/process sample failed; will retry");
+        }
+        tokio::spawn(agent.clone().sampler_loop(shutdown.clone()));
+        if agent.config.source == SourceMode::Auto {
+            tokio::spawn(agent.clone().recheck_loop(shutdown));
+        }
+        Ok(agent)
+    }
+
+    async fn sample_once(self: Arc<Self>) -> Result<Arc<Sample>, ReadError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let kmod = this.source.current() == Source::Kmod;
+            this.sampler.tick(kmod)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ReadError::Io {
+                path: "sampler".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
+    }
+
+    async fn sampler_loop(self: Arc<Self>, shutdown: Shutdown) {
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.sample_interval) => {}
+                _ = shutdown.wait() => return,
+            }
+            match self.clone().sample_once().await {
+                Ok(_) if failing => {
+                    failing = false;
+                    tracing::info!("CPU/process sampling recovered");
+                }
+                Ok(_) => {}
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "CPU/process sampling failed");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    async fn recheck_loop(self: Arc<Self>, shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.module_check_interval) => {}
+                _ = shutdown.wait() => return,
+            }
+            if self.source.recheck(&self.files) {
+                self.files.invalidate();
+            }
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The host name in snapshots.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The source snapshots are read from now.
+    pub fn source(&self) -> Source {
+        self.source.current()
+    }
+
+    /// The request metrics.
+    pub fn http_metrics(&self) -> &Arc<HttpMetrics> {
+        &self.http
+    }
+
+    /// The push metrics.
+    pub fn push_metrics(&self) -> &PushMetrics {
+        &self.push_metrics
+    }
+
+    /// The latest background sample.
+    pub fn latest_sample(&self) -> Option<Arc<Sample>> {
+        self.sampler.latest()
+    }
+
+    /// Takes one fresh snapshot with a new sample id.
+    pub fn snapshot(&self) -> Result<Snapshot, CollectError> {
+        let sample = self.sampler.latest();
+        let snap = match self.source.current() {
+            Source::Kmod => match self.read_kmod(sample.as_deref()) {
+                Ok(s) => s,
+                Err(e) if self.source.mode() == SourceMode::Auto => {
+                    if self.source.set_kmod(false, "module file unreadable") {
+                        tracing::warn!(error = %e, "Falling back to /proc");
+                        self.files.invalidate();
+                    }
+                    self.read_procfs(sample.as_deref())?
+                }
+                Err(e) => return Err(e),
+            },
+            Source::Procfs => self.read_procfs(sample.as_deref())?,
+        };
+        self.host_metrics.count_sample(snap.source);
+        Ok(snap)
+    }
+
+    fn top(&self, sample: Option<&Sample>) -> Vec<TopProcess> {
+        let n = self.config.snapshot_top.min(MAX_TOP);
+        sample
+            .map(|s| s.tasks.iter().take(n).map(|t| t.to_top()).collect())
+            .unwrap_or_default()
+    }
+
+    fn read_kmod(&self, sample: Option<&Sample>) -> Result<Snapshot, CollectError> {
+        let cpu = self
+            .files
+            .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)?
+            .to_cpu();
+        let ram = self
+            .files
+            .read_with(ProcFile::KmodRam, parse::parse_procpulse_ram)?
+            .to_ram();
+        let procs = self
+            .files
+            .read_with(ProcFile::KmodProcs, parse::parse_procpulse_procs)?;
+        Ok(Snapshot {
+            sample_id: self.ids.next_id(),
+            host: self.host.clone(),
+            collected_at: now_ms(),
+            source: Source::Kmod,
+            cpu,
+            ram,
+            procs,
+            top: self.top(sample),
+        })
+    }
+
+    fn read_procfs(&self, sample: Option<&Sample>) -> Result<Snapshot, CollectError> {
+        let sample = sample.ok_or(CollectError::NoSample)?;
+        let ram = self
+            .files
+            .read_with(ProcFile::Meminfo, parse::parse_meminfo)?
+            .to_ram();
+        let load = self
+            .files
+            .read_with(ProcFile::Loadavg, parse::parse_loadavg)?;
+        Ok(Snapshot {
+            sample_id: self.ids.next_id(),
+            host: self.host.clone(),
+            collected_at: now_ms(),
+            source: Source::Procfs,
+            cpu: Cpu {
+                usage_percent: sample.cpu_usage_percent,
+                cores: sample.cores,
+                load1: load.load1,
+                load5: load.load5,
+                load15: load.load15,
+            },
+            ram,
+            procs: sample.procs.clone(),
+            top: self.top(Some(sample)),
+        })
+    }
+
+    /// The process table, top `n` by `sort`, from the latest background sample.
+    pub fn processes(
+        &self,
+        n: usize,
+        sort: SortBy,
+    ) -> Result<(Arc<Sample>, Vec<TopProcess>), CollectError> {
+        let sample = self.sampler.latest().ok_or(CollectError::NoSample)?;
+        let rows = match sort {
+            // Already sorted by CPU share.
+            SortBy::Cpu => sample.tasks.iter().take(n).map(|t| t.to_top()).collect(),
+            SortBy::Rss => {
+                let mut idx: Vec<&crate::sampler::Task> = sample.tasks.iter().collect();
+                idx.sort_by(|a, b| b.rss_kb.cmp(&a.rss_kb).then(a.pid.cmp(&b.pid)));
+                idx.into_iter().take(n).map(|t| t.to_top()).collect()
+            }
+        };
+        Ok((sample, rows))
+    }
+
+    /// Ready when a snapshot can be taken from the current source.
+    pub fn ready(&self) -> Result<Source, CollectError> {
+        self.snapshot_probe()
+    }
+
+    fn snapshot_probe(&self) -> Result<Source, CollectError> {
+        match self.source.current() {
+            Source::Kmod => {
+                self.files
+                    .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)?;
+                Ok(Source::Kmod)
+            }
+            Source::Procfs => {
+                self.sampler.latest().ok_or(CollectError::NoSample)?;
+                self.files
+                    .read_with(ProcFile::Meminfo, parse::parse_meminfo)?;
+                Ok(Source::Procfs)
+            }
+        }
+    }
+
+    /// Renders `/metrics`: refreshes the host gauges from a fresh snapshot first.
+    pub fn render_metrics(&self) -> String {
+        match self.snapshot() {
+            Ok(s) => self.host_metrics.update(&s),
+            Err(e) => tracing::debug!(error = %e, "No snapshot for /metrics"),
+        }
+        procpulse_service::metrics::render(&self.registry)
+    }
+
+    /// How long the push loop waits between snapshots.
+    pub fn push_interval(&self) -> Option<Duration> {
+        self.config.push.as_ref().map(|p| p.interval)
+    }
+}

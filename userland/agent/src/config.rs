@@ -1,0 +1,96 @@
+//! The agent's configuration (flags are parsed in `main.rs`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where snapshots come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceMode {
+    /// The modules when all three files exist, else /proc; re-checked periodically.
+    Auto,
+    /// Only the modules (503 when they are absent).
+    Kmod,
+    /// Only the standard /proc files.
+    Procfs,
+}
+
+impl std::str::FromStr for SourceMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(SourceMode::Auto),
+            "kmod" => Ok(SourceMode::Kmod),
+            "procfs" => Ok(SourceMode::Procfs),
+            other => Err(format!("unknown source {other:?} (auto, kmod or procfs)")),
+        }
+    }
+}
+
+/// Push mode.
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// Ingest URL snapshots are POSTed to (`…/api/v1/metrics`).
+    pub url: String,
+    /// Time between two snapshots.
+    pub interval: Duration,
+    /// Snapshots kept while ingest is unreachable; beyond that the oldest is dropped.
+    pub queue_capacity: usize,
+    /// Most snapshots in one POST (ingest accepts ≤ 1000).
+    pub batch_max: usize,
+    /// Optional bearer token for ingest.
+    pub token: Option<String>,
+    /// Longest wait between retries (a larger `Retry-After` is capped to it).
+    pub max_backoff: Duration,
+    /// How long SIGTERM waits for the queue to drain.
+    pub drain_timeout: Duration,
+}
+
+impl PushConfig {
+    /// Defaults for `url` every `interval`.
+    pub fn new(url: impl Into<String>, interval: Duration) -> Self {
+        PushConfig {
+            url: url.into(),
+            interval,
+            queue_capacity: 1024,
+            batch_max: 100,
+            token: None,
+            max_backoff: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything the agent needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Source selection.
+    pub source: SourceMode,
+    /// Root of the proc filesystem (`/proc`, or a fixture tree in tests).
+    pub proc_root: PathBuf,
+    /// Host name in snapshots; `None` = `<proc-root>/sys/kernel/hostname`.
+    pub hostname: Option<String>,
+    /// Window of the /proc fallback's CPU sampler and the longest a process walk is
+    /// reused.
+    pub sample_interval: Duration,
+    /// How often `auto` re-checks whether the modules are loaded.
+    pub module_check_interval: Duration,
+    /// Entries of `top` in each snapshot (0 = none, at most 50).
+    pub snapshot_top: usize,
+    /// Push mode, if enabled.
+    pub push: Option<PushConfig>,
+}
+
+impl Config {
+    /// Defaults for a proc root.
+    pub fn new(proc_root: impl Into<PathBuf>) -> Self {
+        Config {
+            source: SourceMode::Auto,
+            proc_root: proc_root.into(),
+            hostname: None,
+            sample_interval: Duration::from_millis(1000),
+            module_check_interval: Duration::from_secs(5),
+            snapshot_top: 10,
+            push: None,
+        }
+    }
+}

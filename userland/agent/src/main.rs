@@ -1,0 +1,75 @@
+//! `procpulse-agent`: flags → [`procpulse_agent::run`].
+
+use anyhow::Context;
+use clap::Parser;
+use procpulse_agent::{Config, PushConfig, SourceMode};
+use procpulse_service::Shutdown;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Serves snapshots of this host (kernel modules or /proc) over HTTP; optional push mode.
+#[derive(Debug, Parser)]
+#[command(name = "procpulse-agent", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "PROCPULSE_LISTEN", default_value = "127.0.0.1:5200")]
+    listen: String,
+    /// Snapshot source: auto (modules when loaded, else /proc), kmod or procfs.
+    #[arg(long, env = "PROCPULSE_SOURCE", default_value = "auto")]
+    source: SourceMode,
+    /// Root of the proc filesystem.
+    #[arg(long, env = "PROCPULSE_PROC_ROOT", default_value = "/proc")]
+    proc_root: PathBuf,
+    /// Host name in snapshots (default: <proc-root>/sys/kernel/hostname).
+    #[arg(long, env = "PROCPULSE_HOSTNAME")]
+    hostname: Option<String>,
+    /// CPU sampling window of the /proc fallback, and the longest a process walk is reused.
+    #[arg(long, env = "PROCPULSE_SAMPLE_INTERVAL_MS", default_value_t = 1000)]
+    sample_interval_ms: u64,
+    /// How often `auto` re-checks whether the modules are loaded.
+    #[arg(
+        long,
+        env = "PROCPULSE_MODULE_CHECK_INTERVAL_SECONDS",
+        default_value_t = 5
+    )]
+    module_check_interval_seconds: u64,
+    /// Entries of `top` in each snapshot (0-50).
+    #[arg(long, env = "PROCPULSE_SNAPSHOT_TOP", default_value_t = 10)]
+    snapshot_top: usize,
+    /// Ingest URL to push snapshots to (enables push mode).
+    #[arg(long, env = "PROCPULSE_PUSH_URL")]
+    push_url: Option<String>,
+    /// Seconds between pushed snapshots.
+    #[arg(long, env = "PROCPULSE_PUSH_INTERVAL_SECONDS", default_value_t = 5)]
+    push_interval_seconds: u64,
+    /// Snapshots kept while ingest is unreachable (then the oldest is dropped).
+    #[arg(long, env = "PROCPULSE_PUSH_QUEUE_CAPACITY", default_value_t = 1024)]
+    push_queue_capacity: usize,
+    /// Bearer token for ingest.
+    #[arg(long, env = "PROCPULSE_INGEST_TOKEN", hide_env_values = true)]
+    ingest_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    procpulse_service::telemetry::init();
+    let mut config = Config::new(a.proc_root);
+    config.source = a.source;
+    config.hostname = a.hostname;
+    config.sample_interval = Duration::from_millis(a.sample_interval_ms.max(10));
+    config.module_check_interval = Duration::from_secs(a.module_check_interval_seconds.max(1));
+    config.snapshot_top = a.snapshot_top.min(50);
+    config.push = a.push_url.map(|url| {
+        let mut p = PushConfig::new(url, Duration::from_secs(a.push_interval_seconds.max(1)));
+        p.queue_capacity = a.push_queue_capacity.max(1);
+        p.token = a.ingest_token;
+        p
+    });
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("binding {}", a.listen))?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    procpulse_agent::run(config, listener, shutdown).await
+}

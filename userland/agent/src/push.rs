@@ -1,0 +1,271 @@
+//! Push mode: every interval a fresh snapshot goes into a bounded queue; a sender POSTs
+//! the queue to ingest in batches (a JSON array), retrying with exponential backoff and
+//! honouring `Retry-After`. A short ingest outage loses nothing: snapshots wait in the
+//! queue and keep their `sample_id`, so a retry after a lost answer is deduplicated by
+//! ingest. When the queue is full the oldest snapshot is dropped, with a warning line.
+//! On shutdown the queue is flushed for at most `drain_timeout`.
+
+use crate::collect::Agent;
+use crate::config::PushConfig;
+use procpulse_model::Snapshot;
+use procpulse_service::Shutdown;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use warp::http::StatusCode;
+
+/// First retry delay; doubled after each failure up to `max_backoff`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest `Retry-After` obeyed (a larger one is treated as this).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// Time limit of one POST.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Push counters.
+#[derive(Debug, Clone, Default)]
+pub struct PushMetrics {
+    /// Snapshots acknowledged by ingest.
+    pub sent: Counter,
+    /// Snapshots dropped (queue overflow or refused by ingest with a 4xx).
+    pub dropped: Counter,
+    /// Failed POST attempts.
+    pub failures: Counter,
+    /// Snapshots waiting.
+    pub queued: Gauge,
+}
+
+impl PushMetrics {
+    /// Registers the push metrics.
+    pub fn register(reg: &mut Registry) -> Self {
+        let m = PushMetrics::default();
+        reg.register(
+            "agent_push_sent",
+            "Snapshots acknowledged by ingest",
+            m.sent.clone(),
+        );
+        reg.register(
+            "agent_push_dropped",
+            "Snapshots dropped (queue overflow or refused by ingest)",
+            m.dropped.clone(),
+        );
+        reg.register(
+            "agent_push_failures",
+            "Failed push attempts",
+            m.failures.clone(),
+        );
+        reg.register(
+            "agent_push_queue_length",
+            "Snapshots waiting to be pushed",
+            m.queued.clone(),
+        );
+        m
+    }
+}
+
+#[derive(Debug)]
+struct Queue {
+    items: VecDeque<(u64, Snapshot)>,
+    next_seq: u64,
+}
+
+/// Outcome of one POST.
+enum Outcome {
+    Sent,
+    /// Ingest refused the batch for good (4xx other than 408/429): drop it.
+    Refused(StatusCode, String),
+    /// Try again after at least this long.
+    Retry(Option<Duration>, String),
+}
+
+fn retry_after(res: &reqwest::Response) -> Option<Duration> {
+    res.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+async fn post(client: &reqwest::Client, cfg: &PushConfig, body: Vec<u8>) -> Outcome {
+    let mut req = client
+        .post(&cfg.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(t) = &cfg.token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(res) if res.status().is_success() => Outcome::Sent,
+        Ok(res) => {
+            let status = res.status();
+            let after = retry_after(&res);
+            let text = res.text().await.unwrap_or_default();
+            let text: String = text.chars().take(300).collect();
+            if status.is_client_error()
+                && status != StatusCode::REQUEST_TIMEOUT
+                && status != StatusCode::TOO_MANY_REQUESTS
+                && status != StatusCode::UNAUTHORIZED
+            {
+                Outcome::Refused(status, text)
+            } else {
+                Outcome::Retry(after, format!("{status}: {text}"))
+            }
+        }
+        Err(e) => Outcome::Retry(None, e.to_string()),
+    }
+}
+
+/// Runs push mode until `shutdown`, then flushes for at most `drain_timeout`.
+pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
+    let queue = Arc::new(Mutex::new(Queue {
+        items: VecDeque::with_capacity(cfg.queue_capacity.min(4096)),
+        next_seq: 0,
+    }));
+    let wake = Arc::new(Notify::new());
+    let metrics = agent.push_metrics().clone();
+    tracing::info!(url = %cfg.url, interval_ms = cfg.interval.as_millis() as u64, "Push mode on");
+
+    let producer = {
+        let (agent, queue, wake, cfg, shutdown, metrics) = (
+            agent.clone(),
+            queue.clone(),
+            wake.clone(),
+            cfg.clone(),
+            shutdown.clone(),
+            metrics.clone(),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cfg.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.wait() => return,
+                }
+                let snap = match agent.snapshot() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "No snapshot to push this time");
+                        continue;
+                    }
+                };
+                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                if q.items.len() >= cfg.queue_capacity.max(1) {
+                    if let Some((_, old)) = q.items.pop_front() {
+                        metrics.dropped.inc();
+                        tracing::warn!(
+                            capacity = cfg.queue_capacity,
+                            dropped_sample_id = %old.sample_id,
+                            dropped_total = metrics.dropped.get(),
+                            "Push queue full: dropped the oldest snapshot"
+                        );
+                    }
+                }
+                let seq = q.next_seq;
+                q.next_seq += 1;
+                q.items.push_back((seq, snap));
+                metrics.queued.set(q.items.len() as i64);
+                drop(q);
+                wake.notify_one();
+            }
+        })
+    };
+
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap_or_default();
+    let mut backoff = FIRST_BACKOFF;
+    let mut failing = false;
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        if deadline.is_none() && shutdown.is_triggered() {
+            deadline = Some(tokio::time::Instant::now() + cfg.drain_timeout);
+        }
+        // Take a batch (clones; removed only once acknowledged).
+        let batch: Vec<(u64, Snapshot)> = {
+            let q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.items.iter().take(cfg.batch_max.max(1)).cloned().collect()
+        };
+        if batch.is_empty() {
+            if deadline.is_some() {
+                break;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = shutdown.wait() => {}
+            }
+            continue;
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            tracing::warn!(unsent = batch.len(), "Push drain timed out");
+            break;
+        }
+        let last_seq = batch.last().map(|b| b.0).unwrap_or(0);
+        let snaps: Vec<&Snapshot> = batch.iter().map(|b| &b.1).collect();
+        let body = serde_json::to_vec(&snaps).unwrap_or_default();
+        let outcome = match deadline {
+            Some(d) => tokio::time::timeout_at(d, post(&client, &cfg, body))
+                .await
+                .unwrap_or(Outcome::Retry(None, "drain timeout".into())),
+            None => post(&client, &cfg, body).await,
+        };
+        let remove = |n: &Counter| {
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            while q.items.front().is_some_and(|(s, _)| *s <= last_seq) {
+                q.items.pop_front();
+                n.inc();
+            }
+            metrics.queued.set(q.items.len() as i64);
+        };
+        match outcome {
+            Outcome::Sent => {
+                remove(&metrics.sent);
+                if failing {
+                    tracing::info!("Push recovered");
+                    failing = false;
+                }
+                backoff = FIRST_BACKOFF;
+            }
+            Outcome::Refused(status, text) => {
+                tracing::error!(%status, body = %text, count = batch.len(), "Ingest refused snapshots; dropping them");
+                remove(&metrics.dropped);
+            }
+            Outcome::Retry(after, why) => {
+                metrics.failures.inc();
+                // Retry-After is honoured even beyond max_backoff (up to a sane cap).
+                let wait = match after {
+                    Some(a) => a.min(MAX_RETRY_AFTER).max(backoff),
+                    None => backoff,
+                };
+                if !failing {
+                    tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, "Push failed; retrying");
+                    failing = true;
+                } else {
+                    tracing::debug!(error = %why, retry_in_ms = wait.as_millis() as u64, "Push failed again");
+                }
+                backoff = (backoff * 2).min(cfg.max_backoff);
+                let sleep = tokio::time::sleep(wait);
+                match deadline {
+                    Some(d) => {
+                        let _ = tokio::time::timeout_at(d, sleep).await;
+                    }
+                    None => {
+                        tokio::select! {
+                            _ = sleep => {}
+                            _ = shutdown.wait() => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let _ = producer.await;
+    tracing::info!("Push stopped");
+}

@@ -1,0 +1,14 @@
+//! procpulse-agent integration tests: the real server in-process on 127.0.0.1:0.
+
+mod support;
+
+/// Snapshots of the fixture trees diffed against golden files.
+mod golden;
+/// Live checks against this machine's /proc, with procpulse-stress holding a known load.
+mod live;
+/// Push mode against a real warp ingest stand-in that fails, then recovers.
+mod push;
+/// Every route, error shapes, concurrency.
+mod routes;
+/// Source selection: auto switching, kmod-only, fallback.
+mod source;
