@@ -198,7 +198,7 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
     if let Err(e) = result {
         return Err(LoadgenError::Goose {
             message: goose_error(e).to_string(),
-            summary: Some(report.summary(&plan.out)),
+            summary: (report.requests > 0).then(|| report.summary(&plan.out)),
         });
     }
     Ok(report)

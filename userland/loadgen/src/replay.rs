@@ -245,7 +245,7 @@ pub async fn replay(plan: ReplayPlan) -> Result<ReplayReport, LoadgenError> {
     if let Err(e) = result {
         return Err(LoadgenError::Goose {
             message: goose_error(e).to_string(),
-            summary: Some(report.render()),
+            summary: (report.tally.acked() + report.tally.rejected > 0).then(|| report.render()),
         });
     }
     Ok(report)

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Benchmark: procpulse-loadgen (goose) vs Locust (HttpUser and FastHttpUser), same target,
+# same users, same duration, one core each.
+#
+# Target: a private nginx serving one static, valid snapshot at /api/v1/snapshot, pinned
+# to core 0, so the target is not the bottleneck and all three generators face the same
+# server. Each generator runs the collect phase (GET, parse, validate, de-duplicate by
+# sample_id) with no wait, pinned to core 1 (taskset -c 1). Requests/s is each tool's
+# own count over its own run; CPU seconds are user+sys of the generator process tree.
+#
+#   ci/bench/loadgen.sh            (LOADGEN_BENCH_SECONDS=20 LOADGEN_BENCH_USERS=300)
+#
+# Ends with RESULT lines; SPEC §8 bar: >= 10x Locust HttpUser, >= 2x FastHttpUser (issue #5).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+SECONDS_EACH=${LOADGEN_BENCH_SECONDS:-20}
+USERS=${LOADGEN_BENCH_USERS:-300}
+PORT=${LOADGEN_BENCH_PORT:-18380}
+LOCUST_VERSION=2.47.0
+
+ci/deps.sh base db >/dev/null
+VENV=$ROOT/.cache/loadgen-venv
+if ! "$VENV/bin/locust" --version 2>/dev/null | grep -q "$LOCUST_VERSION"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "locust==$LOCUST_VERSION"
+fi
+cargo build --release -j2 -q -p procpulse-loadgen
+LOADGEN=$ROOT/target/release/procpulse-loadgen
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/loadgen-bench.XXXXXX")
+chmod 711 "$WORK"
+NGINX_PID=""
+cleanup() {
+  [ -n "$NGINX_PID" ] && kill -QUIT "$NGINX_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# One valid snapshot (SPEC §3), taken a minute ago.
+now=$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%S.000Z)
+cat >"$WORK/snapshot.json" <<JSON
+{"sample_id":"bench-static-000000001","host":"bench","collected_at":"$now","source":"procfs","cpu":{"usage_percent":12.5,"cores":2,"load1":0.5,"load5":0.4,"load15":0.3},"ram":{"total_kb":24000000,"free_kb":20000000,"available_kb":21000000,"used_kb":3000000,"cached_kb":500000,"swap_total_kb":0,"swap_free_kb":0,"used_percent":12.5},"procs":{"total":120,"running":2,"sleeping":100,"disk_sleep":0,"stopped":0,"traced":0,"zombie":0,"dead":0,"idle":18,"threads":300},"top":[{"pid":1,"ppid":0,"comm":"init","state":"S","rss_kb":9000,"cpu_percent":0.0}]}
+JSON
+chmod 644 "$WORK/snapshot.json"
+user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user nobody nogroup;"
+mkdir -p "$WORK/tmp"; [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$WORK/tmp"
+cat >"$WORK/nginx.conf" <<CONF
+$user_line
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/tmp/body;
+  proxy_temp_path $WORK/tmp/proxy;
+  fastcgi_temp_path $WORK/tmp/fastcgi;
+  uwsgi_temp_path $WORK/tmp/uwsgi;
+  scgi_temp_path $WORK/tmp/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$PORT;
+    location = /api/v1/snapshot { default_type application/json; alias $WORK/snapshot.json; }
+  }
+}
+CONF
+taskset -c 0 nginx -p "$WORK" -e "$WORK/error.log" -c "$WORK/nginx.conf"
+for _ in $(seq 50); do [ -s "$WORK/nginx.pid" ] && break; sleep 0.1; done
+NGINX_PID=$(cat "$WORK/nginx.pid")
+curl -fsS "http://127.0.0.1:$PORT/api/v1/snapshot" >/dev/null
+HOST="http://127.0.0.1:$PORT"
+
+# measure NAME CMD... : runs CMD on core 1, records "user sys" CPU seconds of its tree.
+measure() {
+  local name=$1; shift
+  echo "== $name: $* " >&2
+  local TIMEFORMAT='%U %S'
+  { time taskset -c 1 "$@" >"$WORK/$name.log" 2>&1; } 2>"$WORK/$name.time" || {
+    echo "$name failed:" >&2; tail -20 "$WORK/$name.log" >&2; exit 1; }
+  awk '{printf "%.2f", $1 + $2}' "$WORK/$name.time" >"$WORK/$name.cpu"
+}
+
+measure goose "$LOADGEN" collect --host "$HOST" --users "$USERS" --increase-rate "$USERS" \
+  --run-time "${SECONDS_EACH}s" --wait 0s --target-records 1000000000 \
+  --out "$WORK/goose.ndjson" --no-print-metrics -q
+# "collect: 1 of ... | requests N (R/s over S s) | invalid I | duplicates D | failed F"
+read -r goose_requests goose_rps goose_failed < <(sed -n 's/.*| requests \([0-9]*\) (\([0-9.]*\)\/s over [0-9.]* s) | invalid \([0-9]*\) | duplicates [0-9]* | failed \([0-9]*\).*/\1 \2 \4/p' "$WORK/goose.log")
+goose_invalid=$(sed -n 's/.*| invalid \([0-9]*\) .*/\1/p' "$WORK/goose.log")
+
+locust_run() { # NAME CLIENT
+  LOCUST_PHASE=collect LOCUST_CLIENT=$2 LOCUST_WAIT=0,0 LOCUST_TARGET_RECORDS=1000000000 \
+    LOCUST_OUT="$WORK/$1.ndjson" \
+    measure "$1" "$VENV/bin/locust" -f userland/loadgen/bench/locustfile.py --headless \
+    -u "$USERS" -r "$USERS" -t "${SECONDS_EACH}s" -H "$HOST" --csv "$WORK/$1" --only-summary \
+    --loglevel WARNING
+}
+locust_stats() { # NAME -> "requests rps failures"
+  python3 - "$WORK/$1_stats.csv" <<'PY'
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1])):
+    if row["Name"] == "Aggregated":
+        print(row["Request Count"], row["Requests/s"], row["Failure Count"])
+PY
+}
+locust_run locust_http http
+read -r http_requests http_rps http_failed < <(locust_stats locust_http)
+locust_run locust_fast fast
+read -r fast_requests fast_rps fast_failed < <(locust_stats locust_fast)
+
+for v in goose_requests goose_rps http_requests http_rps fast_requests fast_rps; do
+  [ -n "${!v:-}" ] && [ "${!v%.*}" -gt 0 ] || { echo "no figure for $v" >&2; exit 1; }
+done
+per10k() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", c * 10000 / n }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+
+echo
+printf '%-22s %10s %10s %12s %12s %8s\n' generator requests req/s cpu-seconds cpu-s/10k failed
+printf '%-22s %10s %10s %12s %12s %8s\n' "procpulse-loadgen" "$goose_requests" "$goose_rps" "$(cat "$WORK/goose.cpu")" "$(per10k "$(cat "$WORK/goose.cpu")" "$goose_requests")" "$((goose_failed + goose_invalid))"
+printf '%-22s %10s %10s %12s %12s %8s\n' "locust HttpUser" "$http_requests" "$http_rps" "$(cat "$WORK/locust_http.cpu")" "$(per10k "$(cat "$WORK/locust_http.cpu")" "$http_requests")" "$http_failed"
+printf '%-22s %10s %10s %12s %12s %8s\n' "locust FastHttpUser" "$fast_requests" "$fast_rps" "$(cat "$WORK/locust_fast.cpu")" "$(per10k "$(cat "$WORK/locust_fast.cpu")" "$fast_requests")" "$fast_failed"
+echo "(target: nginx static snapshot on core 0; generators on core 1; $USERS users, ${SECONDS_EACH}s each, no wait)"
+echo
+echo "RESULT loadgen_goose_rps $goose_rps req/s"
+echo "RESULT loadgen_locust_http_rps $http_rps req/s"
+echo "RESULT loadgen_locust_fast_rps $fast_rps req/s"
+echo "RESULT loadgen_goose_cpu_per_10k $(per10k "$(cat "$WORK/goose.cpu")" "$goose_requests") cpu-s"
+echo "RESULT loadgen_locust_http_cpu_per_10k $(per10k "$(cat "$WORK/locust_http.cpu")" "$http_requests") cpu-s"
+echo "RESULT loadgen_locust_fast_cpu_per_10k $(per10k "$(cat "$WORK/locust_fast.cpu")" "$fast_requests") cpu-s"
+echo "RESULT loadgen_vs_locust_http $(ratio "$goose_rps" "$http_rps") x"
+echo "RESULT loadgen_vs_locust_fast $(ratio "$goose_rps" "$fast_rps") x"
