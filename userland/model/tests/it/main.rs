@@ -1,0 +1,4 @@
+//! procpulse-model integration tests.
+
+/// Property tests: parsers and validator never panic; valid snapshots round-trip.
+mod props;

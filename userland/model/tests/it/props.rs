@@ -1,0 +1,195 @@
+use procpulse_model::parse::*;
+use procpulse_model::validate::{decode_batch, from_slice, validate_at};
+use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
+use proptest::prelude::*;
+use time::OffsetDateTime;
+
+const MEMINFO: &str = "MemTotal:       24684092 kB\nMemFree:        21274480 kB\nMemAvailable:   23558736 kB\nBuffers:           27832 kB\nCached:          2295552 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:              8856 kB\n";
+const STAT: &str = "cpu  27681 0 7777 75602 502 0 146 37 0 0\ncpu0 13296 0 3291 39180 59 0 19 19 0 0\ncpu1 14384 0 4486 36422 443 0 126 18 0 0\nintr 1 2\n";
+const PID_STAT: &str = "15577 (a b) c) R 15569 15569 5868 0 -1 4194304 96 0 0 0 7 3 0 0 20 0 1 0 56096 3133440 359 18446744073709551615 0\n";
+const STATUS: &str =
+    "Name:\tcat\nState:\tR (running)\nPPid:\t1\nUid:\t0\t0\t0\t0\nVmRSS:\t 100 kB\nThreads:\t1\n";
+const TASKS: &str = "{\"pid\":1,\"ppid\":0,\"uid\":0,\"comm\":\"init\",\"state\":\"S\",\"rss_kb\":1,\"utime_ns\":2,\"stime_ns\":3}\n";
+const CPU: &str = "{\"cores\":2,\"usage_percent_x100\":2345,\"window_ms\":1000,\"user_ns\":1,\"nice_ns\":2,\"system_ns\":3,\"idle_ns\":4,\"iowait_ns\":5,\"irq_ns\":6,\"softirq_ns\":7,\"steal_ns\":8,\"load1_x100\":50,\"load5_x100\":40,\"load15_x100\":30}\n";
+const VALID: &str = include_str!("../fixtures/snapshot_valid.json");
+
+/// Runs every parser on `s` (results ignored: only panics matter).
+fn all_parsers(s: &str) {
+    let _ = parse_meminfo(s);
+    let _ = parse_stat(s);
+    let _ = parse_loadavg(s);
+    let _ = parse_pid_stat(s.as_bytes());
+    let _ = parse_pid_status(s);
+    let _ = parse_procpulse_cpu(s);
+    let _ = parse_procpulse_ram(s);
+    let _ = parse_procpulse_procs(s);
+    let _ = parse_procpulse_tasks(s);
+}
+
+/// A captured text with one region replaced by arbitrary bytes, then cut.
+fn mutated(base: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    (
+        0..=base.len(),
+        0..=base.len(),
+        proptest::collection::vec(any::<u8>(), 0..8),
+        0..=base.len() + 8,
+    )
+        .prop_map(move |(a, b, junk, cut)| {
+            let (a, b) = (a.min(b), a.max(b));
+            let mut v = base.as_bytes()[..a].to_vec();
+            v.extend_from_slice(&junk);
+            v.extend_from_slice(&base.as_bytes()[b..]);
+            v.truncate(cut);
+            v
+        })
+}
+
+fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
+    let pct = || (0u32..=10_000).prop_map(|v| f64::from(v) / 100.0);
+    let load = || (0u32..100_000).prop_map(|v| f64::from(v) / 100.0);
+    let top = proptest::collection::vec(
+        (
+            any::<u32>(),
+            any::<u32>(),
+            "[ -~]{0,15}",
+            "[RSDTtZXI]",
+            any::<u32>(),
+            0u32..1_000_000,
+        )
+            .prop_map(|(pid, ppid, comm, state, rss, cpu)| TopProcess {
+                pid,
+                ppid,
+                comm,
+                state,
+                rss_kb: u64::from(rss),
+                cpu_percent: f64::from(cpu) / 100.0,
+            }),
+        0..5,
+    );
+    let procs = proptest::collection::vec(0u64..1000, 9).prop_map(|c| {
+        let mut p = Procs {
+            running: c[0],
+            sleeping: c[1],
+            disk_sleep: c[2],
+            stopped: c[3],
+            traced: c[4],
+            zombie: c[5],
+            dead: c[6],
+            idle: c[7],
+            threads: c[8],
+            total: 0,
+        };
+        p.total = p.category_sum();
+        p
+    });
+    let ram = (
+        1u64..1 << 40,
+        0u64..=1000,
+        0u64..=1000,
+        0u64..=1000,
+        0u64..1 << 40,
+        0u64..=1000,
+        pct(),
+    )
+        .prop_map(
+            |(total, free, avail, cached, swap_total, swap_free, used_percent)| {
+                let available_kb = total * avail / 1000;
+                Ram {
+                    total_kb: total,
+                    free_kb: total * free / 1000,
+                    available_kb,
+                    used_kb: total - available_kb,
+                    cached_kb: total * cached / 1000,
+                    swap_total_kb: swap_total,
+                    swap_free_kb: swap_total * swap_free / 1000,
+                    used_percent,
+                }
+            },
+        );
+    (
+        "[A-Za-z0-9._-]{1,64}",
+        "[!-~]{1,128}",
+        0i64..4_000_000_000_000,
+        any::<bool>(),
+        (pct(), 1u32..1024, load(), load(), load()),
+        ram,
+        procs,
+        top,
+    )
+        .prop_map(
+            |(host, sample_id, ms, kmod, (usage, cores, l1, l5, l15), ram, procs, top)| Snapshot {
+                sample_id,
+                host,
+                collected_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                    .unwrap(),
+                source: if kmod { Source::Kmod } else { Source::Procfs },
+                cpu: Cpu {
+                    usage_percent: usage,
+                    cores,
+                    load1: l1,
+                    load5: l5,
+                    load15: l15,
+                },
+                ram,
+                procs,
+                top,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parsers_never_panic_on_arbitrary_text(s in any::<String>()) {
+        all_parsers(&s);
+    }
+
+    #[test]
+    fn parsers_never_panic_on_mutated_captures(
+        m in mutated(MEMINFO), st in mutated(STAT), p in mutated(PID_STAT),
+        s in mutated(STATUS), t in mutated(TASKS), c in mutated(CPU),
+    ) {
+        for bytes in [&m, &st, &p, &s, &t, &c] {
+            let _ = parse_pid_stat(bytes);
+            all_parsers(&String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn validator_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512), v in mutated(VALID)) {
+        let now = OffsetDateTime::now_utc();
+        let _ = decode_batch(&bytes, now);
+        let _ = from_slice(&bytes);
+        let _ = decode_batch(&v, now);
+        let _ = from_slice(&v);
+    }
+
+    #[test]
+    fn valid_snapshots_round_trip_through_json(s in valid_snapshot()) {
+        let now = OffsetDateTime::from_unix_timestamp(4_000_000_000).unwrap();
+        prop_assert!(validate_at(&s, now).is_ok(), "{:?}", validate_at(&s, now));
+        let json = serde_json::to_vec(&s).unwrap();
+        let back = from_slice(&json).unwrap();
+        prop_assert_eq!(&back, &s);
+        let batch = decode_batch(&json, now).unwrap();
+        prop_assert_eq!(&batch[0], &s);
+    }
+}
+
+#[test]
+fn parsed_module_files_make_valid_snapshots() {
+    let cpu = parse_procpulse_cpu(CPU).unwrap().to_cpu();
+    let ram = parse_meminfo(MEMINFO).unwrap().to_ram();
+    let s = Snapshot {
+        sample_id: "h-abcdef-000000001".into(),
+        host: "h".into(),
+        collected_at: OffsetDateTime::now_utc(),
+        source: Source::Kmod,
+        cpu,
+        ram,
+        procs: Procs::default(),
+        top: vec![],
+    };
+    validate_at(&s, OffsetDateTime::now_utc()).unwrap();
+}
