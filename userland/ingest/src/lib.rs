@@ -1,1 +1,101 @@
-//! procpulse-ingest (work in progress).
+//! procpulse-ingest: the HTTP service that validates snapshots (SPEC §3) and stores them
+//! through procpulse-storage, on SQLite or MySQL/MariaDB, in one of two write modes
+//! (direct or group-committed). Every POST is answered only after the transaction that
+//! holds its rows has committed; replays are counted as duplicates, never stored twice.
+//!
+//! Routes (SPEC §4): `POST /api/v1/metrics`, `GET /api/v1/stats`,
+//! `GET /api/v1/averages?window=5m&host=`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+//!
+//! It is not a query API for dashboards (the broadcaster serves those) and keeps no state
+//! of its own besides the database: any number of replicas may run side by side.
+
+pub mod body;
+pub mod client;
+pub mod config;
+pub mod filters;
+pub mod handlers;
+pub mod metrics;
+pub mod state;
+pub mod window;
+pub mod writer;
+
+pub use config::{Config, WriteMode};
+
+use procpulse_service::Shutdown;
+use procpulse_service::metrics::{HttpMetrics, new_registry};
+use procpulse_storage::{Database, DatabaseUrl, StorageError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use warp::Filter;
+
+/// Pause between migration attempts while the database is unreachable at start-up.
+const MIGRATE_RETRY: Duration = Duration::from_secs(1);
+
+/// Serves ingest on `listener` until `shutdown` fires and in-flight requests have been
+/// answered. The database need not be up yet: migrations are retried in the background
+/// and the service answers 503 (and `/readyz` 503) until they have run.
+pub async fn run(
+    listener: TcpListener,
+    database_url: DatabaseUrl,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), StorageError> {
+    let db = Database::new(&database_url, &config.pool)?;
+    let mut registry = new_registry();
+    let http = HttpMetrics::register(&mut registry, filters::ROUTES);
+    let metrics = metrics::IngestMetrics::register(&mut registry);
+    let writer = Arc::new(writer::Writer::start(
+        db.clone(),
+        &config,
+        Arc::clone(&metrics),
+    ));
+    let migrated = Arc::new(AtomicBool::new(false));
+    tokio::spawn(migrate_until_done(
+        db.clone(),
+        Arc::clone(&migrated),
+        shutdown.clone(),
+    ));
+    tracing::info!(
+        database = %database_url,
+        route = %config.route,
+        write_mode = config.write_mode.as_str(),
+        auth = config.token.is_some(),
+        "Starting ingest"
+    );
+    let state = state::AppState {
+        db,
+        writer,
+        config: Arc::new(config),
+        metrics,
+        registry: Arc::new(registry),
+        migrated,
+    };
+    let routes = filters::routes(state).with(http.log());
+    procpulse_service::serve(listener, routes, shutdown).await;
+    Ok(())
+}
+
+async fn migrate_until_done(db: Database, migrated: Arc<AtomicBool>, shutdown: Shutdown) {
+    let mut logged = false;
+    loop {
+        match db.migrate().await {
+            Ok(()) => {
+                migrated.store(true, Ordering::Release);
+                tracing::info!(database = %db.url(), "Schema ready");
+                return;
+            }
+            Err(e) => {
+                if !logged {
+                    tracing::warn!(error = %e, "Database not ready; retrying migrations every second");
+                    logged = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(MIGRATE_RETRY) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Ingest's own metrics, next to procpulse-service's HTTP request metrics:
+//! rows committed, duplicates, batch sizes, commit time, pool wait, write errors.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Row-count buckets: a single snapshot up to a full group commit.
+const ROW_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
+
+/// Counters and histograms of the write path.
+#[derive(Debug)]
+pub struct IngestMetrics {
+    rows_committed: Counter,
+    duplicates: Counter,
+    write_errors: Counter,
+    request_rows: Histogram,
+    commit_rows: Histogram,
+    commit_seconds: Histogram,
+    pool_wait_seconds: Histogram,
+}
+
+impl IngestMetrics {
+    /// Registers the `procpulse_ingest_*` metrics in `registry`.
+    pub fn register(registry: &mut Registry) -> Arc<Self> {
+        let latency = || Histogram::new(procpulse_service::metrics::LATENCY_BUCKETS_SECONDS);
+        let m = IngestMetrics {
+            rows_committed: Counter::default(),
+            duplicates: Counter::default(),
+            write_errors: Counter::default(),
+            request_rows: Histogram::new(ROW_BUCKETS),
+            commit_rows: Histogram::new(ROW_BUCKETS),
+            commit_seconds: latency(),
+            pool_wait_seconds: latency(),
+        };
+        let r = registry.sub_registry_with_prefix("ingest");
+        r.register(
+            "rows_committed",
+            "Rows stored (committed)",
+            m.rows_committed.clone(),
+        );
+        r.register(
+            "duplicates",
+            "Snapshots whose sample_id was already stored",
+            m.duplicates.clone(),
+        );
+        r.register(
+            "write_errors",
+            "Transactions that failed (their requests got 503)",
+            m.write_errors.clone(),
+        );
+        r.register(
+            "request_rows",
+            "Snapshots per accepted POST",
+            m.request_rows.clone(),
+        );
+        r.register(
+            "commit_rows",
+            "Rows per transaction (batched mode groups requests)",
+            m.commit_rows.clone(),
+        );
+        r.register(
+            "commit_duration_seconds",
+            "Time of one write transaction, connection wait included",
+            m.commit_seconds.clone(),
+        );
+        r.register(
+            "pool_wait_seconds",
+            "Time spent waiting for a pooled database connection",
+            m.pool_wait_seconds.clone(),
+        );
+        Arc::new(m)
+    }
+
+    /// One decoded request of `rows` snapshots.
+    pub fn request(&self, rows: usize) {
+        self.request_rows.observe(rows as f64);
+    }
+
+    /// One committed transaction.
+    pub fn commit(&self, rows: usize, accepted: usize, took: Duration, pool_wait: Duration) {
+        self.rows_committed.inc_by(accepted as u64);
+        self.duplicates.inc_by((rows - accepted) as u64);
+        self.commit_rows.observe(rows as f64);
+        self.commit_seconds.observe(took.as_secs_f64());
+        self.pool_wait_seconds.observe(pool_wait.as_secs_f64());
+    }
+
+    /// One failed transaction.
+    pub fn write_error(&self) {
+        self.write_errors.inc();
+    }
+}

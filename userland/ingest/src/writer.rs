@@ -1,0 +1,237 @@
+//! The two write modes. Either way a caller gets its answer only after the transaction
+//! holding its rows has committed, and the transaction runs in a task of its own, so a
+//! client that disconnects never leaves a transaction open on a pooled connection.
+//!
+//! - [`WriteMode::Direct`]: each request spawns one transaction.
+//! - [`WriteMode::Batched`]: requests queue for writer tasks; a writer takes the oldest
+//!   request, gathers more until `batch_max_rows` rows or until that request has waited
+//!   `batch_max_wait`, writes them all in one transaction (multi-row inserts), and answers
+//!   each request with its own accepted/duplicate counts. With several writers one batch
+//!   gathers while another commits.
+
+use crate::config::{Config, WriteMode};
+use crate::metrics::IngestMetrics;
+use procpulse_storage::write::insert_samples;
+use procpulse_storage::{Backend, Database, NewSample, StorageError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Requests that may wait for a batched writer. Beyond this, callers wait to enqueue
+/// (backpressure): ~10 full-size batches, bounded memory even with 1 MiB bodies queued.
+pub const QUEUE_CAPACITY: usize = 4096;
+
+/// What a request's rows became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Rows stored.
+    pub accepted: usize,
+    /// Rows whose sample_id was already stored (or repeated in the request).
+    pub duplicates: usize,
+}
+
+/// Why a write failed: nothing of the request was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The database failed or could not be reached.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The writer is gone (service shutting down) or its task panicked.
+    #[error("writer stopped: {0}")]
+    Stopped(String),
+}
+
+struct Job {
+    rows: Vec<NewSample>,
+    queued_at: Instant,
+    reply: oneshot::Sender<Result<Outcome, String>>,
+}
+
+/// The write path of one ingest process.
+#[derive(Debug)]
+pub struct Writer {
+    db: Database,
+    metrics: Arc<IngestMetrics>,
+    queue: Option<mpsc::Sender<Job>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({} rows)", self.rows.len())
+    }
+}
+
+impl Writer {
+    /// Starts the writer for `config.write_mode` (batched mode spawns its writer tasks).
+    pub fn start(db: Database, config: &Config, metrics: Arc<IngestMetrics>) -> Writer {
+        match config.write_mode {
+            WriteMode::Direct => Writer {
+                db,
+                metrics,
+                queue: None,
+                tasks: Vec::new(),
+            },
+            WriteMode::Batched => {
+                let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+                let rx = Arc::new(Mutex::new(rx));
+                let writers = match (config.batch_writers, db.backend()) {
+                    (0, Backend::Sqlite) => 1,
+                    (0, Backend::Mysql) => 2,
+                    (n, _) => n,
+                };
+                let tasks = (0..writers)
+                    .map(|_| {
+                        tokio::spawn(batch_loop(
+                            db.clone(),
+                            Arc::clone(&rx),
+                            Arc::clone(&metrics),
+                            config.batch_max_wait,
+                            config.batch_max_rows.max(1),
+                        ))
+                    })
+                    .collect();
+                Writer {
+                    db,
+                    metrics,
+                    queue: Some(tx),
+                    tasks,
+                }
+            }
+        }
+    }
+
+    /// Stores `rows` (one request's snapshots); returns after their commit.
+    pub async fn write(&self, rows: Vec<NewSample>) -> Result<Outcome, WriteError> {
+        match &self.queue {
+            None => {
+                let db = self.db.clone();
+                let metrics = Arc::clone(&self.metrics);
+                let task = tokio::spawn(async move { commit(&db, rows, &metrics).await });
+                let (stored, _) = task
+                    .await
+                    .map_err(|e| WriteError::Stopped(e.to_string()))??;
+                let accepted = stored.iter().filter(|s| **s).count();
+                Ok(Outcome {
+                    accepted,
+                    duplicates: stored.len() - accepted,
+                })
+            }
+            Some(queue) => {
+                let (reply, answer) = oneshot::channel();
+                let job = Job {
+                    rows,
+                    queued_at: Instant::now(),
+                    reply,
+                };
+                queue
+                    .send(job)
+                    .await
+                    .map_err(|_| WriteError::Stopped("queue closed".into()))?;
+                answer
+                    .await
+                    .map_err(|_| WriteError::Stopped("writer dropped the request".into()))?
+                    .map_err(|e| WriteError::Storage(StorageError::Unavailable(e)))
+            }
+        }
+    }
+
+    /// Stops accepting work, lets the writers finish what is queued, and waits for them.
+    pub async fn close(mut self) {
+        self.queue = None;
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+/// One transaction with metrics; returns per-row stored flags.
+async fn commit(
+    db: &Database,
+    rows: Vec<NewSample>,
+    metrics: &IngestMetrics,
+) -> Result<(Vec<bool>, Duration), StorageError> {
+    let n = rows.len();
+    let start = std::time::Instant::now();
+    match insert_samples(db, rows).await {
+        Ok(report) => {
+            let took = start.elapsed();
+            metrics.commit(n, report.accepted(), took, report.pool_wait);
+            Ok((report.stored, took))
+        }
+        Err(e) => {
+            metrics.write_error();
+            tracing::warn!(rows = n, error = %e, "Write failed");
+            Err(e)
+        }
+    }
+}
+
+async fn batch_loop(
+    db: Database,
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    metrics: Arc<IngestMetrics>,
+    max_wait: Duration,
+    max_rows: usize,
+) {
+    loop {
+        let jobs = {
+            let mut rx = queue.lock().await;
+            let Some(first) = rx.recv().await else { break };
+            let deadline = first.queued_at + max_wait;
+            let mut rows = first.rows.len();
+            let mut jobs = vec![first];
+            while rows < max_rows {
+                // Take what is already queued without waiting; wait only until the oldest
+                // request's deadline.
+                let next = match rx.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        match tokio::time::timeout_at(deadline, rx.recv()).await {
+                            Ok(job) => job,
+                            Err(_) => None,
+                        }
+                    }
+                };
+                let Some(job) = next else { break };
+                rows += job.rows.len();
+                jobs.push(job);
+            }
+            jobs
+        };
+        write_batch(&db, jobs, &metrics).await;
+    }
+}
+
+async fn write_batch(db: &Database, jobs: Vec<Job>, metrics: &IngestMetrics) {
+    let mut sizes = Vec::with_capacity(jobs.len());
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut rows = Vec::with_capacity(jobs.iter().map(|j| j.rows.len()).sum());
+    for job in jobs {
+        sizes.push(job.rows.len());
+        replies.push(job.reply);
+        rows.extend(job.rows);
+    }
+    match commit(db, rows, metrics).await {
+        Ok((stored, _)) => {
+            let mut at = 0;
+            for (size, reply) in sizes.into_iter().zip(replies) {
+                let accepted = stored[at..at + size].iter().filter(|s| **s).count();
+                at += size;
+                let _ = reply.send(Ok(Outcome {
+                    accepted,
+                    duplicates: size - accepted,
+                }));
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(msg.clone()));
+            }
+        }
+    }
+}
