@@ -15,7 +15,7 @@ import json
 import os
 import threading
 
-from locust import HttpUser, between, events, task
+from locust import HttpUser, between, events
 from locust.contrib.fasthttp import FastHttpUser
 
 PHASE = os.environ.get("LOCUST_PHASE", "collect")
@@ -77,9 +77,10 @@ def _save(environment, **_kw):
 
 
 class _Phases:
+    """The behaviour shared by the HttpUser and FastHttpUser variants."""
+
     wait_time = between(WAIT_MIN, WAIT_MAX)
 
-    @task
     def step(self):
         if PHASE == "collect":
             self._collect()
@@ -136,9 +137,9 @@ class _Phases:
 if FAST:
 
     class SnapshotUser(_Phases, FastHttpUser):
-        pass
+        tasks = [_Phases.step]
 
 else:
 
     class SnapshotUser(_Phases, HttpUser):
-        pass
+        tasks = [_Phases.step]
