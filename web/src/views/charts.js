@@ -14,12 +14,12 @@ function cssVar(name, fallback) {
   return v || fallback;
 }
 
-/** 24-hour local clock for the time axis; seconds only when the visible span is short. */
-export function clock(epochSeconds, spanSeconds) {
+/** 24-hour local clock for the time axis; seconds only when ticks are less than a minute apart. */
+export function clock(epochSeconds, tickSeconds) {
   const d = new Date(epochSeconds * 1000);
   const p = (n) => String(n).padStart(2, '0');
   const hm = `${p(d.getHours())}:${p(d.getMinutes())}`;
-  return spanSeconds < 180 ? `${hm}:${p(d.getSeconds())}` : hm;
+  return tickSeconds < 60 ? `${hm}:${p(d.getSeconds())}` : hm;
 }
 
 /**
@@ -43,7 +43,7 @@ function makeChart(container, { label, color, fill }, syncKey) {
         stroke: axisColor,
         grid: { stroke: gridColor, width: 1 },
         ticks: { stroke: gridColor },
-        values: (u, splits) => splits.map((v) => clock(v, u.scales.x.max - u.scales.x.min)),
+        values: (_u, splits, _ax, _space, incr) => splits.map((v) => clock(v, incr)),
       },
       {
         stroke: axisColor,

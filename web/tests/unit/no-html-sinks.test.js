@@ -20,9 +20,10 @@ describe('source hygiene', () => {
 });
 
 describe('time axis clock', () => {
-  it('24-hour, seconds only for short spans', () => {
+  it('24-hour, seconds only when ticks are under a minute apart', () => {
     const t = new Date(2026, 10, 23, 14, 5, 9).getTime() / 1000;
-    expect(clock(t, 3600)).toBe('14:05');
-    expect(clock(t, 60)).toBe('14:05:09');
+    expect(clock(t, 300)).toBe('14:05');
+    expect(clock(t, 60)).toBe('14:05');
+    expect(clock(t, 30)).toBe('14:05:09');
   });
 });
