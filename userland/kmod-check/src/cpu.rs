@@ -108,7 +108,8 @@ pub fn check_busy(stress: &str) -> Result<String, CheckError> {
 }
 
 /// Many concurrent readers do not change what is reported: within one window every
-/// reader sees the same (usage, window) pair, so distinct pairs ≤ windows elapsed + 1.
+/// reader sees the same (usage, window) pair, so distinct pairs ≤ the windows that can
+/// close in the elapsed time (at most one per 900 ms) + the one current at the start.
 pub fn check_readers(readers: usize, millis: u64) -> Result<String, CheckError> {
     let start = Instant::now();
     let stop = start + Duration::from_millis(millis);
@@ -136,7 +137,7 @@ pub fn check_readers(readers: usize, millis: u64) -> Result<String, CheckError> 
     let reads = all.len();
     all.sort_unstable();
     all.dedup();
-    let windows = start.elapsed().as_millis() as usize / 900 + 1;
+    let windows = (start.elapsed().as_millis() as usize).div_ceil(900) + 1;
     if all.len() > windows {
         return Err(CheckError::Mismatch(format!(
             "{reads} reads by {readers} readers saw {} distinct (usage, window) pairs in {windows} windows",

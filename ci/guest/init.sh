@@ -1,0 +1,74 @@
+#!/bin/busybox sh
+# /init of procpulse's test initramfs (packed by ci/guest/common.sh). Kernel command
+# line: pp.mode=test|bench|vm  pp.now=<epoch seconds>  pp.variant=<name>  pp.port=<port>
+# Every result is a line on the serial console: PPCHECK ok|FAIL|skip <check> ..., then
+# PPDONE; the host decides pass/fail from those lines and from dmesg splats.
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mkdir -p /proc /sys /dev /tmp /root
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp
+
+arg() { for w in $(cat /proc/cmdline); do case "$w" in "pp.$1="*) echo "${w#*=}" ;; esac; done; }
+MODE=$(arg mode); NOW=$(arg now); VARIANT=$(arg variant); PORT=$(arg port)
+[ -n "$NOW" ] && date -s "@$NOW" >/dev/null
+ip link set lo up
+echo "PPBOOT variant=$VARIANT mode=$MODE cpus=$(nproc) kernel=$(uname -r)"
+
+check() { # check <name> <command...>: runs a check command that prints its own marker
+  name=$1; shift
+  if ! "$@"; then echo "PPCHECK FAIL $name: exited non-zero"; fi
+}
+
+insmod_all() {
+  for m in procpulse_cpu procpulse_ram procpulse_procs; do
+    insmod /lib/procpulse/$m.ko || return 1
+  done
+}
+
+finish() {
+  echo "PPDMESG-BEGIN"; dmesg; echo "PPDMESG-END"
+  echo "PPDONE"
+  sync
+  poweroff -f
+}
+
+KC=/bin/procpulse-kmod-check
+case "$MODE" in
+test)
+  if insmod_all; then echo "PPCHECK ok insmod"; else echo "PPCHECK FAIL insmod"; finish; fi
+  check fields $KC fields
+  check cpu-idle $KC cpu-idle
+  check ram $KC ram
+  check procs $KC procs
+  check stress $KC stress
+  check cpu-readers $KC cpu-readers
+  check cpu-busy $KC cpu-busy
+  if [ -x /bin/procpulse-agent ]; then check agent $KC agent
+  else echo "PPCHECK skip agent: procpulse-agent not in the initramfs"; fi
+  for m in procpulse_procs procpulse_ram procpulse_cpu; do rmmod $m; done
+  check hammer $KC hammer
+  if lsmod | grep -q procpulse; then echo "PPCHECK FAIL unload: modules still loaded"; else echo "PPCHECK ok unload"; fi
+  finish
+  ;;
+bench)
+  insmod_all || { echo "PPCHECK FAIL insmod"; finish; }
+  ulimit -n 65536 2>/dev/null
+  check bench $KC bench --tasks "$(arg tasks)"
+  finish
+  ;;
+vm)
+  insmod_all || echo "PPCHECK FAIL insmod"
+  ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2
+  echo "PPVM agent starting on 0.0.0.0:${PORT:-5200}"
+  while true; do
+    /bin/procpulse-agent --listen "0.0.0.0:${PORT:-5200}" --source auto --hostname "procpulse-vm"
+    echo "PPVM agent exited ($?), restarting in 1 s"; sleep 1
+  done
+  ;;
+*)
+  echo "PPCHECK FAIL boot: unknown pp.mode '$MODE'"; finish
+  ;;
+esac

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The kernel harness (SPEC §7): builds the procpulse modules against each cached
+# Rust-enabled kernel (ci/kernel.sh), boots it in QEMU with an initramfs holding busybox,
+# the modules, procpulse-kmod-check, procpulse-stress and procpulse-agent, runs the
+# checks inside the guest, and fails on any missing marker or any kernel splat.
+#
+# Usage: ci/kmod-test.sh            (variants from PROCPULSE_KMOD_VARIANTS, default "default debug")
+# Logs:  out/kmod/test-<variant>.log (PROCPULSE_OUT_DIR overrides out/)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=guest/common.sh
+. "$ROOT/ci/guest/common.sh"
+
+read -r -a VARIANTS <<<"${PROCPULSE_KMOD_VARIANTS:-default debug}"
+# Every guest run is bounded; the debug kernel (lockdep, TCG) is the slow one.
+GUEST_TIMEOUT=${PROCPULSE_KMOD_TIMEOUT:-1500}
+REQUIRED=(insmod fields cpu-idle ram procs stress cpu-readers cpu-busy hammer unload)
+
+start=$(date +%s)
+"$ROOT/ci/deps.sh" base kernel
+pp_userland
+[ ${#PP_BINS[@]} -ge 3 ] && REQUIRED+=(agent)
+
+declare -A RESULT
+failed=0
+for v in "${VARIANTS[@]}"; do
+  t0=$(date +%s)
+  problems=()
+  pp_kernel "$v"
+  mods=$(pp_modules "$v") || { RESULT[$v]="FAIL (module build)"; failed=1; continue; }
+  initrd=$PP_OUT/initramfs-$v.cpio.gz
+  pp_initramfs "$mods" "$initrd"
+  log=$PP_OUT/test-$v.log
+  rc=0
+  pp_qemu "$GUEST_TIMEOUT" "$log" "$initrd" "pp.mode=test pp.variant=$v pp.now=$(date +%s)" || rc=$?
+  [ "$rc" = 0 ] || problems+=("qemu exited $rc$([ "$rc" = 124 ] && echo ' (timeout)')")
+  grep -q '^PPDONE' "$log" || problems+=("guest did not finish (no PPDONE)")
+  for c in "${REQUIRED[@]}"; do
+    grep -q "^PPCHECK ok $c\b" "$log" || problems+=("missing 'PPCHECK ok $c'")
+  done
+  while IFS= read -r l; do problems+=("$l"); done < <(grep -a '^PPCHECK FAIL' "$log" || true)
+  while IFS= read -r l; do problems+=("splat: $l"); done < <(
+    grep -av '^PPCHECK' "$log" | grep -aE "$PP_SPLAT" | grep -avE "$PP_SPLAT_OK" | sort -u | head -n 20 || true)
+  secs=$(( $(date +%s) - t0 ))
+  echo
+  echo "== kmod-test $v (${secs}s, log $log)"
+  grep -a '^PPCHECK' "$log" | sed 's/^/   /' || true
+  if [ ${#problems[@]} -eq 0 ]; then
+    RESULT[$v]="PASS (${secs}s)"
+  else
+    RESULT[$v]="FAIL (${secs}s)"
+    failed=1
+    printf '   problem: %s\n' "${problems[@]}"
+  fi
+done
+
+echo
+echo "== kmod-test summary ($(( $(date +%s) - start ))s total, accel $(pp_accel))"
+for v in "${VARIANTS[@]}"; do echo "   $v: ${RESULT[$v]:-not run}"; done
+exit "$failed"
