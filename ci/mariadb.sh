@@ -63,10 +63,25 @@ url() {
   echo "mysql://$USER_NAME:$pw@127.0.0.1:$port/$DB"
 }
 
+# Database + user (idempotent). PROCESS lets tests read information_schema.innodb_trx to
+# prove no transaction is left open.
+ensure_user() {
+  local pw; pw="$(cat "$DIR/password")"
+  client <<SQL
+CREATE DATABASE IF NOT EXISTS \`$DB\`;
+CREATE USER IF NOT EXISTS '$USER_NAME'@'127.0.0.1' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS '$USER_NAME'@'localhost' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON \`${DB}%\`.* TO '$USER_NAME'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`${DB}%\`.* TO '$USER_NAME'@'localhost';
+GRANT PROCESS ON *.* TO '$USER_NAME'@'127.0.0.1';
+GRANT PROCESS ON *.* TO '$USER_NAME'@'localhost';
+SQL
+}
+
 start() {
   command -v mariadbd >/dev/null 2>&1 || "$ROOT/ci/deps.sh" db >&2
   [ -f "$DATA/mysql/user.frm" ] || [ -d "$DATA/mysql" ] || init_datadir
-  if alive; then url; return 0; fi
+  if alive; then ensure_user; url; return 0; fi
   local port; port="$(cat "$DIR/port")"
   rm -f "$SOCK" "$PIDF"
   # setsid: the server must not die with the calling shell's process group.
@@ -81,14 +96,7 @@ start() {
     sleep 0.1
   done
   alive || { log "server did not come up; last log lines:"; tail -20 "$LOG" >&2; exit 1; }
-  local pw; pw="$(cat "$DIR/password")"
-  client <<SQL
-CREATE DATABASE IF NOT EXISTS \`$DB\`;
-CREATE USER IF NOT EXISTS '$USER_NAME'@'127.0.0.1' IDENTIFIED BY '$pw';
-CREATE USER IF NOT EXISTS '$USER_NAME'@'localhost' IDENTIFIED BY '$pw';
-GRANT ALL PRIVILEGES ON \`${DB}%\`.* TO '$USER_NAME'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON \`${DB}%\`.* TO '$USER_NAME'@'localhost';
-SQL
+  ensure_user
   log "running on 127.0.0.1:$port (datadir $DATA)"
   url
 }

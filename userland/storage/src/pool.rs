@@ -92,7 +92,8 @@ impl Pool {
 
 /// Runs `$body` with `$conn` bound to `&mut` a connection of whichever backend `$pool`
 /// (a [`Pool`]) holds. The body is compiled once per backend, so one Diesel query
-/// serves both; it must evaluate to `Result<T, StorageError>` (use `?` on Diesel results).
+/// serves both; it runs inside an `async` block and must evaluate to
+/// `Result<T, StorageError>` (`?` on Diesel results returns from that block).
 /// Import `diesel_async::RunQueryDsl` where you use it.
 ///
 /// ```ignore
@@ -106,11 +107,11 @@ macro_rules! with_conn {
         match $pool.get().await {
             Ok($crate::pool::PooledConn::Sqlite(mut __c)) => {
                 let $conn: &mut $crate::pool::SqliteConn = &mut *__c;
-                $body
+                async { $body }.await
             }
             Ok($crate::pool::PooledConn::Mysql(mut __c)) => {
                 let $conn: &mut $crate::pool::MysqlConn = &mut *__c;
-                $body
+                async { $body }.await
             }
             Err(e) => Err(e),
         }

@@ -1,0 +1,1 @@
+//! SIGTERM drains in-flight requests and exits 0.
