@@ -342,4 +342,52 @@ fn collect_then_replay_stores_every_record_exactly_once_and_tallies_routes() {
     );
     assert_eq!(tally.values().map(|t| t.2).sum::<u64>(), RECORDS as u64);
     assert_eq!(sqlite_ids(&db).len(), RECORDS);
+
+    // `run`: both phases in one process, into the same stack.
+    let run = run_loadgen(
+        dir,
+        &[
+            "run",
+            "--agent",
+            &format!("http://127.0.0.1:{agent_port}"),
+            "--ingress",
+            &format!("http://127.0.0.1:{split_port}"),
+            "--collect-users",
+            "10",
+            "--replay-users",
+            "10",
+            "--collect-wait",
+            "0s..10ms",
+            "--wait",
+            "0s..10ms",
+            "--target-records",
+            "100",
+            "--records",
+            "run.ndjson",
+            "--split-tolerance",
+            "10%",
+            "--report-file",
+            "run.json",
+            "--no-print-metrics",
+            "-q",
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(run.status.success(), "run failed: {run:?}");
+    assert!(dir.join("run.collect.json").exists() && dir.join("run.replay.json").exists());
+    let run_ids: BTreeSet<String> = read_records(&dir.join("run.ndjson"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sample_id)
+        .collect();
+    assert_eq!(run_ids.len(), 100);
+    assert!(
+        run_ids.is_disjoint(&file_ids),
+        "the agent never repeats a sample_id"
+    );
+    let stored: BTreeSet<String> = sqlite_ids(&db).into_iter().collect();
+    assert_eq!(stored.len(), RECORDS + 100);
+    assert!(run_ids.is_subset(&stored));
+    let (total, _) = stats_per_route(b_port);
+    assert_eq!(total, (RECORDS + 100) as u64);
 }
