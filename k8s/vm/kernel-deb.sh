@@ -23,8 +23,8 @@
 # DEBUG_INFO_BTF, RANDSTRUCT).
 #
 # --config-only stops after the configuration and its check (about a minute): that is
-# what ci/test-k8s.sh runs. A full build of the cloud flavour takes about 1-2 hours on 2
-# cores and ~20 GB of disk.
+# what ci/test-k8s.sh runs. A full build of the cloud flavour takes hours on 2 cores
+# (no debug info keeps the build dir to a few GB).
 #
 # Secure Boot: the kernel is not signed for the distribution's shim; boot the VM with
 # Secure Boot off (GCE: --no-shielded-secure-boot). Modules are signed with a key made
