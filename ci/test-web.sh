@@ -18,6 +18,9 @@ unit_only=0
 [ "${1:-}" = "--unit-only" ] && unit_only=1
 
 "$ROOT/ci/deps.sh" base web
+# Vite 7 needs Node >= 20.19 (the machine image's NodeSource nodejs; Debian 12's own is 18).
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || { echo "web: Node $(node --version) is too old: Vite 7 needs >= 20.19" >&2; exit 1; }
 
 declare -A result=()
 fail=0

@@ -6,6 +6,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$ROOT/ci/deps.sh" base web >&2
+# Vite 7 needs Node >= 20.19 (the machine image's NodeSource nodejs; Debian 12's own is 18).
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || { echo "web: Node $(node --version) is too old: Vite 7 needs >= 20.19" >&2; exit 1; }
 cd "$ROOT/web"
 stamp="node_modules/.procpulse-lock-sha"
 want_sha="$(sha256sum package-lock.json | cut -d' ' -f1)"
