@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Tests of the agent part: procpulse-model parsers (unit + proptest), procpulse-stress
+# (real processes), procpulse-agent (in-process server on fixture trees and on this
+# machine's /proc with procpulse-stress holding 5 zombies and 3 stopped processes,
+# compared with `ps`), then a smoke test of the real agent binary: env-var flags, every
+# route, SIGTERM → exit 0.
+#
+#   ci/test-agent.sh
+#
+# Ends with "N passed, N failed" (steps). Exit status non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+ci/deps.sh base >/dev/null
+
+passed=0; failed=0; failures=()
+step() { # name cmd...
+  local name=$1; shift
+  echo "== $name"
+  if "$@"; then passed=$((passed + 1)); echo "== $name: ok"
+  else failed=$((failed + 1)); failures+=("$name"); echo "== $name: FAILED"; fi
+}
+
+# The live test runs the stress binary from the same target dir.
+step "build agent + stress" cargo build -j2 -q -p procpulse-agent -p procpulse-stress
+step "procpulse-model tests" cargo test -j2 -q -p procpulse-model
+step "procpulse-stress tests" cargo test -j2 -q -p procpulse-stress
+step "procpulse-agent tests" cargo test -j2 -q -p procpulse-agent
+
+smoke() {
+  local work port pid rc
+  work=$(mktemp -d "${TMPDIR:-/tmp}/agent-smoke.XXXXXX")
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PROCPULSE_LISTEN=127.0.0.1:$port PROCPULSE_SOURCE=procfs PROCPULSE_HOSTNAME=smoke-host \
+    PROCPULSE_SAMPLE_INTERVAL_MS=200 "$ROOT/target/debug/procpulse-agent" >"$work/log" 2>&1 &
+  pid=$!
+  local ok=1
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.1; done
+  curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" >"$work/snap.json" || ok=0
+  jq -e '.host == "smoke-host" and .source == "procfs" and (.sample_id | test("^smoke-host-[0-9a-f]{6}-[0-9]{9}$")) and .procs.total > 0 and .ram.total_kb > 0' "$work/snap.json" >/dev/null || { echo "bad snapshot: $(cat "$work/snap.json")"; ok=0; }
+  curl -fsS "http://127.0.0.1:$port/api/v1/processes?top=5&sort=rss" | jq -e '.processes | length == 5' >/dev/null || ok=0
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || ok=0
+  curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^procpulse_host_memory_bytes{state="total"}' || ok=0
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] || ok=0
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/v1/snapshot")" = 405 ] || ok=0
+  kill -TERM "$pid"
+  rc=0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then echo "agent did not exit after SIGTERM"; kill -9 "$pid"; ok=0; fi
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || { echo "agent exited $rc after SIGTERM"; ok=0; }
+  grep -q "Server drained" "$work/log" || { echo "no drain log line"; ok=0; }
+  [ "$ok" = 1 ] || cat "$work/log"
+  rm -rf "$work"
+  [ "$ok" = 1 ]
+}
+step "agent binary smoke (flags via env, routes, SIGTERM exit 0)" smoke
+
+echo
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "agent: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
