@@ -299,6 +299,21 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     assert.equal(check[1].n, SEED_POINTS + 1);
   });
 
+  it('without a usable WebSocket the page falls back to GET /api/v1/latest', async () => {
+    // `?ws=` points at a path the broadcaster does not upgrade (404): every socket attempt
+    // fails, and after two the page fetches api/v1/latest next to it (same broadcaster).
+    const other = await browser.context.newPage();
+    try {
+      await other.goto(`${broadcaster.base}/?ws=/no-such-socket&host=${HOSTS[1]}`);
+      const newest = '55.5 %'; // the row stored while the broadcaster was down, now the newest
+      await other.waitForFunction((t) => document.getElementById('cpu-now').textContent === t, newest, { timeout: 10_000 });
+      assert.equal(await other.getAttribute('#conn', 'data-state') === 'live', false);
+      assert.equal(await other.evaluate((h) => window.__procpulse.store.host(h).ring.length, HOSTS[1]), 1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('is readable on a phone (390x844)', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await sleep(300);
