@@ -195,3 +195,205 @@ pub fn snapshot(id: &str, host: &str) -> serde_json::Value {
 pub fn body(v: &serde_json::Value) -> bytes::Bytes {
     serde_json::to_vec(v).unwrap().into()
 }
+
+/// The real `procpulse-ingest` binary, started on a free loopback port.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Proc {
+    pub async fn spawn(url: &DatabaseUrl, mode: WriteMode, extra: &[&str]) -> Proc {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let route = if mode == WriteMode::Direct { "a" } else { "b" };
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_procpulse-ingest"))
+            .args([
+                "--listen",
+                &addr.to_string(),
+                "--route",
+                route,
+                "--write-mode",
+                mode.as_str(),
+            ])
+            .arg("--database-url")
+            .arg(url_string(url))
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn procpulse-ingest");
+        let p = Proc { child, addr };
+        for _ in 0..200 {
+            if let Ok(mut c) = Conn::connect(addr).await
+                && c.get("/readyz")
+                    .await
+                    .map(|a| a.status == 200)
+                    .unwrap_or(false)
+            {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("procpulse-ingest did not become ready on {addr}");
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, sig).expect("kill");
+    }
+
+    /// Waits up to `limit` for the process to exit; returns its status.
+    pub async fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "process did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The full URL (with password) a child process needs: `DatabaseUrl`'s Display hides it.
+pub fn url_string(url: &DatabaseUrl) -> String {
+    match url.backend() {
+        procpulse_storage::Backend::Sqlite => format!("sqlite://{}", url.target()),
+        procpulse_storage::Backend::Mysql => url.target().to_owned(),
+    }
+}
+
+/// What a load run saw.
+#[derive(Debug, Default)]
+pub struct LoadLog {
+    /// sample_ids acknowledged with 200.
+    pub acked: Vec<String>,
+    /// Answers by status code.
+    pub statuses: std::collections::BTreeMap<u16, u64>,
+    /// 503 answers without a Retry-After header.
+    pub unavailable_without_retry_after: u64,
+    /// Client-side failures (connection refused/reset).
+    pub transport_errors: u64,
+    /// When each 200 arrived.
+    pub ok_times: Vec<std::time::Instant>,
+}
+
+/// `clients` tasks post snapshots with fresh ids (`tag-client-n`, every 4th client posts
+/// arrays of 10) to whatever address `target()` returns, until `stop` is set. Transport
+/// errors make a client reconnect after a short pause.
+pub fn load(
+    target: std::sync::Arc<std::sync::Mutex<SocketAddr>>,
+    clients: usize,
+    tag: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<LoadLog> {
+    use std::sync::atomic::Ordering;
+    let tag = tag.to_owned();
+    tokio::spawn(async move {
+        let mut tasks = Vec::new();
+        for client in 0..clients {
+            let (target, stop, tag) = (target.clone(), stop.clone(), tag.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut log = LoadLog::default();
+                let mut conn: Option<Conn> = None;
+                let mut n = 0u64;
+                while !std::sync::atomic::AtomicBool::load(&stop, Ordering::Relaxed) {
+                    let addr = *target.lock().unwrap();
+                    let c = match conn.as_mut() {
+                        Some(c) => c,
+                        None => match Conn::connect(addr).await {
+                            Ok(c) => conn.insert(c),
+                            Err(_) => {
+                                log.transport_errors += 1;
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                continue;
+                            }
+                        },
+                    };
+                    let per = if client % 4 == 0 { 10 } else { 1 };
+                    let ids: Vec<String> = (0..per)
+                        .map(|_| {
+                            n += 1;
+                            format!("{tag}-{client}-{n}")
+                        })
+                        .collect();
+                    let b = if per == 1 {
+                        body(&snapshot(&ids[0], "load"))
+                    } else {
+                        let arr: Vec<_> = ids.iter().map(|id| snapshot(id, "load")).collect();
+                        body(&serde_json::Value::Array(arr))
+                    };
+                    match c.post_json("/api/v1/metrics", b).await {
+                        Ok(a) => {
+                            *log.statuses.entry(a.status.as_u16()).or_default() += 1;
+                            if a.status == 200 {
+                                log.acked.extend(ids);
+                                log.ok_times.push(std::time::Instant::now());
+                            } else if a.status == 503 {
+                                if !a.headers.contains_key("retry-after") {
+                                    log.unavailable_without_retry_after += 1;
+                                }
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                        }
+                        Err(_) => {
+                            log.transport_errors += 1;
+                            conn = None;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+                log
+            }));
+        }
+        let mut all = LoadLog::default();
+        for t in tasks {
+            let l = t.await.unwrap();
+            all.acked.extend(l.acked);
+            for (k, v) in l.statuses {
+                *all.statuses.entry(k).or_default() += v;
+            }
+            all.unavailable_without_retry_after += l.unavailable_without_retry_after;
+            all.transport_errors += l.transport_errors;
+            all.ok_times.extend(l.ok_times);
+        }
+        all.ok_times.sort();
+        all
+    })
+}
+
+/// Asserts every id in `acked` is stored exactly once.
+pub async fn assert_all_stored_once(db: &Database, acked: &[String], ctx: &str) {
+    let copies = copies_of(db, acked).await;
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| !copies.contains_key(*id))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{ctx}: acknowledged but missing, e.g. {missing:?}"
+    );
+    assert!(
+        copies.values().all(|&n| n == 1),
+        "{ctx}: a sample stored twice"
+    );
+}
