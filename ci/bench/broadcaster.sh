@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Benchmark (SPEC §8, broadcaster): N concurrent WebSocket clients (default 10,000) on one
+# broadcaster over SQLite at the default 500 ms poll; rows inserted at a steady rate through
+# the storage write path (ingest's), one transaction each. Measures, at every client, the
+# time from just before each insert to delivery (p50/p99), and the broadcaster's RSS
+# growth per client. Then, side by side, the same broadcaster polling every 2 s and 5 s —
+# the intervals of the seeds' Socket.IO design, which polled the database every 2–5 s —
+# with fewer clients, to show what the polling interval alone costs in latency.
+#
+# Usage: ci/bench/broadcaster.sh
+# Env: BENCH_CLIENTS (10000), BENCH_SECONDS (30), BENCH_HOSTS (10 rows/s),
+#      BENCH_COMPARE_CLIENTS (1000; 0 skips the 2 s / 5 s comparison runs)
+# Ends with RESULT lines. Bars: < 64 KiB per client, p99 < 1 s.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+CLIENTS=${BENCH_CLIENTS:-10000}
+RUN_SECONDS=${BENCH_SECONDS:-30}
+HOSTS=${BENCH_HOSTS:-10}
+COMPARE_CLIENTS=${BENCH_COMPARE_CLIENTS:-1000}
+
+"$ROOT/ci/deps.sh" base >&2
+cargo build -j2 --release -p procpulse-broadcaster --bin procpulse-broadcaster --example ws_bench >&2
+BIN="$ROOT/target/release/procpulse-broadcaster"
+HARNESS="$ROOT/target/release/examples/ws_bench"
+
+# Each client is one socket in both processes.
+ulimit -n "$(( CLIENTS * 2 + 4096 ))" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -gt "$CLIENTS" ] || { echo "broadcaster.sh: ulimit -n $(ulimit -n) is below $CLIENTS" >&2; exit 1; }
+# 10,000 connections from one source address fit the default ephemeral range (28,000
+# ports); spread over several loopback addresses when more are asked for.
+SOURCES=$(( CLIENTS / 20000 + 1 ))
+
+WORK=$(mktemp -d /tmp/procpulse-bench-bcast.XXXXXX)
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# run_one NAME POLL_MS CLIENTS -> writes $WORK/NAME.out
+run_one() {
+  local name=$1 poll=$2 clients=$3 port db
+  port=$(free_port)
+  db="sqlite://$WORK/$name.db"
+  RUST_LOG=warn "$BIN" --listen "127.0.0.1:$port" --database-url "$db" --poll-interval-ms "$poll" \
+    --web-dir "$WORK" >"$WORK/$name.server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+  echo "broadcaster.sh: $name: $clients clients, poll ${poll} ms, $HOSTS rows/s for ${RUN_SECONDS}s" >&2
+  "$HARNESS" --addr "127.0.0.1:$port" --database-url "$db" --server-pid "$SERVER_PID" \
+    --clients "$clients" --hosts "$HOSTS" --seconds "$RUN_SECONDS" --source-addrs "$SOURCES" \
+    | tee "$WORK/$name.out" >&2
+  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^procpulse_broadcaster_(clients|lagged_total|dropped_clients_total|frames_sent_total) ' >&2 || true
+  kill -TERM "$SERVER_PID"
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=""
+  [ "$rc" -eq 0 ] || { echo "broadcaster.sh: broadcaster exited $rc on SIGTERM" >&2; tail -20 "$WORK/$name.server.log" >&2; exit 1; }
+}
+val() { awk -v k="$2" '$1 == k {print $2}' "$WORK/$1.out"; }
+
+run_one main 500 "$CLIENTS"
+if [ "$COMPARE_CLIENTS" -gt 0 ]; then
+  run_one poll2s 2000 "$COMPARE_CLIENTS"
+  run_one poll5s 5000 "$COMPARE_CLIENTS"
+fi
+
+failed=$(val main clients_failed)
+[ "$failed" = 0 ] || { echo "broadcaster.sh: $failed clients failed" >&2; exit 1; }
+echo "RESULT broadcaster_clients $(val main clients) clients"
+echo "RESULT broadcaster_connect_time $(val main connect_seconds) s"
+echo "RESULT broadcaster_memory_per_client $(val main kib_per_client) KiB"
+echo "RESULT broadcaster_rss_with_clients $(( $(val main rss_end_kb) / 1024 )) MiB"
+echo "RESULT broadcaster_commit_to_delivery_p50 $(val main latency_p50_ms) ms"
+echo "RESULT broadcaster_commit_to_delivery_p99 $(val main latency_p99_ms) ms"
+echo "RESULT broadcaster_commit_to_delivery_max $(val main latency_max_ms) ms"
+echo "RESULT broadcaster_rows_per_client_min $(val main min_rows_per_client) rows_of_$(val main rows_inserted)"
+if [ "$COMPARE_CLIENTS" -gt 0 ]; then
+  echo "RESULT poll_2s_commit_to_delivery_p50 $(val poll2s latency_p50_ms) ms"
+  echo "RESULT poll_2s_commit_to_delivery_p99 $(val poll2s latency_p99_ms) ms"
+  echo "RESULT poll_5s_commit_to_delivery_p50 $(val poll5s latency_p50_ms) ms"
+  echo "RESULT poll_5s_commit_to_delivery_p99 $(val poll5s latency_p99_ms) ms"
+  python3 - "$(val main latency_p99_ms)" "$(val poll2s latency_p99_ms)" "$(val poll5s latency_p99_ms)" <<'PY'
+import sys
+ours, p2, p5 = map(float, sys.argv[1:])
+print(f"RESULT p99_ratio_poll_2s_vs_500ms {p2/ours:.1f} x")
+print(f"RESULT p99_ratio_poll_5s_vs_500ms {p5/ours:.1f} x")
+PY
+fi
