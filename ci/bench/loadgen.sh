@@ -70,6 +70,8 @@ for _ in $(seq 50); do [ -s "$WORK/nginx.pid" ] && break; sleep 0.1; done
 NGINX_PID=$(cat "$WORK/nginx.pid")
 curl -fsS "http://127.0.0.1:$PORT/api/v1/snapshot" >/dev/null
 HOST="http://127.0.0.1:$PORT"
+# The cores are shared with whatever else runs: say how busy the machine was.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # measure NAME CMD... : runs CMD on core 1, records "user sys" CPU seconds of its tree.
 measure() {
@@ -100,7 +102,7 @@ locust_stats() { # NAME -> "requests rps failures"
 import csv, sys
 for row in csv.DictReader(open(sys.argv[1])):
     if row["Name"] == "Aggregated":
-        print(row["Request Count"], row["Requests/s"], row["Failure Count"])
+        print(row["Request Count"], "%.1f" % float(row["Requests/s"]), row["Failure Count"])
 PY
 }
 locust_run locust_http http
@@ -119,7 +121,8 @@ printf '%-22s %10s %10s %12s %12s %8s\n' generator requests req/s cpu-seconds cp
 printf '%-22s %10s %10s %12s %12s %8s\n' "procpulse-loadgen" "$goose_requests" "$goose_rps" "$(cat "$WORK/goose.cpu")" "$(per10k "$(cat "$WORK/goose.cpu")" "$goose_requests")" "$((goose_failed + goose_invalid))"
 printf '%-22s %10s %10s %12s %12s %8s\n' "locust HttpUser" "$http_requests" "$http_rps" "$(cat "$WORK/locust_http.cpu")" "$(per10k "$(cat "$WORK/locust_http.cpu")" "$http_requests")" "$http_failed"
 printf '%-22s %10s %10s %12s %12s %8s\n' "locust FastHttpUser" "$fast_requests" "$fast_rps" "$(cat "$WORK/locust_fast.cpu")" "$(per10k "$(cat "$WORK/locust_fast.cpu")" "$fast_requests")" "$fast_failed"
-echo "(target: nginx static snapshot on core 0; generators on core 1; $USERS users, ${SECONDS_EACH}s each, no wait)"
+echo "(target: nginx static snapshot on core 0; generators on core 1; $USERS users, ${SECONDS_EACH}s each, no wait;"
+echo " load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 echo "RESULT loadgen_goose_rps $goose_rps req/s"
 echo "RESULT loadgen_locust_http_rps $http_rps req/s"
