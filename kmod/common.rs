@@ -71,7 +71,7 @@ impl ProcEntry {
             )
         };
         if entry.is_null() {
-            pr_err!("procpulse: cannot create /proc/{}\n", name.to_str().unwrap_or("?"));
+            pr_err!("cannot create /proc/{}\n", name.to_str().unwrap_or("?"));
             return Err(ENOMEM);
         }
         Ok(Self { entry })

@@ -312,7 +312,7 @@ impl kernel::Module for ProcpulseCpu {
                 return Err(e);
             }
         };
-        pr_info!("procpulse_cpu: /proc/procpulse_cpu ready\n");
+        pr_info!("/proc/procpulse_cpu ready\n");
         Ok(Self { _entry: entry })
     }
 }

@@ -313,7 +313,7 @@ impl kernel::Module for ProcpulseProcs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let procs = ProcEntry::new(c_str!("procpulse_procs"), procs_show)?;
         let tasks = ProcEntry::new(c_str!("procpulse_tasks"), tasks_show)?;
-        pr_info!("procpulse_procs: /proc/procpulse_procs and /proc/procpulse_tasks ready\n");
+        pr_info!("/proc/procpulse_procs and /proc/procpulse_tasks ready\n");
         Ok(Self { _procs: procs, _tasks: tasks })
     }
 }

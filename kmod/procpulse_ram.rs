@@ -138,7 +138,7 @@ struct ProcpulseRam {
 impl kernel::Module for ProcpulseRam {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let entry = ProcEntry::new(c_str!("procpulse_ram"), ram_show)?;
-        pr_info!("procpulse_ram: /proc/procpulse_ram ready\n");
+        pr_info!("/proc/procpulse_ram ready\n");
         Ok(Self { _entry: entry })
     }
 }
