@@ -6,9 +6,12 @@
 # to core 0, so the target is not the bottleneck and all three generators face the same
 # server. Each generator runs the collect phase (GET, parse, validate, de-duplicate by
 # sample_id) with no wait, pinned to core 1 (taskset -c 1). Requests/s is each tool's
-# own count over its own run; CPU seconds are user+sys of the generator process tree.
+# own count over its own run; CPU seconds are user+sys of the generator process tree, and
+# CPU seconds per 10,000 requests is the figure least disturbed by other load on the
+# machine. Rounds are interleaved (goose, HttpUser, FastHttpUser, goose, ...); the best
+# round of each generator is reported.
 #
-#   ci/bench/loadgen.sh            (LOADGEN_BENCH_SECONDS=20 LOADGEN_BENCH_USERS=300)
+#   ci/bench/loadgen.sh   (LOADGEN_BENCH_SECONDS=20 LOADGEN_BENCH_USERS=300 LOADGEN_BENCH_ROUNDS=2)
 #
 # Ends with RESULT lines; SPEC §8 bar: >= 10x Locust HttpUser, >= 2x FastHttpUser (issue #5).
 set -euo pipefail
@@ -17,6 +20,7 @@ ROOT=$PWD
 SECONDS_EACH=${LOADGEN_BENCH_SECONDS:-20}
 USERS=${LOADGEN_BENCH_USERS:-300}
 PORT=${LOADGEN_BENCH_PORT:-18380}
+ROUNDS=${LOADGEN_BENCH_ROUNDS:-2}
 LOCUST_VERSION=2.47.0
 
 ci/deps.sh base db >/dev/null
@@ -83,52 +87,70 @@ measure() {
   awk '{printf "%.2f", $1 + $2}' "$WORK/$name.time" >"$WORK/$name.cpu"
 }
 
-measure goose "$LOADGEN" collect --host "$HOST" --users "$USERS" --increase-rate "$USERS" \
-  --run-time "${SECONDS_EACH}s" --wait 0s --target-records 1000000000 \
-  --out "$WORK/goose.ndjson" --no-print-metrics -q
-# "collect: 1 of ... | requests N (R/s over S s) | invalid I | duplicates D | failed F"
-read -r goose_requests goose_rps goose_failed < <(sed -n 's/.*| requests \([0-9]*\) (\([0-9.]*\)\/s over [0-9.]* s) | invalid \([0-9]*\) | duplicates [0-9]* | failed \([0-9]*\).*/\1 \2 \4/p' "$WORK/goose.log")
-goose_invalid=$(sed -n 's/.*| invalid \([0-9]*\) .*/\1/p' "$WORK/goose.log")
-
-locust_run() { # NAME CLIENT
+goose_run() { # NAME -> appends "NAME requests rps cpu failed" to results
+  measure "$1" "$LOADGEN" collect --host "$HOST" --users "$USERS" --increase-rate "$USERS" \
+    --run-time "${SECONDS_EACH}s" --wait 0s --target-records 1000000000 \
+    --out "$WORK/$1.ndjson" --no-print-metrics -q
+  # "collect: 1 of ... | requests N (R/s over S s) | invalid I | duplicates D | failed F"
+  sed -n 's/.*| requests \([0-9]*\) (\([0-9.]*\)\/s over [0-9.]* s) | invalid \([0-9]*\) | duplicates [0-9]* | failed \([0-9]*\).*/\1 \2 \3 \4/p' "$WORK/$1.log" |
+    while read -r n rps invalid failed; do
+      echo "goose $n $rps $(cat "$WORK/$1.cpu") $((invalid + failed))"
+    done >>"$WORK/results"
+}
+locust_run() { # NAME CLIENT -> appends "locust_CLIENT requests rps cpu failed" to results
   LOCUST_PHASE=collect LOCUST_CLIENT=$2 LOCUST_WAIT=0,0 LOCUST_TARGET_RECORDS=1000000000 \
     LOCUST_OUT="$WORK/$1.ndjson" \
     measure "$1" "$VENV/bin/locust" -f userland/loadgen/bench/locustfile.py --headless \
     -u "$USERS" -r "$USERS" -t "${SECONDS_EACH}s" -H "$HOST" --csv "$WORK/$1" --only-summary \
     --loglevel WARNING
-}
-locust_stats() { # NAME -> "requests rps failures"
-  python3 - "$WORK/$1_stats.csv" <<'PY'
+  python3 - "$WORK/$1_stats.csv" "locust_$2" "$(cat "$WORK/$1.cpu")" >>"$WORK/results" <<'PY'
 import csv, sys
 for row in csv.DictReader(open(sys.argv[1])):
     if row["Name"] == "Aggregated":
-        print(row["Request Count"], "%.1f" % float(row["Requests/s"]), row["Failure Count"])
+        print(sys.argv[2], row["Request Count"], "%.1f" % float(row["Requests/s"]), sys.argv[3],
+              row["Failure Count"])
 PY
 }
-locust_run locust_http http
-read -r http_requests http_rps http_failed < <(locust_stats locust_http)
-locust_run locust_fast fast
-read -r fast_requests fast_rps fast_failed < <(locust_stats locust_fast)
+# Interleaved rounds, so a change in the machine's load hits every generator alike.
+: >"$WORK/results"
+for round in $(seq "$ROUNDS"); do
+  goose_run "goose-$round"
+  locust_run "locust_http-$round" http
+  locust_run "locust_fast-$round" fast
+done
+# best TOOL -> "requests rps cpu failed" of its fastest round
+best() { awk -v t="$1" '$1 == t && $3 > r { r = $3; l = $2 " " $3 " " $4 " " $5 } END { print l }' "$WORK/results"; }
+read -r goose_requests goose_rps goose_cpu goose_failed < <(best goose)
+read -r http_requests http_rps http_cpu http_failed < <(best locust_http)
+read -r fast_requests fast_rps fast_cpu fast_failed < <(best locust_fast)
 
 for v in goose_requests goose_rps http_requests http_rps fast_requests fast_rps; do
   [ -n "${!v:-}" ] && [ "${!v%.*}" -gt 0 ] || { echo "no figure for $v" >&2; exit 1; }
 done
 per10k() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", c * 10000 / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+goose_10k=$(per10k "$goose_cpu" "$goose_requests")
+http_10k=$(per10k "$http_cpu" "$http_requests")
+fast_10k=$(per10k "$fast_cpu" "$fast_requests")
 
 echo
+echo "all rounds (tool requests req/s cpu-seconds failed):"
+sed 's/^/  /' "$WORK/results"
+echo "best round of each:"
 printf '%-22s %10s %10s %12s %12s %8s\n' generator requests req/s cpu-seconds cpu-s/10k failed
-printf '%-22s %10s %10s %12s %12s %8s\n' "procpulse-loadgen" "$goose_requests" "$goose_rps" "$(cat "$WORK/goose.cpu")" "$(per10k "$(cat "$WORK/goose.cpu")" "$goose_requests")" "$((goose_failed + goose_invalid))"
-printf '%-22s %10s %10s %12s %12s %8s\n' "locust HttpUser" "$http_requests" "$http_rps" "$(cat "$WORK/locust_http.cpu")" "$(per10k "$(cat "$WORK/locust_http.cpu")" "$http_requests")" "$http_failed"
-printf '%-22s %10s %10s %12s %12s %8s\n' "locust FastHttpUser" "$fast_requests" "$fast_rps" "$(cat "$WORK/locust_fast.cpu")" "$(per10k "$(cat "$WORK/locust_fast.cpu")" "$fast_requests")" "$fast_failed"
-echo "(target: nginx static snapshot on core 0; generators on core 1; $USERS users, ${SECONDS_EACH}s each, no wait;"
-echo " load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-22s %10s %10s %12s %12s %8s\n' "procpulse-loadgen" "$goose_requests" "$goose_rps" "$goose_cpu" "$goose_10k" "$goose_failed"
+printf '%-22s %10s %10s %12s %12s %8s\n' "locust HttpUser" "$http_requests" "$http_rps" "$http_cpu" "$http_10k" "$http_failed"
+printf '%-22s %10s %10s %12s %12s %8s\n' "locust FastHttpUser" "$fast_requests" "$fast_rps" "$fast_cpu" "$fast_10k" "$fast_failed"
+echo "(target: nginx static snapshot on core 0; generators on core 1; $USERS users, ${SECONDS_EACH}s each,"
+echo " no wait, best of $ROUNDS interleaved rounds; load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 echo "RESULT loadgen_goose_rps $goose_rps req/s"
 echo "RESULT loadgen_locust_http_rps $http_rps req/s"
 echo "RESULT loadgen_locust_fast_rps $fast_rps req/s"
-echo "RESULT loadgen_goose_cpu_per_10k $(per10k "$(cat "$WORK/goose.cpu")" "$goose_requests") cpu-s"
-echo "RESULT loadgen_locust_http_cpu_per_10k $(per10k "$(cat "$WORK/locust_http.cpu")" "$http_requests") cpu-s"
-echo "RESULT loadgen_locust_fast_cpu_per_10k $(per10k "$(cat "$WORK/locust_fast.cpu")" "$fast_requests") cpu-s"
+echo "RESULT loadgen_goose_cpu_per_10k $goose_10k cpu-s"
+echo "RESULT loadgen_locust_http_cpu_per_10k $http_10k cpu-s"
+echo "RESULT loadgen_locust_fast_cpu_per_10k $fast_10k cpu-s"
 echo "RESULT loadgen_vs_locust_http $(ratio "$goose_rps" "$http_rps") x"
 echo "RESULT loadgen_vs_locust_fast $(ratio "$goose_rps" "$fast_rps") x"
+echo "RESULT loadgen_vs_locust_http_cpu $(ratio "$http_10k" "$goose_10k") x"
+echo "RESULT loadgen_vs_locust_fast_cpu $(ratio "$fast_10k" "$goose_10k") x"
