@@ -189,3 +189,34 @@ fn lopsided_split_fails_the_tolerance_check() {
     let run = replay(dir.path(), port, &[]);
     assert!(run.status.success(), "{run:?}");
 }
+
+#[test]
+fn goose_thresholds_pass_through_and_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), 20);
+    let (port, _) = start(Script::BusyOnce);
+    // Every record's first attempt is a 503: half the requests fail. (goose resets its
+    // metrics once all users run, which here would forget most 503s; keep them.)
+    let run = replay(
+        dir.path(),
+        port,
+        &[
+            "--threshold",
+            "error-rate<10%",
+            "--no-threshold-abort",
+            "--no-reset-metrics",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("threshold failed: error-rate<10%"),
+        "{}",
+        run.stderr
+    );
+    // The phase itself still finished its work and says so.
+    assert!(
+        run.stdout.contains("20 of 20 records acknowledged"),
+        "{}",
+        run.stdout
+    );
+}
