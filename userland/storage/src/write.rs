@@ -1,7 +1,7 @@
 //! Idempotent inserts of samples, the write path ingest uses in both write modes.
 //!
 //! One call is one transaction: the sample_ids of the batch that are already stored are
-//! looked up, the rest are inserted with `INSERT IGNORE` (MySQL) / `INSERT OR IGNORE`
+//! looked up (on MySQL only after an optimistic insert found some), the rest are inserted with `INSERT IGNORE` (MySQL) / `INSERT OR IGNORE`
 //! (SQLite) in as few multi-row statements as the placeholder limits allow, and the
 //! transaction commits. Every input row comes back marked stored or duplicate — also
 //! when a batch repeats a sample_id itself (the first occurrence wins) — so that a
@@ -165,6 +165,37 @@ mod mysql {
         conn: &mut MysqlConn,
         rows: &[NewSample],
     ) -> Result<(Vec<bool>, usize), StorageError> {
+        // Fast path for the common case (no sample_id repeated or already stored): insert
+        // straight away and commit if every row went in. If some were ignored, roll back
+        // and take the exact path below, which tells which rows were duplicates.
+        let all_new = plan(rows, &HashSet::new());
+        if all_new.iter().all(|s| *s) {
+            let attempt = conn
+                .transaction::<_, StorageError, _>(async move |c| {
+                    let mut statements = 0;
+                    let mut inserted = 0;
+                    for chunk in rows.chunks(MYSQL_ROWS_PER_STATEMENT) {
+                        inserted += diesel::insert_or_ignore_into(dsl::samples)
+                            .values(chunk.iter().collect::<Vec<_>>())
+                            .execute(c)
+                            .await?;
+                        statements += 1;
+                    }
+                    if inserted != rows.len() {
+                        return Err(StorageError::WriteRace {
+                            expected: rows.len(),
+                            inserted,
+                        });
+                    }
+                    Ok(statements)
+                })
+                .await;
+            match attempt {
+                Ok(statements) => return Ok((all_new, statements)),
+                Err(StorageError::WriteRace { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         conn.transaction::<_, StorageError, _>(async move |c| {
             let mut existing = HashSet::new();
             for chunk in rows.chunks(LOOKUP_CHUNK) {
