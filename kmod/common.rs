@@ -201,7 +201,7 @@ impl RcuGuard {
                 2,
                 0,
                 core::ptr::null_mut(),
-                return_address(),
+                return_address() as _,
             )
         };
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
@@ -216,7 +216,7 @@ impl Drop for RcuGuard {
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: releases the acquisition made in `new` (`rcu_lock_release()`).
         unsafe {
-            bindings::lock_release(core::ptr::addr_of_mut!(rcu_lock_map), return_address())
+            bindings::lock_release(core::ptr::addr_of_mut!(rcu_lock_map), return_address() as _)
         };
         #[cfg(CONFIG_PREEMPT_RCU)]
         // SAFETY: balances the `__rcu_read_lock()` of `new` on the same task.
@@ -231,8 +231,8 @@ impl Drop for RcuGuard {
 /// The caller's address for lockdep reports (`_THIS_IP_` is close enough).
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 #[inline(always)]
-fn return_address() -> core::ffi::c_ulong {
-    return_address as usize as core::ffi::c_ulong
+fn return_address() -> usize {
+    return_address as fn() -> usize as usize
 }
 
 #[cfg(all(not(CONFIG_PREEMPT_RCU), CONFIG_PREEMPT_COUNT))]
