@@ -86,8 +86,19 @@ run_wrk agent "$AGENT_PID" "http://127.0.0.1:$AGENT_PORT/api/v1/snapshot"
 A_RPS=$RPS A_P99=$P99_MS A_CPU=$CPU_US_PER_REQ
 A_RSS_LOADED=$(rss_kb "$AGENT_PID")
 
+# --- the agent's own overhead: module-format files (the kmod fixture tree in a temp dir,
+# regular files, so no kernel-side generation cost), for comparison with the real path.
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+cp -r userland/agent/tests/fixtures/proc/kmod "$WORK/kmodroot"
+"$AGENT_BIN" --listen "127.0.0.1:$AGENT_PORT" --hostname bench --source kmod \
+  --proc-root "$WORK/kmodroot" >"$WORK/agent-kmod.log" 2>&1 &
+AGENT_PID=$!; PIDS+=("$AGENT_PID")
+wait_http "http://127.0.0.1:$AGENT_PORT/readyz"
+run_wrk agent_kmod_files "$AGENT_PID" "http://127.0.0.1:$AGENT_PORT/api/v1/snapshot"
+K_RPS=$RPS K_P99=$P99_MS K_CPU=$CPU_US_PER_REQ
+
 # --- node_exporter, default collectors
-prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE_PORT" \
+prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE_PORT" --web.max-requests=0 \
   --collector.textfile.directory="$WORK" >"$WORK/node.log" 2>&1 &
 NODE_PID=$!; PIDS+=("$NODE_PID")
 wait_http "http://127.0.0.1:$NODE_PORT/metrics"
@@ -96,7 +107,7 @@ N_RPS=$RPS N_P99=$P99_MS N_CPU=$CPU_US_PER_REQ
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
 
 # --- node_exporter, only the collectors that cover a snapshot
-prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE_PORT" \
+prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE_PORT" --web.max-requests=0 \
   --collector.disable-defaults --collector.cpu --collector.stat --collector.meminfo \
   --collector.loadavg --web.disable-exporter-metrics >"$WORK/node-min.log" 2>&1 &
 NODE_PID=$!; PIDS+=("$NODE_PID")
@@ -105,7 +116,7 @@ run_wrk node_minimal "$NODE_PID" "http://127.0.0.1:$NODE_PORT/metrics"
 M_RPS=$RPS M_P99=$P99_MS M_CPU=$CPU_US_PER_REQ
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
 
-# --- the agent idle: a fresh process, sampled every second
+# --- the agent idle: a fresh process on /proc, sampled every second
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
 "$AGENT_BIN" --listen "127.0.0.1:$AGENT_PORT" --hostname bench >"$WORK/agent-idle.log" 2>&1 &
 AGENT_PID=$!; PIDS+=("$AGENT_PID")
@@ -124,6 +135,7 @@ cat <<EOF2
 
 agent: source=$SOURCE, snapshot ${SNAP_BYTES} bytes, ${CONNS} connections, ${DUR}s, wrk -t$THREADS
   agent GET /api/v1/snapshot      ${A_RPS} req/s  p99 ${A_P99} ms  ${A_CPU} us CPU/req  (RSS under load $((A_RSS_LOADED / 1024)) MB)
+  agent, module-format files      ${K_RPS} req/s  p99 ${K_P99} ms  ${K_CPU} us CPU/req  (fixture tree, not real modules)
   node_exporter /metrics default  ${N_RPS} req/s  p99 ${N_P99} ms  ${N_CPU} us CPU/req
   node_exporter /metrics minimal  ${M_RPS} req/s  p99 ${M_P99} ms  ${M_CPU} us CPU/req
   idle over ${IDLE}s: ${IDLE_CPU} % of a core, max RSS ${IDLE_RSS_MB} MB
@@ -131,6 +143,9 @@ EOF2
 echo "RESULT agent_snapshot_rps $A_RPS req/s"
 echo "RESULT agent_snapshot_p99 $A_P99 ms"
 echo "RESULT agent_cpu_per_request $A_CPU us"
+echo "RESULT agent_kmod_files_rps $K_RPS req/s"
+echo "RESULT agent_kmod_files_p99 $K_P99 ms"
+echo "RESULT agent_kmod_files_cpu_per_request $K_CPU us"
 echo "RESULT node_exporter_default_rps $N_RPS req/s"
 echo "RESULT node_exporter_default_cpu_per_request $N_CPU us"
 echo "RESULT node_exporter_minimal_cpu_per_request $M_CPU us"
