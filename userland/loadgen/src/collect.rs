@@ -63,16 +63,19 @@ pub struct CollectReport {
     pub failed: u64,
     /// How the phase ended.
     pub end: PhaseEnd,
-    /// Wall time of the load test.
+    /// Wall time of the load test (start-up, ramp-up and shutdown included).
     pub elapsed: Duration,
+    /// From the first request sent to the last response received: the span request
+    /// rates are computed over (as Locust computes its Requests/s).
+    pub active: Duration,
 }
 
 impl CollectReport {
     /// One summary line.
     pub fn summary(&self, out: &std::path::Path) -> String {
-        let secs = self.elapsed.as_secs_f64();
+        let secs = self.active.as_secs_f64();
         format!(
-            "collect: {} of {} records -> {} | requests {} ({:.1}/s over {:.1} s) | invalid {} | duplicates {} | failed {} | ended: {}",
+            "collect: {} of {} records -> {} | requests {} ({:.1}/s over {:.1} s) | invalid {} | duplicates {} | failed {} | ended: {} after {:.1} s",
             self.written,
             self.target_records,
             if self.written > 0 {
@@ -91,6 +94,7 @@ impl CollectReport {
             self.duplicates,
             self.failed,
             self.end,
+            self.elapsed.as_secs_f64(),
         )
     }
 }
@@ -111,6 +115,10 @@ struct State {
     invalid: AtomicU64,
     duplicates: AtomicU64,
     failed: AtomicU64,
+    /// Reference for the two instants below, in nanoseconds after it.
+    base: Instant,
+    first_sent_ns: AtomicU64,
+    last_received_ns: AtomicU64,
 }
 
 /// What happened to one response body.
@@ -122,6 +130,17 @@ enum Kept {
 }
 
 impl State {
+    fn nanos_since_base(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// First request to last response (zero before any response).
+    fn active(&self) -> Duration {
+        let first = self.first_sent_ns.load(Ordering::Relaxed);
+        let last = self.last_received_ns.load(Ordering::Relaxed);
+        Duration::from_nanos(last.saturating_sub(first))
+    }
+
     fn keep(&self, record: Record) -> Kept {
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if store.records.len() as u64 >= self.target {
@@ -147,6 +166,9 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
         invalid: AtomicU64::new(0),
         duplicates: AtomicU64::new(0),
         failed: AtomicU64::new(0),
+        base: Instant::now(),
+        first_sent_ns: AtomicU64::new(u64::MAX),
+        last_received_ns: AtomicU64::new(0),
     });
     let path: Arc<str> = plan.path.clone().into();
     let st = state.clone();
@@ -194,6 +216,7 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
         failed: state.failed.load(Ordering::Relaxed),
         end,
         elapsed,
+        active: state.active(),
     };
     if let Err(e) = result {
         return Err(LoadgenError::Goose {
@@ -210,11 +233,15 @@ async fn get_one(user: &mut GooseUser, st: &State, path: &str) -> TransactionRes
         // The killswitch is pulled; don't add load while goose stops the users.
         return Ok(());
     }
+    st.first_sent_ns
+        .fetch_min(st.nanos_since_base(), Ordering::Relaxed);
     let GooseResponse {
         mut request,
         response,
     } = user.get_named(path, "snapshot").await?;
     st.requests.fetch_add(1, Ordering::Relaxed);
+    st.last_received_ns
+        .fetch_max(st.nanos_since_base(), Ordering::Relaxed);
     let response = match response {
         Ok(r) if r.status().is_success() => r,
         // goose already counted the failure (connection error or status).
@@ -273,7 +300,11 @@ mod tests {
             invalid: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            base: Instant::now(),
+            first_sent_ns: AtomicU64::new(u64::MAX),
+            last_received_ns: AtomicU64::new(0),
         };
+        assert_eq!(st.active(), Duration::ZERO);
         assert_eq!(st.keep(record("a")), Kept::New { count: 1 });
         assert_eq!(st.keep(record("a")), Kept::Duplicate);
         assert_eq!(st.keep(record("b")), Kept::New { count: 2 });
