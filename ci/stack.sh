@@ -19,6 +19,8 @@
 #   --base-port P           ports P (agent), P+1/P+2 (ingest a/b), P+3 (split),
 #                           P+4 (dashboard); default: SPEC ports 5200, 8001, 8002, 8080, 4000
 #   --no-wait               print the summary, then stop everything and exit
+#   --then CMD              after the summary, run CMD (bash) while the stack is still up,
+#                           with DASHBOARD_URL and STATS_FILE set; its status counts
 #
 # Exit status: 0 when every collected record was stored exactly once; non-zero otherwise.
 set -euo pipefail
@@ -33,6 +35,7 @@ REPLAY_USERS=150
 REPLAY_WAIT=1s..4s
 STATE_DIR=${PROCPULSE_STATE_DIR:-$ROOT/.cache/stack}
 WAIT=1
+THEN=""
 AGENT_PORT=5200 A_PORT=8001 B_PORT=8002 SPLIT_PORT=8080 WEB_PORT=4000
 while [ $# -gt 0 ]; do
   case $1 in
@@ -45,7 +48,8 @@ while [ $# -gt 0 ]; do
     --state-dir) STATE_DIR=$2; shift 2 ;;
     --base-port) p=$2; AGENT_PORT=$p A_PORT=$((p + 1)) B_PORT=$((p + 2)) SPLIT_PORT=$((p + 3)) WEB_PORT=$((p + 4)); shift 2 ;;
     --no-wait) WAIT=0; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --then) THEN=$2; shift 2 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "stack.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -164,6 +168,10 @@ printf '%s\n' "$summary" | tee "$STATE_DIR/summary.txt"
 status=0
 [ "$summary_status" -eq 0 ] || status=1
 [ "$replay_status" -eq 0 ] || status=1
+if [ -n "$THEN" ]; then
+  say "running: $THEN"
+  DASHBOARD_URL=$DASHBOARD STATS_FILE=$STATE_DIR/stats.json bash -c "$THEN" || status=1
+fi
 if [ "$WAIT" = 1 ]; then
   say "the stack is up (dashboard $DASHBOARD); press Ctrl-C to stop it"
   wait "${PIDS[@]}" 2>/dev/null || true
