@@ -85,7 +85,13 @@ fn snapshot(host: usize, seq: usize) -> Snapshot {
         host: format!("bench-{host}"),
         collected_at: time::OffsetDateTime::now_utc(),
         source: Source::Procfs,
-        cpu: Cpu { usage_percent: (seq % 100) as f64, cores: 2, load1: 0.5, load5: 0.4, load15: 0.3 },
+        cpu: Cpu {
+            usage_percent: (seq % 100) as f64,
+            cores: 2,
+            load1: 0.5,
+            load5: 0.4,
+            load15: 0.3,
+        },
         ram: Ram {
             total_kb: 24_000_000,
             free_kb: 10_000_000,
@@ -96,7 +102,13 @@ fn snapshot(host: usize, seq: usize) -> Snapshot {
             swap_free_kb: 0,
             used_percent: 16.7,
         },
-        procs: Procs { total: 300, sleeping: 298, running: 2, threads: 900, ..Procs::default() },
+        procs: Procs {
+            total: 300,
+            sleeping: 298,
+            running: 2,
+            threads: 900,
+            ..Procs::default()
+        },
         top: Vec::new(),
     }
 }
@@ -135,7 +147,9 @@ async fn main() -> anyhow::Result<()> {
         let sent_at = Arc::clone(&sent_at);
         let mut stop = stop_rx.clone();
         let addr = args.addr;
-        let src = (args.source_addrs > 1).then(|| std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % args.source_addrs as usize) as u8));
+        let src = (args.source_addrs > 1).then(|| {
+            std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % args.source_addrs as usize) as u8)
+        });
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.ok();
             let mut ws = None;
@@ -159,14 +173,19 @@ async fn main() -> anyhow::Result<()> {
             }
             let mut ws = ws.context("could not connect")?;
             let mut opened = 0;
-            let mut result = ClientResult { latencies_us: Vec::new(), rows: 0 };
+            let mut result = ClientResult {
+                latencies_us: Vec::new(),
+                rows: 0,
+            };
             let mut permit = permit;
             loop {
                 let msg = tokio::select! {
                     _ = stop.changed() => break,
                     m = ws.next() => m,
                 };
-                let Some(Ok(msg)) = msg else { bail!("socket closed early") };
+                let Some(Ok(msg)) = msg else {
+                    bail!("socket closed early")
+                };
                 let Message::Text(text) = msg else { continue };
                 if opened < 3 {
                     // hello, history, routes
@@ -183,11 +202,21 @@ async fn main() -> anyhow::Result<()> {
                 let now = t0.elapsed().as_nanos() as u64;
                 let frame: Frame<'_> = serde_json::from_str(&text)?;
                 for row in frame.samples {
-                    let Some(seq) = row.sample_id.strip_prefix("bench-").and_then(|s| s.parse::<usize>().ok()) else { continue };
-                    let Some(slot) = sent_at.get(seq) else { continue };
+                    let Some(seq) = row
+                        .sample_id
+                        .strip_prefix("bench-")
+                        .and_then(|s| s.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let Some(slot) = sent_at.get(seq) else {
+                        continue;
+                    };
                     let sent = slot.load(Ordering::Acquire);
                     if sent > 0 {
-                        result.latencies_us.push(((now.saturating_sub(sent)) / 1000) as u32);
+                        result
+                            .latencies_us
+                            .push(((now.saturating_sub(sent)) / 1000) as u32);
                     }
                     result.rows += 1;
                 }
@@ -198,7 +227,11 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     while ready.load(Ordering::Relaxed) < args.clients {
         if Instant::now() > deadline {
-            bail!("only {} of {} clients connected", ready.load(Ordering::Relaxed), args.clients);
+            bail!(
+                "only {} of {} clients connected",
+                ready.load(Ordering::Relaxed),
+                args.clients
+            );
         }
         if tasks.iter().any(|t| t.is_finished()) {
             bail!("a client failed while connecting");
@@ -218,7 +251,11 @@ async fn main() -> anyhow::Result<()> {
     while Instant::now() < run_until {
         tick.tick().await;
         let s = snapshot(seq % args.hosts, seq);
-        let row = NewSample::from_snapshot(&s, if seq % 2 == 0 { "a" } else { "b" }, time::OffsetDateTime::now_utc());
+        let row = NewSample::from_snapshot(
+            &s,
+            if seq % 2 == 0 { "a" } else { "b" },
+            time::OffsetDateTime::now_utc(),
+        );
         sent_at[seq].store(t0.elapsed().as_nanos() as u64, Ordering::Release);
         let t = Instant::now();
         insert_samples(&db, vec![row]).await?;
@@ -260,10 +297,19 @@ async fn main() -> anyhow::Result<()> {
     println!("rss_before_kb {rss_before}");
     println!("rss_connected_kb {rss_connected}");
     println!("rss_end_kb {rss_end}");
-    println!("kib_per_client {:.2}", (rss_end.max(rss_connected) - rss_before) as f64 / clients);
+    println!(
+        "kib_per_client {:.2}",
+        (rss_end.max(rss_connected) - rss_before) as f64 / clients
+    );
     println!("latency_p50_ms {:.1}", pct(0.50));
     println!("latency_p99_ms {:.1}", pct(0.99));
     println!("latency_max_ms {:.1}", pct(1.0));
-    println!("insert_p50_ms {:.2}", insert_ms.get(insert_ms.len() / 2).copied().unwrap_or(f64::NAN));
+    println!(
+        "insert_p50_ms {:.2}",
+        insert_ms
+            .get(insert_ms.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
+    );
     Ok(())
 }

@@ -160,6 +160,11 @@ fn with_cors(
 /// HTTP and WebSocket, then closes every socket with Going Away and returns.
 pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> Result<(), Error> {
     let url: DatabaseUrl = config.database_url.parse()?;
+    // Accepted sockets inherit TCP_NODELAY from the listener on Linux: a small frame is
+    // then written at once instead of waiting for the peer's delayed ACK (Nagle).
+    if let Err(error) = socket2::SockRef::from(&listener).set_tcp_nodelay(true) {
+        tracing::warn!(%error, "Cannot set TCP_NODELAY on the listener");
+    }
     let db = Database::new(&url, &PoolOptions::default())?;
     let feed = feed::Feed::new(db);
 

@@ -6,9 +6,10 @@
 //! idle client costs a few KiB:
 //! - read buffer [`READ_BUFFER_BYTES`], incoming messages at most [`MAX_INCOMING_BYTES`]
 //!   (clients only send pongs and close frames);
-//! - writes go out one frame at a time (`write_buffer_size = 0`) and frames larger than
-//!   [`FRAGMENT_BYTES`] (a big `history`) are sent as continuation fragments, so the write
-//!   buffer never holds more than one fragment.
+//! - frames larger than [`FRAGMENT_BYTES`] (a big `history`) are sent as continuation
+//!   fragments, each flushed before the next, so the write buffer never holds more than
+//!   one fragment plus a small frame (a `samples` frame and the `routes` change of the
+//!   same poll leave in one write).
 //!
 //! Per client: `hello`, `history`, `routes`, then `samples` frames as the poller publishes
 //! them and `routes` whenever the split changes. A client that falls more than
@@ -52,7 +53,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
+        .write_buffer_size(FRAGMENT_BYTES)
         .max_write_buffer_size(2 * FRAGMENT_BYTES + 4096)
         .max_message_size(Some(MAX_INCOMING_BYTES))
         .max_frame_size(Some(MAX_INCOMING_BYTES))
@@ -217,12 +218,19 @@ impl Drop for ClientGuard {
 
 /// Sends one text frame, fragmented when larger than [`FRAGMENT_BYTES`]. The payload is
 /// shared, not copied, until tungstenite frames it.
-async fn send_text<S>(sink: &mut S, text: &Utf8Bytes) -> Result<(), WsError>
+/// Without `flush` a small frame may stay in the write buffer until the next flush (so
+/// that two frames due at once leave in one write).
+async fn send_text<S>(sink: &mut S, text: &Utf8Bytes, flush: bool) -> Result<(), WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
     if text.len() <= FRAGMENT_BYTES {
-        return sink.send(Message::Text(text.clone())).await;
+        let msg = Message::Text(text.clone());
+        return if flush {
+            sink.send(msg).await
+        } else {
+            sink.feed(msg).await
+        };
     }
     let bytes = Bytes::from(text.clone());
     let len = bytes.len();
@@ -269,7 +277,10 @@ where
     // A frame that cannot be written within the idle timeout ends the connection.
     macro_rules! send {
         ($conn:lifetime, $text:expr) => {
-            match tokio::time::timeout(idle, send_text(&mut sink, $text)).await {
+            send!($conn, $text, true)
+        };
+        ($conn:lifetime, $text:expr, $flush:expr) => {
+            match tokio::time::timeout(idle, send_text(&mut sink, $text, $flush)).await {
                 Ok(Ok(())) => {
                     metrics.frames_sent.inc();
                 }
@@ -294,7 +305,19 @@ where
                     Some(Err(_)) => break 'conn End::Error,
                 },
                 frame = joined.frames.recv() => match frame {
-                    Ok(frame) => send!('conn, &frame),
+                    Ok(frame) => {
+                        // A poll that stores rows also changes the split: write both
+                        // frames with one flush (one syscall instead of two).
+                        let routes = joined
+                            .routes
+                            .has_changed()
+                            .unwrap_or(false)
+                            .then(|| joined.routes.borrow_and_update().clone());
+                        send!('conn, &frame, routes.is_none());
+                        if let Some(routes) = routes {
+                            send!('conn, &routes);
+                        }
+                    }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         let (more, latest) = state.hub.catch_up(&mut joined.frames);
                         metrics.lagged.inc();

@@ -7,6 +7,8 @@ mod support;
 mod ws_sqlite;
 // The same over MariaDB (PROCPULSE_TEST_MYSQL_URL; required when CI is set).
 mod ws_mysql;
+// Rows POSTed to the real ingest service (routes a and b) reach clients.
+mod via_ingest;
 // Slow and silent clients never delay the others; bounded queues.
 mod slow_clients;
 // Origin checks on the upgrade, CORS on REST.
