@@ -29,7 +29,10 @@ LOAD=$ROOT/target/release/examples/ingest_load
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ingest-bench.XXXXXX")
-MDIR=${PROCPULSE_MARIADB_DIR:-$ROOT/.cache/mariadb}
+# A MariaDB of its own (not the one tests share), so nothing else writes to it and its
+# CPU time is all this benchmark's.
+MDIR=${INGEST_BENCH_MARIADB_DIR:-$ROOT/.cache/mariadb-bench}
+export PROCPULSE_MARIADB_DIR=$MDIR
 SOCK=$MDIR/mysqld.sock
 started_db=0
 INGEST_PID=""
@@ -40,6 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# utime+stime of a process in seconds (USER_HZ = 100).
+cpu_of() { awk '{ sub(/.*\) /, ""); print ($12 + $13) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 root_sql() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot -N "$@"; }
 
 if [[ " $BACKENDS " == *" mariadb "* ]]; then
@@ -47,7 +53,7 @@ if [[ " $BACKENDS " == *" mariadb "* ]]; then
   BASE_URL=$(ci/mariadb.sh start)
 fi
 
-declare -A RPS P50 P99
+declare -A RPS P50 P99 RPC
 results=()
 
 run_one() { # backend mode clients
@@ -69,8 +75,12 @@ run_one() { # backend mode clients
     curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  local json
+  local json load_avg db_pid="" cpu0_ingest cpu0_db=0 cpu1_ingest cpu1_db=0
+  load_avg=$(cut -d' ' -f1 /proc/loadavg)
+  [ "$backend" = mariadb ] && db_pid=$(cat "$MDIR/mysqld.pid")
+  cpu0_ingest=$(cpu_of "$INGEST_PID"); [ -n "$db_pid" ] && cpu0_db=$(cpu_of "$db_pid")
   json=$("$LOAD" --target "127.0.0.1:$PORT" --clients "$clients" --seconds "$DUR" --prefix "b-$mode-$clients")
+  cpu1_ingest=$(cpu_of "$INGEST_PID"); [ -n "$db_pid" ] && cpu1_db=$(cpu_of "$db_pid")
   kill -TERM "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=""
   local stored
   case $backend in
@@ -82,13 +92,21 @@ run_one() { # backend mode clients
   p50=$(jq -r '.p50_ms * 100 | round / 100' <<<"$json"); p99=$(jq -r '.p99_ms * 100 | round / 100' <<<"$json")
   mean=$(jq -r '.mean_ms * 100 | round / 100' <<<"$json")
   non200=$(jq -r .non_200 <<<"$json"); errs=$(jq -r .errors <<<"$json")
+  # CPU spent by ingest + database + load client per acknowledged row: independent of
+  # what else runs on the machine, unlike rows/s.
+  local cpu rows_per_cpu
+  cpu=$(awk -v a="$cpu0_ingest" -v b="$cpu1_ingest" -v c="$cpu0_db" -v d="$cpu1_db" -v e="$(jq -r .cpu_seconds <<<"$json")" \
+    'BEGIN { printf "%.2f", (b - a) + (d - c) + e }')
+  rows_per_cpu=$(awk -v n="$acked" -v c="$cpu" 'BEGIN { printf "%d", (c > 0 ? n / c : 0) }')
   if [ "$stored" -lt "$acked" ]; then
     echo "ingest bench: $backend/$mode/$clients stored $stored < acknowledged $acked" >&2; exit 1
   fi
-  printf '%-8s %-8s %6s clients: %8s rows/s  p50 %7s ms  p99 %8s ms  mean %7s ms  (acked %s, stored %s, non-200 %s, errors %s)\n' \
-    "$backend" "$mode" "$clients" "$rps" "$p50" "$p99" "$mean" "$acked" "$stored" "$non200" "$errs" >&2
+  printf '%-8s %-8s %5s clients: %7s rows/s  p50 %7s ms  p99 %8s ms  mean %7s ms  %7s rows/CPU-s  (acked %s, stored %s, non-200 %s, errors %s, cpu %ss = ingest %s + db %s + client %s, loadavg %s)\n' \
+    "$backend" "$mode" "$clients" "$rps" "$p50" "$p99" "$mean" "$rows_per_cpu" "$acked" "$stored" "$non200" "$errs" "$cpu" \
+    "$(awk -v a="$cpu0_ingest" -v b="$cpu1_ingest" 'BEGIN { printf "%.2f", b - a }')" \
+    "$(awk -v a="$cpu0_db" -v b="$cpu1_db" 'BEGIN { printf "%.2f", b - a }')" "$(jq -r .cpu_seconds <<<"$json")" "$load_avg" >&2
   local key="${backend}_${mode}_c${clients}"
-  RPS[$key]=$rps; P50[$key]=$p50; P99[$key]=$p99
+  RPS[$key]=$rps; P50[$key]=$p50; P99[$key]=$p99; RPC[$key]=$rows_per_cpu
   results+=("$key")
   [ "$backend" = mariadb ] && root_sql -e "DROP DATABASE IF EXISTS \`$db\`;"
   return 0
@@ -107,6 +125,7 @@ for key in "${results[@]}"; do
   echo "RESULT ingest_${key}_rows_per_second ${RPS[$key]} rows/s"
   echo "RESULT ingest_${key}_p50_latency ${P50[$key]} ms"
   echo "RESULT ingest_${key}_p99_latency ${P99[$key]} ms"
+  echo "RESULT ingest_${key}_rows_per_cpu_second ${RPC[$key]} rows/CPU-s"
 done
 for backend in $BACKENDS; do
   for clients in $CLIENTS; do

@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod migrate;
+pub mod mysql_insert;
 pub mod pool;
 pub mod read;
 pub mod row;

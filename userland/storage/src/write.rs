@@ -1,9 +1,10 @@
 //! Idempotent inserts of samples, the write path ingest uses in both write modes.
 //!
 //! One call is one transaction: the sample_ids of the batch that are already stored are
-//! looked up (on MySQL only after an optimistic insert found some), the rest are inserted with `INSERT IGNORE` (MySQL) / `INSERT OR IGNORE`
-//! (SQLite) in as few multi-row statements as the placeholder limits allow, and the
-//! transaction commits. Every input row comes back marked stored or duplicate — also
+//! looked up (on MySQL only after an optimistic insert found some), the rest are inserted
+//! with `INSERT IGNORE` (MySQL, literal statements: see [`crate::mysql_insert`]) /
+//! `INSERT OR IGNORE` (SQLite, Diesel's bound batch insert) in as few multi-row
+//! statements as the limits allow, and the transaction commits. Every input row comes back marked stored or duplicate — also
 //! when a batch repeats a sample_id itself (the first occurrence wins) — so that a
 //! batched writer can tell each request which of its rows were duplicates.
 //!
@@ -161,6 +162,11 @@ mod mysql {
     use diesel::prelude::*;
     use diesel_async::{AsyncConnection, RunQueryDsl};
 
+    /// Literal multi-row INSERT IGNORE statements (see [`crate::mysql_insert`]).
+    fn statements_for<'a>(rows: impl Iterator<Item = &'a NewSample>) -> Vec<(String, usize)> {
+        crate::mysql_insert::statements(rows, MYSQL_ROWS_PER_STATEMENT)
+    }
+
     pub(super) async fn insert(
         conn: &mut MysqlConn,
         rows: &[NewSample],
@@ -174,11 +180,8 @@ mod mysql {
                 .transaction::<_, StorageError, _>(async move |c| {
                     let mut statements = 0;
                     let mut inserted = 0;
-                    for chunk in rows.chunks(MYSQL_ROWS_PER_STATEMENT) {
-                        inserted += diesel::insert_or_ignore_into(dsl::samples)
-                            .values(chunk.iter().collect::<Vec<_>>())
-                            .execute(c)
-                            .await?;
+                    for (sql, _) in statements_for(rows.iter()) {
+                        inserted += diesel::sql_query(sql).execute(c).await?;
                         statements += 1;
                     }
                     if inserted != rows.len() {
@@ -216,11 +219,8 @@ mod mysql {
                 .collect();
             let mut statements = 0;
             let mut inserted = 0;
-            for chunk in fresh.chunks(MYSQL_ROWS_PER_STATEMENT) {
-                inserted += diesel::insert_or_ignore_into(dsl::samples)
-                    .values(chunk.to_vec())
-                    .execute(c)
-                    .await?;
+            for (sql, _) in statements_for(fresh.iter().copied()) {
+                inserted += diesel::sql_query(sql).execute(c).await?;
                 statements += 1;
             }
             if inserted != fresh.len() {

@@ -58,3 +58,46 @@ async fn concurrent_writers_of_the_same_ids_store_each_once() {
         assert_eq!(read::stats(&db).await.unwrap().total_rows, 200);
     }
 }
+
+#[tokio::test]
+async fn the_write_path_stores_every_value_exactly() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use procpulse_storage::schema::samples;
+    use procpulse_storage::{SampleRow, StorageError, with_conn};
+    for t in common::all().await {
+        let db = &t.db;
+        let mut s = snapshot("exact-'\\\"-1");
+        s.host = "h.x_y-z".into();
+        s.cpu.usage_percent = 0.1 + 0.2; // 0.30000000000000004
+        s.cpu.load1 = 1e-9;
+        s.cpu.load15 = 123456789.125;
+        s.ram.total_kb = i64::MAX as u64;
+        s.top[0].comm = "we'ird \\ \"comm\" é\n(x)".into();
+        s.top[0].cpu_percent = 33.333333333333336;
+        let mut empty_top = snapshot("exact-2");
+        empty_top.top.clear();
+        let now = OffsetDateTime::now_utc();
+        let rows = vec![
+            NewSample::from_snapshot(&s, "a", now),
+            NewSample::from_snapshot(&empty_top, "b", now),
+        ];
+        insert_samples(db, rows.clone()).await.unwrap();
+        let back: Vec<SampleRow> = with_conn!(db.read_pool(), c => {
+            Ok::<_, StorageError>(samples::table.order(samples::id).select(SampleRow::as_select()).load(c).await?)
+        })
+        .unwrap();
+        assert_eq!(back.len(), 2);
+        for (r, n) in back.iter().zip(&rows) {
+            let mut as_new = NewSample::from_snapshot(
+                &r.to_snapshot().unwrap(),
+                &r.route,
+                procpulse_storage::row::from_db_time(r.received_at),
+            );
+            as_new.top_json = r.top_json.clone();
+            assert_eq!(&as_new, n, "{:?}", db.backend());
+        }
+        assert_eq!(back[0].to_snapshot().unwrap().top, s.top);
+        assert_eq!(back[1].top_json, None);
+    }
+}
