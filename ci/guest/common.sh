@@ -88,6 +88,20 @@ pp_qemu() {
   return "$rc"
 }
 
-# Lines in a console log that mean the kernel complained.
-PP_SPLAT='BUG:|WARNING:|Oops|Kernel panic|Call Trace:|general protection|INFO: (possible|task|rcu)|rcu: INFO|suspicious RCU usage|possible (circular|recursive) locking|inconsistent lock state|lockdep|self-detected stall|detected stalls|UBSAN:|list_(add|del) corruption|refcount_t:|scheduling while atomic|sleeping function called from invalid context'
-PP_SPLAT_OK='Lock dependency validator|lockdep: fixing up alternatives|MAX_LOCKDEP|LOCKDEP_BITS|lockdep hash|per task-struct memory footprint|lockdep_map|Good, all 261 testcases passed|Mapped| lock-classes'
+# Lines in a console log that mean the kernel complained: every lockdep/RCU/might_sleep
+# report starts with a "WARNING:" or "BUG:" header; the rest are oopses, stalls, panics.
+PP_SPLAT='BUG:|WARNING:|Oops|Kernel panic|Call Trace:|general protection|INFO: (possible|task|rcu)|rcu: INFO|rcu_(sched|preempt) (self-)?detected stall|detected stalls|blocked for more than|suspicious RCU usage|possible (circular|recursive) locking|inconsistent lock state|UBSAN:|list_(add|del) corruption|refcount_t:|scheduling while atomic|sleeping function called from invalid context'
+
+# pp_splat_selftest: the pattern catches real splat headers and not the boot banner of a
+# lockdep kernel (a filter that matches nothing would hide every failure).
+pp_splat_selftest() {
+  local bad=("[ 12.3] WARNING: suspicious RCU usage" "[ 1.0] BUG: sleeping function called from invalid context at x.c:1"
+             "[ 2.0] WARNING: possible circular locking dependency detected" "[ 3.0] Oops: 0000 [#1] SMP"
+             "[ 4.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:" "[ 5.0] Call Trace:")
+  local good=("[ 0.0] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar"
+              "[ 0.0] rcu: 	RCU lockdep checking is enabled." "[ 2.8] procpulse_cpu: /proc/procpulse_cpu ready"
+              "[ 0.1] rcu: Preemptible hierarchical RCU implementation.")
+  local l
+  for l in "${bad[@]}"; do grep -qE "$PP_SPLAT" <<<"$l" || { pp_log "splat pattern misses: $l"; return 1; }; done
+  for l in "${good[@]}"; do ! grep -qE "$PP_SPLAT" <<<"$l" || { pp_log "splat pattern flags: $l"; return 1; }; done
+}

@@ -32,7 +32,7 @@ finish() {
   echo "PPDMESG-BEGIN"; dmesg; echo "PPDMESG-END"
   echo "PPDONE"
   sync
-  poweroff -f
+  reboot -f   # with -no-reboot, QEMU exits (poweroff needs ACPI PM the debug kernel lacks)
 }
 
 KC=/bin/procpulse-kmod-check
