@@ -242,18 +242,30 @@ extern "C" {
     fn preempt_schedule();
 }
 
+/// The address of `pcpu_hot.preempt_count` relative to the per-CPU segment base.
+#[cfg(all(not(CONFIG_PREEMPT_RCU), CONFIG_PREEMPT_COUNT))]
+#[inline(always)]
+fn preempt_count_offset() -> usize {
+    // SAFETY: only the address of a field of the per-CPU symbol is computed (nothing is
+    // read); on x86-64 that address is the offset inside every CPU's per-CPU area.
+    unsafe {
+        core::ptr::addr_of!(bindings::pcpu_hot.__bindgen_anon_1.__bindgen_anon_1.preempt_count)
+            as usize
+    }
+}
+
 /// `preempt_disable()`: `__preempt_count_add(1)` + `barrier()`, on x86 an increment of
-/// the per-CPU `pcpu_hot.preempt_count`; only `barrier()` without `PREEMPT_COUNT`.
+/// this CPU's `pcpu_hot.preempt_count`; only `barrier()` without `PREEMPT_COUNT`.
 #[cfg(not(CONFIG_PREEMPT_RCU))]
 #[inline(always)]
 fn preempt_disable() {
     #[cfg(CONFIG_PREEMPT_COUNT)]
-    // SAFETY: a single `incl %gs:` on this CPU's preempt count, exactly what
+    // SAFETY: a single `incl %gs:(off)` on this CPU's preempt count, what
     // `raw_cpu_add_4()` emits; the per-CPU segment base is always set in the kernel.
     unsafe {
         core::arch::asm!(
-            "incl %gs:{pc}",
-            pc = sym bindings::pcpu_hot,
+            "incl %gs:({off})",
+            off = in(reg) preempt_count_offset(),
             options(att_syntax, nostack)
         )
     };
@@ -272,9 +284,9 @@ fn preempt_enable() {
         // and tests for zero (the x86 count folds "need resched" into bit 31 inverted).
         unsafe {
             core::arch::asm!(
-                "decl %gs:{pc}",
+                "decl %gs:({off})",
                 "sete {z}",
-                pc = sym bindings::pcpu_hot,
+                off = in(reg) preempt_count_offset(),
                 z = out(reg_byte) zero,
                 options(att_syntax, nostack)
             )
