@@ -34,6 +34,28 @@ pub enum CollectError {
     /// The /proc fallback has not taken its first CPU sample yet.
     #[error("no CPU/process sample yet")]
     NoSample,
+    /// JSON encoding failed (not expected).
+    #[error("encoding the snapshot: {0}")]
+    Encode(String),
+}
+
+/// First capacity of a snapshot's JSON (a snapshot with 10 top rows is ~1.4 KB), so
+/// encoding does not reallocate.
+const JSON_CAPACITY: usize = 2048;
+
+/// Serializes exactly like [`Snapshot`] (same fields, order and formats) but borrows.
+#[derive(serde::Serialize)]
+struct SnapshotView<'a> {
+    sample_id: &'a str,
+    host: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    collected_at: OffsetDateTime,
+    source: Source,
+    cpu: &'a Cpu,
+    ram: &'a procpulse_model::Ram,
+    procs: &'a procpulse_model::Procs,
+    #[serde(skip_serializing_if = "<[TopProcess]>::is_empty")]
+    top: &'a [TopProcess],
 }
 
 /// How to order the process table.
@@ -201,11 +223,37 @@ impl Agent {
         self.sampler.latest()
     }
 
-    /// Takes one fresh snapshot with a new sample id.
+    /// Takes one fresh snapshot with a new sample id (owned, with `top` copied).
     pub fn snapshot(&self) -> Result<Snapshot, CollectError> {
+        let (mut snap, sample) = self.take()?;
+        snap.top = self.top(sample.as_deref()).to_vec();
+        Ok(snap)
+    }
+
+    /// Takes one fresh snapshot with a new sample id and returns it as JSON, borrowing
+    /// `top` from the background sample instead of copying it (the request path).
+    pub fn snapshot_json(&self) -> Result<Vec<u8>, CollectError> {
+        let (snap, sample) = self.take()?;
+        let view = SnapshotView {
+            sample_id: &snap.sample_id,
+            host: &snap.host,
+            collected_at: snap.collected_at,
+            source: snap.source,
+            cpu: &snap.cpu,
+            ram: &snap.ram,
+            procs: &snap.procs,
+            top: self.top(sample.as_deref()),
+        };
+        let mut out = Vec::with_capacity(JSON_CAPACITY);
+        serde_json::to_writer(&mut out, &view).map_err(|e| CollectError::Encode(e.to_string()))?;
+        Ok(out)
+    }
+
+    /// A fresh snapshot with an empty `top`, and the sample its top rows come from.
+    fn take(&self) -> Result<(Snapshot, Option<Arc<Sample>>), CollectError> {
         let sample = self.sampler.latest();
         let snap = match self.source.current() {
-            Source::Kmod => match self.read_kmod(sample.as_deref()) {
+            Source::Kmod => match self.read_kmod() {
                 Ok(s) => s,
                 Err(e) if self.source.mode() == SourceMode::Auto => {
                     if self.source.set_kmod(false, "module file unreadable") {
@@ -219,17 +267,15 @@ impl Agent {
             Source::Procfs => self.read_procfs(sample.as_deref())?,
         };
         self.host_metrics.count_sample(snap.source);
-        Ok(snap)
+        Ok((snap, sample))
     }
 
-    fn top(&self, sample: Option<&Sample>) -> Vec<TopProcess> {
+    fn top<'a>(&self, sample: Option<&'a Sample>) -> &'a [TopProcess] {
         let n = self.config.snapshot_top.min(MAX_TOP);
-        sample
-            .map(|s| s.tasks.iter().take(n).map(|t| t.to_top()).collect())
-            .unwrap_or_default()
+        sample.map(|s| &s.top[..n.min(s.top.len())]).unwrap_or(&[])
     }
 
-    fn read_kmod(&self, sample: Option<&Sample>) -> Result<Snapshot, CollectError> {
+    fn read_kmod(&self) -> Result<Snapshot, CollectError> {
         let cpu = self
             .files
             .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)?
@@ -249,7 +295,7 @@ impl Agent {
             cpu,
             ram,
             procs,
-            top: self.top(sample),
+            top: Vec::new(),
         })
     }
 
@@ -276,7 +322,7 @@ impl Agent {
             },
             ram,
             procs: sample.procs.clone(),
-            top: self.top(Some(sample)),
+            top: Vec::new(),
         })
     }
 
@@ -332,5 +378,34 @@ impl Agent {
     /// How long the push loop waits between snapshots.
     pub fn push_interval(&self) -> Option<Duration> {
         self.config.push.as_ref().map(|p| p.interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_serializes_exactly_like_snapshot() {
+        let v = include_str!("../../model/tests/fixtures/snapshot_valid.json");
+        let snap: Snapshot = serde_json::from_str(v).unwrap();
+        for top in [&snap.top[..], &[]] {
+            let mut owned = snap.clone();
+            owned.top = top.to_vec();
+            let view = SnapshotView {
+                sample_id: &snap.sample_id,
+                host: &snap.host,
+                collected_at: snap.collected_at,
+                source: snap.source,
+                cpu: &snap.cpu,
+                ram: &snap.ram,
+                procs: &snap.procs,
+                top,
+            };
+            assert_eq!(
+                serde_json::to_string(&view).unwrap(),
+                serde_json::to_string(&owned).unwrap()
+            );
+        }
     }
 }

@@ -16,7 +16,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub const MAX_PROCESSES: usize = 100_000;
 
 fn unavailable(e: &CollectError) -> warp::Rejection {
-    warp::reject::custom(ApiError::unavailable(e.to_string(), RETRY_AFTER))
+    match e {
+        CollectError::Encode(_) => warp::reject::custom(ApiError::internal(e.to_string())),
+        _ => warp::reject::custom(ApiError::unavailable(e.to_string(), RETRY_AFTER)),
+    }
 }
 
 fn json_response(body: Vec<u8>) -> Response {
@@ -30,9 +33,7 @@ fn json_response(body: Vec<u8>) -> Response {
 
 /// GET /api/v1/snapshot
 pub async fn snapshot(agent: Arc<Agent>) -> Result<Response, warp::Rejection> {
-    let snap = agent.snapshot().map_err(|e| unavailable(&e))?;
-    let body = serde_json::to_vec(&snap)
-        .map_err(|e| warp::reject::custom(ApiError::internal(e.to_string())))?;
+    let body = agent.snapshot_json().map_err(|e| unavailable(&e))?;
     Ok(json_response(body))
 }
 

@@ -70,6 +70,20 @@ impl PushMetrics {
 struct Queue {
     items: VecDeque<(u64, Snapshot)>,
     next_seq: u64,
+    /// Highest sequence of the batch being POSTed, if one is.
+    inflight_upto: Option<u64>,
+    /// Snapshots evicted by overflow while in flight: counted (sent or dropped) once the
+    /// POST's outcome is known, so a delivered snapshot is never reported as dropped.
+    evicted_inflight: u64,
+}
+
+fn warn_dropped(capacity: usize, count: u64, total: u64) {
+    tracing::warn!(
+        capacity,
+        count,
+        dropped_total = total,
+        "Push queue full: dropped the oldest snapshot(s)"
+    );
 }
 
 /// Outcome of one POST.
@@ -126,6 +140,8 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
     let queue = Arc::new(Mutex::new(Queue {
         items: VecDeque::with_capacity(cfg.queue_capacity.min(4096)),
         next_seq: 0,
+        inflight_upto: None,
+        evicted_inflight: 0,
     }));
     let wake = Arc::new(Notify::new());
     let metrics = agent.push_metrics().clone();
@@ -157,14 +173,13 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
                 };
                 let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
                 if q.items.len() >= cfg.queue_capacity.max(1) {
-                    if let Some((_, old)) = q.items.pop_front() {
-                        metrics.dropped.inc();
-                        tracing::warn!(
-                            capacity = cfg.queue_capacity,
-                            dropped_sample_id = %old.sample_id,
-                            dropped_total = metrics.dropped.get(),
-                            "Push queue full: dropped the oldest snapshot"
-                        );
+                    if let Some((seq, _)) = q.items.pop_front() {
+                        if q.inflight_upto.is_some_and(|u| seq <= u) {
+                            q.evicted_inflight += 1;
+                        } else {
+                            metrics.dropped.inc();
+                            warn_dropped(cfg.queue_capacity, 1, metrics.dropped.get());
+                        }
                     }
                 }
                 let seq = q.next_seq;
@@ -190,8 +205,10 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
         }
         // Take a batch (clones; removed only once acknowledged).
         let batch: Vec<(u64, Snapshot)> = {
-            let q = queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.items.iter().take(cfg.batch_max.max(1)).cloned().collect()
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let batch: Vec<_> = q.items.iter().take(cfg.batch_max.max(1)).cloned().collect();
+            q.inflight_upto = batch.last().map(|b| b.0);
+            batch
         };
         if batch.is_empty() {
             if deadline.is_some() {
@@ -216,17 +233,32 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
                 .unwrap_or(Outcome::Retry(None, "drain timeout".into())),
             None => post(&client, &cfg, body).await,
         };
-        let remove = |n: &Counter| {
+        // Settles the batch: what is still queued is removed and counted in `n` (None:
+        // kept for a retry); what overflow evicted meanwhile is counted in `n`, or as
+        // dropped when the batch is kept.
+        let settle = |n: Option<&Counter>| {
             let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-            while q.items.front().is_some_and(|(s, _)| *s <= last_seq) {
-                q.items.pop_front();
-                n.inc();
+            q.inflight_upto = None;
+            let evicted = std::mem::take(&mut q.evicted_inflight);
+            match n {
+                Some(n) => {
+                    while q.items.front().is_some_and(|(s, _)| *s <= last_seq) {
+                        q.items.pop_front();
+                        n.inc();
+                    }
+                    n.inc_by(evicted);
+                }
+                None if evicted > 0 => {
+                    metrics.dropped.inc_by(evicted);
+                    warn_dropped(cfg.queue_capacity, evicted, metrics.dropped.get());
+                }
+                None => {}
             }
             metrics.queued.set(q.items.len() as i64);
         };
         match outcome {
             Outcome::Sent => {
-                remove(&metrics.sent);
+                settle(Some(&metrics.sent));
                 if failing {
                     tracing::info!("Push recovered");
                     failing = false;
@@ -235,9 +267,10 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
             }
             Outcome::Refused(status, text) => {
                 tracing::error!(%status, body = %text, count = batch.len(), "Ingest refused snapshots; dropping them");
-                remove(&metrics.dropped);
+                settle(Some(&metrics.dropped));
             }
             Outcome::Retry(after, why) => {
+                settle(None);
                 metrics.failures.inc();
                 // Retry-After is honoured even beyond max_backoff (up to a sane cap).
                 let wait = match after {

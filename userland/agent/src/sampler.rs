@@ -7,6 +7,7 @@
 
 use crate::files::{ProcFile, ProcFiles, ReadError};
 use procpulse_model::parse::{self, CpuTimes};
+use procpulse_model::snapshot::MAX_TOP;
 use procpulse_model::{Procs, TopProcess};
 use std::collections::HashMap;
 use std::io::Read;
@@ -68,6 +69,9 @@ pub struct Sample {
     pub tasks: Vec<Task>,
     /// Where `tasks` came from.
     pub tasks_from: TasksFrom,
+    /// The first [`MAX_TOP`] of `tasks` as snapshot rows, built once per sample so that
+    /// snapshot requests only borrow them.
+    pub top: Vec<TopProcess>,
 }
 
 /// Keeps the previous readings and publishes samples.
@@ -197,7 +201,9 @@ impl Sampler {
         st.prev_cpu = Some(stat.total);
         st.prev_at = Some(now);
         st.prev_cpu_ns = next_cpu_ns;
+        let top = tasks.iter().take(MAX_TOP).map(Task::to_top).collect();
         let sample = Arc::new(Sample {
+            top,
             at: now,
             cpu_usage_percent: usage,
             cores: stat.cores,
