@@ -57,6 +57,7 @@ run_one() {
   echo "broadcaster.sh: $name: $clients clients, poll ${poll} ms, $HOSTS rows/s for ${RUN_SECONDS}s" >&2
   "$HARNESS" --addr "127.0.0.1:$port" --database-url "$db" --server-pid "$SERVER_PID" \
     --clients "$clients" --hosts "$HOSTS" --seconds "$RUN_SECONDS" --source-addrs "$SOURCES" \
+    --drain-seconds "$(( poll / 1000 + 3 ))" \
     | tee "$WORK/$name.out" >&2
   curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^procpulse_broadcaster_(clients|lagged_total|dropped_clients_total|frames_sent_total) ' >&2 || true
   kill -TERM "$SERVER_PID"

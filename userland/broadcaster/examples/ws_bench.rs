@@ -51,6 +51,9 @@ struct Args {
     /// Rows per host inserted before the clients connect (their history).
     #[arg(long, default_value_t = 6)]
     seed_per_host: usize,
+    /// Seconds to wait after the last insert for its delivery (longer than one poll).
+    #[arg(long, default_value_t = 3)]
+    drain_seconds: u64,
 }
 
 fn rss_kb(pid: u32) -> anyhow::Result<u64> {
@@ -262,7 +265,7 @@ async fn main() -> anyhow::Result<()> {
         insert_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         seq += 1;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(args.drain_seconds)).await;
     let rss_end = rss_kb(args.server_pid)?;
     stop_tx.send(true)?;
 

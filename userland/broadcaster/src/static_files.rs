@@ -25,20 +25,20 @@ pub fn cache_control(path: &str) -> &'static str {
     }
 }
 
-/// `index-BX3k2a9f.js`, `app.3f9a1c2e.css`: a stem whose last `-`/`.` part is 8+
-/// alphanumeric characters with at least one digit.
+/// `index-DxexxUHJ.js`, `app.3f9a1c2e.css`: the stem ends in a separator (`-` or `.`)
+/// and a content hash of 8 or more base64url characters (Vite's `[name]-[hash]` uses 8,
+/// and its hash may itself contain `-` or `_`).
 fn is_hashed(name: &str) -> bool {
-    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-    let Some(part) = stem
-        .rsplit(['-', '.'])
-        .next()
-        .filter(|p| p.len() < stem.len())
-    else {
-        return false;
-    };
-    part.len() >= 8
-        && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && part.chars().any(|c| c.is_ascii_digit())
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s).as_bytes();
+    let b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-';
+    let n = stem.len();
+    if n >= 10 && matches!(stem[n - 9], b'-' | b'.') && stem[n - 8..].iter().all(b64) {
+        return true;
+    }
+    match stem.iter().rposition(|c| matches!(c, b'-' | b'.')) {
+        Some(i) => n - i > 8 && stem[i + 1..].iter().all(b64),
+        None => false,
+    }
 }
 
 /// The static files under `dir`.
@@ -97,6 +97,14 @@ mod tests {
         );
         assert_eq!(
             cache_control("assets/app.3f9a1c2e.css"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            cache_control("assets/index-DxexxUHJ.js"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            cache_control("assets/index-UB6Qj_-4.css"),
             "public, max-age=31536000, immutable"
         );
         assert_eq!(cache_control("assets/logo.svg"), "public, max-age=300");
