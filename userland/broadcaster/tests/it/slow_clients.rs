@@ -97,21 +97,23 @@ async fn a_late_reader_skips_to_the_newest_state() {
     let mut late = small_buffer_client(&server).await;
     opening(&mut late).await;
 
-    // While it does not read, 60 polls' worth of big frames are published.
+    // While it does not read, 60 polls' worth of big frames are published: ≈ 13 MB, over
+    // three times what the kernel buffers of one loopback socket hold (tcp_wmem max 4 MiB
+    // plus the client's 4 KiB receive buffer), so the server's queue must overrun.
     let mut last = 0;
     for batch in 0..60u64 {
-        let rows: Vec<_> = (0..20)
+        let rows: Vec<_> = (0..50)
             .map(|i| {
                 snapshot(
                     if i % 2 == 0 { "vm-1" } else { "vm-2" },
-                    batch * 20 + i,
+                    batch * 50 + i,
                     Duration::ZERO,
                     50,
                 )
             })
             .collect();
         db.insert(&rows, "b").await;
-        last += 20;
+        last += 50;
         tokio::time::sleep(Duration::from_millis(35)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
