@@ -220,3 +220,30 @@ fn goose_thresholds_pass_through_and_fail_the_run() {
         run.stdout
     );
 }
+
+#[test]
+fn loop_resends_with_fresh_sample_ids_until_the_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), 5);
+    let (port, seen) = start(Script::OnlyA);
+    let run = replay(dir.path(), port, &["--loop", "--run-time", "2s"]);
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        run.stdout.contains("ended: run time over"),
+        "{}",
+        run.stdout
+    );
+    let seen = seen.lock().unwrap();
+    // Every id was sent once: later passes carry `<id>~<pass>`.
+    assert!(seen.attempts.values().all(|a| a.len() == 1));
+    assert!(
+        seen.attempts.len() > 10,
+        "looped past the 5 records: {}",
+        seen.attempts.len()
+    );
+    assert!(
+        seen.attempts.contains_key("rec-0~1"),
+        "{:?}",
+        seen.attempts.keys()
+    );
+}
