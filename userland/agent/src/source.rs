@@ -35,9 +35,20 @@ impl SourceState {
         if kmod { Source::Kmod } else { Source::Procfs }
     }
 
-    /// Whether all module files exist.
+    /// Whether all module files exist and parse (a present but broken file would
+    /// otherwise make `auto` flip back and forth at every re-check).
     pub fn modules_present(files: &ProcFiles) -> bool {
+        use procpulse_model::parse;
         MODULE_FILES.iter().all(|f| files.exists(*f))
+            && files
+                .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)
+                .is_ok()
+            && files
+                .read_with(ProcFile::KmodRam, parse::parse_procpulse_ram)
+                .is_ok()
+            && files
+                .read_with(ProcFile::KmodProcs, parse::parse_procpulse_procs)
+                .is_ok()
     }
 
     /// The configured mode.

@@ -62,6 +62,29 @@ async fn auto_falls_back_at_once_when_a_module_file_breaks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_does_not_flap_on_a_broken_module_file() {
+    let tree = TempTree::copy_of("kmod");
+    let mut c = config(&tree.0, SourceMode::Auto);
+    c.module_check_interval = Duration::from_millis(30);
+    let a = start(c).await;
+    assert_eq!(source_of(&a).await, "kmod");
+    std::fs::write(tree.0.join("procpulse_procs"), "garbage").unwrap();
+    // Several re-checks later the source is still the fallback, on every request.
+    for _ in 0..10 {
+        assert_eq!(source_of(&a).await, "procfs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Repaired: the re-check switches back.
+    std::fs::copy(
+        fixture("kmod").join("procpulse_procs"),
+        tree.0.join("procpulse_procs"),
+    )
+    .unwrap();
+    wait_for_source(&a, "kmod").await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kmod_mode_without_modules_is_503_and_not_ready() {
     let a = start(config(&fixture("procfs"), SourceMode::Kmod)).await;
     let (s, v) = get_json(&a.url("/api/v1/snapshot")).await;
