@@ -70,7 +70,10 @@ variant_key() {
     echo "linux-source-6.12 $SRC_VERSION"
     echo "rustc-web $RUSTC_VERSION"
     echo "bindgen-cli $BINDGEN_VERSION"
-    cat "$ROOT/ci/kernel/base.config" "$ROOT/ci/kernel/$1.config"
+    # Only lines that change the build: comments (other than Kconfig's "# CONFIG_X is not
+    # set") and blank lines do not, so editing the prose never forces a rebuild.
+    cat "$ROOT/ci/kernel/base.config" "$ROOT/ci/kernel/$1.config" |
+      grep -E '^[[:space:]]*(CONFIG_|# CONFIG_[A-Za-z0-9_]+ is not set)' | sed 's/[[:space:]]*$//'
   } | sha256sum | cut -c1-16
 }
 
