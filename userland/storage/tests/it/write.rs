@@ -101,3 +101,18 @@ async fn the_write_path_stores_every_value_exactly() {
         assert_eq!(back[1].top_json, None);
     }
 }
+
+#[tokio::test]
+async fn a_full_request_is_one_statement_in_one_transaction() {
+    for t in common::all().await {
+        let r = insert_samples(&t.db, rows("one", procpulse_model::validate::MAX_BATCH))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.accepted(), r.statements),
+            (1000, 1),
+            "{:?}",
+            t.db.backend()
+        );
+    }
+}
