@@ -2,7 +2,7 @@
 //! readers, and the cumulative counters against /proc/stat.
 
 use crate::fields::{CPU_FIELDS, Fields, parse_object};
-use crate::procfs::parse_stat_cpu;
+use crate::procfs::{parse_loadavg_x100, parse_stat_cpu};
 use crate::{CPU_FILE, CheckError, read};
 use std::time::{Duration, Instant};
 
@@ -87,12 +87,50 @@ pub fn check_idle() -> Result<String, CheckError> {
     )))
 }
 
-/// Every CPU burned by procpulse-stress: usage > 90 %.
+/// Compares the module's load fields with /proc/loadavg's first three values.
+pub fn compare_load(c: &Fields, loadavg: [u64; 3]) -> Result<(), String> {
+    let ours = [c["load1_x100"], c["load5_x100"], c["load15_x100"]];
+    if ours == loadavg {
+        Ok(())
+    } else {
+        Err(format!(
+            "kmod load x100 {ours:?}, /proc/loadavg {loadavg:?}"
+        ))
+    }
+}
+
+/// Load fields equal /proc/loadavg read right after (retried: the kernel updates the
+/// averages every 5 s, and a reading may straddle an update).
+fn check_load() -> Result<Fields, CheckError> {
+    let mut last = String::new();
+    for _ in 0..10 {
+        let c = read_cpu()?;
+        let text = read("/proc/loadavg")?;
+        let avg = parse_loadavg_x100(&text).ok_or_else(|| CheckError::Format {
+            file: "/proc/loadavg".into(),
+            msg: format!("unexpected {text:?}"),
+        })?;
+        match compare_load(&c, avg) {
+            Ok(()) => return Ok(c),
+            Err(e) => last = e,
+        }
+    }
+    Err(CheckError::Mismatch(format!(
+        "load disagrees with /proc/loadavg: {last}"
+    )))
+}
+
+/// Every CPU burned by procpulse-stress: usage > 90 %; after ≥ 2 load updates (5 s each)
+/// the load fields equal /proc/loadavg and the 1-minute load has risen above 0.
 pub fn check_busy(stress: &str) -> Result<String, CheckError> {
     let cores = read_cpu()?["cores"];
     let n = cores.to_string();
     let (child, _) = crate::procs::start_stress(stress, &["--cpus", &n, "--seconds", "60"])?;
     let r = after_windows(2);
+    let load = r.is_ok().then(|| {
+        std::thread::sleep(Duration::from_millis(9_000));
+        check_load()
+    });
     crate::procs::stop_stress(child);
     let c = r?;
     let usage = c["usage_percent_x100"];
@@ -101,9 +139,18 @@ pub fn check_busy(stress: &str) -> Result<String, CheckError> {
             "{cores} CPUs burned, usage_percent_x100={usage} (<= 90 %)"
         )));
     }
+    let Some(l) = load else {
+        return Err(CheckError::Mismatch("load was not measured".into()));
+    };
+    let l = l?;
+    if l["load1_x100"] == 0 {
+        return Err(CheckError::Mismatch(format!(
+            "{cores} CPUs burned for 11 s but load1_x100 is 0"
+        )));
+    }
     Ok(format!(
-        "busy usage_percent_x100={usage} window_ms={} cores={cores}",
-        c["window_ms"]
+        "busy usage_percent_x100={usage} window_ms={} cores={cores} load_x100={}/{}/{} (= /proc/loadavg)",
+        c["window_ms"], l["load1_x100"], l["load5_x100"], l["load15_x100"]
     ))
 }
 
@@ -153,6 +200,14 @@ pub fn check_readers(readers: usize, millis: u64) -> Result<String, CheckError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_must_equal_loadavg() {
+        let text = "{\"cores\":2,\"usage_percent_x100\":0,\"window_ms\":1000,\"user_ns\":0,\"nice_ns\":0,\"system_ns\":0,\"idle_ns\":0,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":0,\"steal_ns\":0,\"load1_x100\":31,\"load5_x100\":8,\"load15_x100\":3}\n";
+        let c = parse_object("cpu", text, CPU_FIELDS).unwrap();
+        assert!(compare_load(&c, [31, 8, 3]).is_ok());
+        assert!(compare_load(&c, [31, 8, 4]).is_err());
+    }
 
     #[test]
     fn counters_in_ticks() {

@@ -98,9 +98,35 @@ pub fn parse_stat_cpu(text: &str) -> Option<[u64; 8]> {
     Some(out)
 }
 
+/// The three load averages of /proc/loadavg ("0.31 0.08 0.03 3/45 123") times 100, as
+/// the kernel prints them (LOAD_INT.LOAD_FRAC, two decimals).
+pub fn parse_loadavg_x100(text: &str) -> Option<[u64; 3]> {
+    let mut out = [0u64; 3];
+    let mut it = text.split_whitespace();
+    for v in &mut out {
+        let (int, frac) = it.next()?.split_once('.')?;
+        if frac.len() != 2 {
+            return None;
+        }
+        *v = int.parse::<u64>().ok()? * 100 + frac.parse::<u64>().ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loadavg_in_hundredths() {
+        assert_eq!(
+            parse_loadavg_x100("0.31 0.08 12.03 3/45 123\n"),
+            Some([31, 8, 1203])
+        );
+        assert_eq!(parse_loadavg_x100("0.31 0.08"), None);
+        assert_eq!(parse_loadavg_x100("0.3 0.08 0.03 1/1 1"), None);
+        assert_eq!(parse_loadavg_x100(""), None);
+    }
 
     const MEMINFO: &str = "MemTotal:         496532 kB\nMemFree:          461020 kB\nMemAvailable:     452688 kB\nBuffers:               0 kB\nCached:             9480 kB\nHugePages_Total:       0\n";
 
