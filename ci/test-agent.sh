@@ -41,7 +41,9 @@ smoke() {
   jq -e '.host == "smoke-host" and .source == "procfs" and (.sample_id | test("^smoke-host-[0-9a-f]{6}-[0-9]{9}$")) and .procs.total > 0 and .ram.total_kb > 0' "$work/snap.json" >/dev/null || { echo "bad snapshot: $(cat "$work/snap.json")"; ok=0; }
   curl -fsS "http://127.0.0.1:$port/api/v1/processes?top=5&sort=rss" | jq -e '.processes | length == 5' >/dev/null || ok=0
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || ok=0
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^procpulse_host_memory_bytes{state="total"}' || ok=0
+  # Saved first: `curl | grep -q` under pipefail fails when grep exits before curl is done.
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || ok=0
+  grep -q '^procpulse_host_memory_bytes{state="total"}' "$work/metrics.txt" || { echo "metrics lack host memory"; ok=0; }
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] || ok=0
   [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/v1/snapshot")" = 405 ] || ok=0
   kill -TERM "$pid"
