@@ -100,6 +100,15 @@ fn is_retryable(e: &StorageError) -> bool {
     }
 }
 
+/// The rows `plan` marked to be stored, in request order.
+fn fresh_rows<'a>(rows: &'a [NewSample], stored: &[bool]) -> Vec<&'a NewSample> {
+    rows.iter()
+        .zip(stored)
+        .filter(|(_, s)| **s)
+        .map(|(r, _)| r)
+        .collect()
+}
+
 /// Marks which rows are new: not in `existing` and not seen earlier in the batch.
 fn plan(rows: &[NewSample], existing: &HashSet<String>) -> Vec<bool> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(rows.len());
@@ -133,12 +142,7 @@ mod sqlite {
                         existing.extend(found);
                     }
                     let stored = plan(&rows, &existing);
-                    let fresh: Vec<&NewSample> = rows
-                        .iter()
-                        .zip(&stored)
-                        .filter(|(_, s)| **s)
-                        .map(|(r, _)| r)
-                        .collect();
+                    let fresh = fresh_rows(&rows, &stored);
                     let mut statements = 0;
                     for chunk in fresh.chunks(SQLITE_ROWS_PER_STATEMENT) {
                         let n = diesel::insert_or_ignore_into(dsl::samples)
@@ -211,12 +215,7 @@ mod mysql {
                 existing.extend(found);
             }
             let stored = plan(rows, &existing);
-            let fresh: Vec<&NewSample> = rows
-                .iter()
-                .zip(&stored)
-                .filter(|(_, s)| **s)
-                .map(|(r, _)| r)
-                .collect();
+            let fresh = fresh_rows(rows, &stored);
             let mut statements = 0;
             let mut inserted = 0;
             for (sql, _) in statements_for(fresh.iter().copied()) {
