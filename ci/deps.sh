@@ -9,7 +9,7 @@ groups=("$@")
 
 declare -A PKGS=(
   [base]="build-essential pkg-config curl ca-certificates procps psmisc jq python3-venv"
-  [kernel]="linux-source-6.12 rustc-web rust-web-src bc bison flex libelf-dev libssl-dev cpio busybox-static qemu-system-x86 libclang-dev xz-utils linux-config-6.12 dpkg-dev rsync kmod"
+  [kernel]="linux-source-6.12 rustc-web rust-web-src bc bison flex libelf-dev libssl-dev cpio busybox-static qemu-system-x86 libclang-dev xz-utils linux-config-6.12 dpkg-dev rsync kmod debootstrap debhelper"
   [db]="mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat libsqlite3-dev sqlite3 nginx-light"
   [web]="chromium nodejs"
   [bench]="wrk prometheus-node-exporter hyperfine"

@@ -1,55 +1,78 @@
 #!/usr/bin/env bash
-# Builds a Debian kernel with CONFIG_RUST=y as .deb packages, plus the procpulse modules
-# built against exactly that kernel, for a Debian 12 VM to run the kmod sensors.
+# Builds a Linux 6.12 kernel with CONFIG_RUST=y as .deb packages, plus the procpulse
+# modules built against exactly that kernel, for a Debian 12 / Ubuntu VM to run the kmod
+# sensors. Built once per set of inputs and cached.
 #
-#   k8s/vm/kernel-deb.sh [--config-only]
+#   k8s/vm/kernel-deb.sh [--base lean|debian:FLAVOUR] [--config-only]
 #
-# Output (PROCPULSE_VM_KERNEL_OUT, default out/vm-kernel/):
-#   linux-image-<version>_*.deb, linux-headers-<version>_*.deb  (make bindeb-pkg)
-#   modules/procpulse_{cpu,ram,procs}.ko                          (for install-modules.sh)
-#   build/.config                                                 (the resolved config)
-# Then on the VM: k8s/README.md, "Monitored VM".
+#   --base lean            (default) the lean VM kernel: `make tinyconfig` +
+#                          ci/kernel/base.config + ci/kernel/default.config (the reference
+#                          kernel the modules are tested on) + k8s/vm/kernel-vm.config
+#                          (disks, NICs, EFI, cgroup v2, namespaces, seccomp... for a cloud
+#                          VM booting with systemd and no initramfs; all built in).
+#                          About 15 min on 2 cores; booted by ci/test-vm.sh.
+#   --base debian:FLAVOUR  Debian's own config for the flavour (linux-config-6.12, e.g.
+#                          debian:cloud-amd64) + the Rust lines of ci/kernel/base.config +
+#                          k8s/vm/kernel-rust.config. Thousands of modules: hours on 2
+#                          cores. Only its configuration is tested (ci/test-k8s.sh); the
+#                          full build was never run to the end nor booted here.
+#   --config-only          stop after the configuration and its check (seconds to a
+#                          minute), in PROCPULSE_VM_KERNEL_OUT/config-check/; builds nothing.
+#
+# Cache: ${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}/vm-kernel/<base>-<key>/ holds the
+# .debs and a stripped build dir; <key> hashes the linux-source-6.12, rustc-web and
+# bindgen-cli versions, the effective config lines (and, for debian:*, the
+# linux-config-6.12 version), so the kernel is rebuilt only when one of them changes.
+# The modules live under it in modules-<key2>/, <key2> adding the kmod/ sources, so a
+# module edit costs seconds, not a kernel build. Heavy steps run under `nice -n 19`.
+#
+# Output (PROCPULSE_VM_KERNEL_OUT, default out/vm-kernel/), copied (hard-linked when
+# possible) from the cache:
+#   linux-image-<release>_*.deb, linux-headers-<release>_*.deb  (make bindeb-pkg)
+#   modules/procpulse_{cpu,ram,procs}.ko                        (for install.sh --modules)
+#   config                                                      (the resolved .config)
+# The last line on stdout is the cache directory. Then on the VM: k8s/README.md,
+# "Monitored VM".
 #
 # Source and toolchain are the ones of the kernel test harness (ci/kernel.sh): Debian's
 # linux-source-6.12, rustc-web's /usr/bin/rustc and the bindgen-cli version pinned in
-# ci/kernel.sh, installed by `ci/deps.sh kernel`, sharing its cache
-# (PROCPULSE_CACHE_DIR, default /var/cache/procpulse): the extracted source tree and
-# bindgen are reused if the harness already made them. Its Rust lines of
-# ci/kernel/base.config (MODULES, MODULE_UNLOAD, KALLSYMS, RUST) are applied here too.
-# The rest of its config is a QEMU tinyconfig that cannot boot a real VM's disks,
-# network and systemd, so the base here is Debian's own config for the flavour
-# (linux-config-6.12; cloud-amd64 by default, for cloud VMs) plus
-# k8s/vm/kernel-rust.config, which removes what CONFIG_RUST forbids (MODVERSIONS,
-# DEBUG_INFO_BTF, RANDSTRUCT).
-#
-# --config-only stops after the configuration and its check (about a minute): that is
-# what ci/test-k8s.sh runs. A full build of the cloud flavour takes hours on 2 cores
-# (no debug info keeps the build dir to a few GB).
+# ci/kernel.sh, installed by `ci/deps.sh kernel`, sharing its cache (extracted source tree
+# and bindgen). Every fragment line must survive olddefconfig (Kconfig drops options
+# whose dependencies fail without a word), or the script stops.
 #
 # Secure Boot: the kernel is not signed for the distribution's shim; boot the VM with
-# Secure Boot off (GCE: --no-shielded-secure-boot). Modules are signed with a key made
-# during the build; the procpulse modules are not, which only taints the kernel.
+# Secure Boot off (GCE: --no-shielded-secure-boot).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}
-FLAVOUR=${PROCPULSE_VM_KERNEL_FLAVOUR:-cloud-amd64}
+BASE=${PROCPULSE_VM_KERNEL_BASE:-lean}
 OUT=${PROCPULSE_VM_KERNEL_OUT:-$ROOT/out/vm-kernel}
 JOBS=${PROCPULSE_KERNEL_JOBS:-$(nproc)}
 RUSTC=/usr/bin/rustc
+# Bump when the build steps below change in a way that changes the packages.
+RECIPE=2
 config_only=0
-for a in "$@"; do
-  case "$a" in
-    --config-only) config_only=1 ;;
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --config-only) config_only=1; shift ;;
+    --base) BASE=${2:?--base needs lean or debian:FLAVOUR}; shift 2 ;;
+    --base=*) BASE=${1#--base=}; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "kernel-deb.sh: unknown argument '$a'" >&2; exit 2 ;;
+    *) echo "kernel-deb.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 log() { echo "kernel-deb.sh: $*" >&2; }
+case "$BASE" in
+  lean) LABEL=lean ;;
+  debian:?*) FLAVOUR=${BASE#debian:}; LABEL=debian-$FLAVOUR ;;
+  *) log "unknown --base '$BASE' (lean or debian:FLAVOUR, e.g. debian:cloud-amd64)"; exit 2 ;;
+esac
 
 # The harness's toolchain: same packages (the kernel group also has linux-config-6.12
 # and dpkg-dev for this script), same bindgen pin, same cache layout.
 "$ROOT/ci/deps.sh" kernel >&2
+pkgver() { dpkg-query -W -f='${Version}' "$1"; }
 # The pin in ci/kernel.sh wins; 0.70.1 is the version known to work with 6.12.
 BINDGEN_VERSION=$(sed -n 's/^BINDGEN_VERSION=//p' "$ROOT/ci/kernel.sh" 2>/dev/null || true)
 BINDGEN_VERSION=${BINDGEN_VERSION:-0.70.1}
@@ -59,7 +82,8 @@ if [ ! -x "$BINDGEN" ]; then
   cargo install --quiet --locked --root "$CACHE/tools/bindgen-$BINDGEN_VERSION" \
     bindgen-cli --version "=$BINDGEN_VERSION" >&2
 fi
-SRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+SRC_VERSION=$(pkgver linux-source-6.12)
+RUSTC_VERSION=$(pkgver rustc-web)
 SRC=$CACHE/src/linux-source-$SRC_VERSION
 if [ ! -f "$SRC/.procpulse-extracted" ]; then
   log "extracting /usr/src/linux-source-6.12.tar.xz into $SRC"
@@ -67,54 +91,156 @@ if [ ! -f "$SRC/.procpulse-extracted" ]; then
   tar -xf /usr/src/linux-source-6.12.tar.xz -C "$SRC" --strip-components=1
   touch "$SRC/.procpulse-extracted"
 fi
+kmake() { make -C "$SRC" O="$1" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" "${@:2}"; }
 
-BUILD=$OUT/build
-mkdir -p "$BUILD"
-kmake() { make -C "$SRC" O="$BUILD" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" "$@"; }
-
-# Debian's config for the flavour + the harness's Rust lines + what CONFIG_RUST forbids.
-FRAG=$OUT/fragment.config
-{
-  grep -sE '^CONFIG_(MODULES|MODULE_UNLOAD|KALLSYMS|RUST)=' "$ROOT/ci/kernel/base.config" || true
-  cat "$ROOT/k8s/vm/kernel-rust.config"
-} >"$FRAG"
-xzcat "/usr/src/linux-config-6.12/config.amd64_none_$FLAVOUR.xz" >"$BUILD/.config"
-log "configuring: Debian $FLAVOUR config + $FRAG"
-"$SRC/scripts/kconfig/merge_config.sh" -m -O "$BUILD" "$BUILD/.config" "$FRAG" >"$OUT/config.log" 2>&1
-kmake olddefconfig >>"$OUT/config.log" 2>&1
-# Kconfig drops options whose dependencies fail without a word: insist on every line.
-bad=0
-while IFS= read -r line; do
-  case "$line" in
-    CONFIG_*=*) grep -qxF "$line" "$BUILD/.config" || { log "'$line' did not survive"; bad=1; } ;;
-    "# CONFIG_"*" is not set")
-      opt=${line#\# }
-      opt=${opt%% *}
-      if grep -q "^$opt=" "$BUILD/.config"; then log "$opt is still set"; bad=1; fi ;;
-  esac
-done <"$FRAG"
-if [ "$bad" = 1 ]; then
-  kmake rustavailable >&2 || true
-  exit 1
-fi
-release=$(kmake -s kernelrelease 2>/dev/null | tail -1)
-log "config ok: CONFIG_RUST=y, kernel release $release ($BUILD/.config)"
-[ "$config_only" = 0 ] || exit 0
-
-log "building linux-image/linux-headers .debs with -j$JOBS (hours on 2 cores)"
-# DPKG_FLAGS=-d: the generated debian/control asks for debhelper-compat and a
-# cross-named gcc package; the tools the build really runs come from `ci/deps.sh kernel`.
-kmake -j"$JOBS" KDEB_PKGVERSION="$SRC_VERSION+procpulse1" DPKG_FLAGS=-d bindeb-pkg \
-  >"$OUT/build.log" 2>&1 || {
-  tail -n 40 "$OUT/build.log" >&2
-  log "bindeb-pkg failed (log: $OUT/build.log)"
-  exit 1
+# The fragment applied on top of the starting config, reduced to its effective lines:
+# one per option, the last one wins (kernel-vm.config raises base.config's NR_CPUS).
+fragment() {
+  if [ "$LABEL" = lean ]; then
+    cat "$ROOT/ci/kernel/base.config" "$ROOT/ci/kernel/default.config" "$ROOT/k8s/vm/kernel-vm.config"
+  else
+    grep -sE '^CONFIG_(MODULES|MODULE_UNLOAD|KALLSYMS|RUST)=' "$ROOT/ci/kernel/base.config" || true
+    cat "$ROOT/k8s/vm/kernel-rust.config"
+  fi | sed 's/[[:space:]]*$//' | awk '
+    /^CONFIG_[A-Za-z0-9_]+=/ { o = $0; sub(/=.*/, "", o) }
+    /^# CONFIG_[A-Za-z0-9_]+ is not set$/ { o = $2 }
+    o != "" { if (!(o in line)) order[n++] = o; line[o] = $0; o = "" }
+    END { for (i = 0; i < n; i++) print line[order[i]] }'
 }
-# The modules must be built by the rustc that built this kernel: build them here.
-log "building the procpulse modules against $release"
-# In a copy, so that the work tree's kmod/ gets no build output.
-rm -rf "$OUT/kmod-src" && cp -r "$ROOT/kmod" "$OUT/kmod-src" && mkdir -p "$OUT/modules"
-make -C "$OUT/kmod-src" KDIR="$BUILD" RUSTC="$RUSTC" BINDGEN="$BINDGEN" modules >>"$OUT/build.log" 2>&1
-cp "$OUT"/kmod-src/procpulse_*.ko "$OUT/modules/"
-ls -l "$OUT"/*.deb "$OUT"/modules/*.ko
-log "done: copy $OUT/*.deb and $OUT/modules/ to the VM (k8s/README.md)"
+FRAGMENT=$(fragment)
+DEBIAN_CONFIG=""
+if [ "$LABEL" != lean ]; then
+  DEBIAN_CONFIG=/usr/src/linux-config-6.12/config.amd64_none_$FLAVOUR.xz
+  [ -f "$DEBIAN_CONFIG" ] || { log "no Debian config for flavour '$FLAVOUR' ($DEBIAN_CONFIG)"; exit 2; }
+fi
+KEY=$({
+  echo "recipe $RECIPE"
+  echo "base $BASE"
+  echo "linux-source-6.12 $SRC_VERSION"
+  echo "rustc-web $RUSTC_VERSION"
+  echo "bindgen-cli $BINDGEN_VERSION"
+  [ -z "$DEBIAN_CONFIG" ] || echo "linux-config-6.12 $(pkgver linux-config-6.12)"
+  echo "$FRAGMENT"
+} | sha256sum | cut -c1-16)
+# The modules' sources, as pp_modules (ci/guest/common.sh) copies them.
+MKEY=$(cd "$ROOT/kmod" && cat Kbuild Makefile ./*.rs | sha256sum | cut -c1-16)
+
+# configure DIR: starting config + fragment, olddefconfig, then insist on every line.
+configure() {
+  local b=$1 line opt bad=0
+  mkdir -p "$b"
+  printf '%s\n' "$FRAGMENT" >"$b/fragment.config"
+  if [ "$LABEL" = lean ]; then
+    log "configuring $BASE: tinyconfig + ci/kernel/{base,default}.config + k8s/vm/kernel-vm.config"
+    kmake "$b" tinyconfig >"$b/config.log" 2>&1
+  else
+    log "configuring $BASE: Debian's $FLAVOUR config + the Rust lines + k8s/vm/kernel-rust.config"
+    xzcat "$DEBIAN_CONFIG" >"$b/.config"
+    : >"$b/config.log"
+  fi
+  {
+    "$SRC/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "$b/fragment.config"
+    kmake "$b" olddefconfig
+    # olddefconfig does not refresh include/config/auto.conf, which `kernelrelease` reads.
+    kmake "$b" syncconfig
+  } >>"$b/config.log" 2>&1
+  while IFS= read -r line; do
+    case "$line" in
+      CONFIG_*=*) grep -qxF "$line" "$b/.config" || {
+        log "'$line' did not survive olddefconfig (now: $(grep -E "^(# )?${line%%=*}[= ]" "$b/.config" || echo unset))"
+        bad=1
+      } ;;
+      "# CONFIG_"*" is not set")
+        opt=${line#\# }
+        opt=${opt%% *}
+        if grep -q "^$opt=" "$b/.config"; then log "$opt is still set"; bad=1; fi ;;
+    esac
+  done <"$b/fragment.config"
+  if [ "$bad" = 1 ]; then
+    kmake "$b" rustavailable >&2 || true
+    return 1
+  fi
+  log "config ok: every fragment line survived, CONFIG_RUST=y, release $(kmake "$b" -s kernelrelease 2>/dev/null | tail -1)"
+}
+
+if [ "$config_only" = 1 ]; then
+  configure "$OUT/config-check/$LABEL"
+  exit 0
+fi
+
+DIR=$CACHE/vm-kernel/$LABEL-$KEY
+BUILD=$DIR/build
+mkdir -p "$DIR"
+# One build per cache entry at a time (two CI runs must not share a half-built tree).
+exec 9>"$DIR/.lock"
+flock 9
+if [ -f "$DIR/.procpulse-done" ]; then
+  log "kernel cached at $DIR"
+else
+  start=$(date +%s)
+  # An interrupted build resumes: the same key means the same configuration.
+  if [ ! -f "$BUILD/.procpulse-configured" ]; then
+    configure "$BUILD"
+    touch "$BUILD/.procpulse-configured"
+  fi
+  release=$(kmake "$BUILD" -s kernelrelease | tail -1)
+  rm -f "$DIR"/*.deb "$DIR"/*.buildinfo "$DIR"/*.changes
+  log "building linux-image/linux-headers $release .debs with -j$JOBS under nice -n 19" \
+    "($([ "$LABEL" = lean ] && echo 'about 15 min' || echo 'hours') on 2 cores; log $DIR/build.log)"
+  # DPKG_FLAGS=-d: the generated debian/control asks for debhelper-compat and a
+  # cross-named gcc package; the tools the build really runs come from `ci/deps.sh kernel`.
+  if ! nice -n 19 make -C "$SRC" O="$BUILD" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" \
+    -j"$JOBS" KDEB_PKGVERSION="$SRC_VERSION+procpulse1" DPKG_FLAGS=-d bindeb-pkg \
+    >"$DIR/build.log" 2>&1; then
+    tail -n 40 "$DIR/build.log" >&2
+    log "bindeb-pkg failed (log: $DIR/build.log)"
+    exit 1
+  fi
+  ls "$DIR"/linux-image-"$release"_*.deb >/dev/null
+  cp "$BUILD/.config" "$DIR/config"
+  echo "$release" >"$DIR/release"
+  # Keep only what `make M=` needs to build the modules later: headers, scripts,
+  # Module.symvers, rust/*.rmeta and libmacros.so (as ci/kernel.sh does).
+  find "$BUILD" \( -name '*.o' -o -name '*.a' -o -name '.*.cmd' -o -name '*.ko' -o -name '*.mod.c' \) -delete
+  rm -rf "$BUILD/debian" "$BUILD/vmlinux" "$BUILD/arch/x86/boot/compressed/vmlinux" \
+    "$BUILD/arch/x86/boot/vmlinux.bin" "$BUILD"/arch/x86/boot/compressed/vmlinux.bin*
+  echo "$(($(date +%s) - start))" >"$DIR/build-seconds"
+  touch "$DIR/.procpulse-done"
+  log "kernel built in $(cat "$DIR/build-seconds") s -> $DIR ($(du -sh "$DIR" | cut -f1))"
+fi
+release=$(cat "$DIR/release")
+
+# The modules must be built by the rustc that built this kernel: build them here, in a
+# copy of kmod/ so that the work tree gets no build output.
+MDIR=$DIR/modules-$MKEY
+if [ -f "$MDIR/.procpulse-done" ]; then
+  log "modules cached at $MDIR"
+else
+  log "building the procpulse modules against $release"
+  rm -rf "$MDIR" "$DIR/kmod-src" && mkdir -p "$DIR/kmod-src" "$MDIR"
+  cp "$ROOT"/kmod/*.rs "$ROOT"/kmod/Kbuild "$ROOT"/kmod/Makefile "$DIR/kmod-src/"
+  if ! nice -n 19 make -C "$DIR/kmod-src" KDIR="$BUILD" RUSTC="$RUSTC" BINDGEN="$BINDGEN" modules \
+    >"$DIR/kmod-src/build.log" 2>&1; then
+    cat "$DIR/kmod-src/build.log" >&2
+    log "module build against $BUILD failed"
+    exit 1
+  fi
+  cp "$DIR"/kmod-src/procpulse_*.ko "$MDIR/"
+  for m in "$MDIR"/*.ko; do
+    vermagic=$(modinfo -F vermagic "$m")
+    [ "${vermagic%% *}" = "$release" ] || { log "$m is built for ${vermagic%% *}, not $release"; exit 1; }
+  done
+  touch "$MDIR/.procpulse-done"
+fi
+
+# The output directory: the packages, the modules and the config of this build only.
+mkdir -p "$OUT"
+rm -rf "$OUT/modules" "$OUT"/linux-*.deb "$OUT/config"
+put() { ln -f "$1" "$2" 2>/dev/null || cp -f "$1" "$2"; }
+for f in "$DIR"/linux-*.deb; do put "$f" "$OUT/${f##*/}"; done
+mkdir -p "$OUT/modules"
+for f in "$MDIR"/*.ko; do put "$f" "$OUT/modules/${f##*/}"; done
+put "$DIR/config" "$OUT/config"
+ls -l "$OUT"/*.deb "$OUT"/modules/*.ko >&2
+log "done ($release): copy $OUT/*.deb and $OUT/modules/ to the VM (k8s/README.md)"
+echo "$DIR"
