@@ -7,6 +7,10 @@
 #
 # The modules must come from the same build as the running kernel (k8s/vm/kernel-deb.sh
 # builds both): a kernel without CONFIG_RUST=y, or another build, refuses them.
+# In a chroot (an image being prepared) the running kernel is the host's, so the target is
+# KERNEL_RELEASE or else the release the modules are built for, which must be installed
+# in the chroot (/lib/modules/<release>, from the linux-image package); it installs and
+# runs depmod but loads nothing: systemd-modules-load loads them at the image's next boot.
 # PROCPULSE_DESTDIR=/some/root stages the files under that root for KERNEL_RELEASE
 # (default: uname -r) and loads nothing (used by ci/test-k8s.sh).
 set -euo pipefail
@@ -14,9 +18,25 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DIR=${1:?usage: install-modules.sh DIR-WITH-.ko-FILES}
 DESTDIR=${PROCPULSE_DESTDIR:-}
-KREL=${KERNEL_RELEASE:-$(uname -r)}
 MODULES=(procpulse_cpu procpulse_ram procpulse_procs)
 log() { echo "install-modules.sh: $*" >&2; }
+# A chroot: / is not the root of PID 1 (or /proc is not even mounted).
+in_chroot() { [ "$(stat -Lc %d:%i / 2>/dev/null)" != "$(stat -Lc %d:%i /proc/1/root/ 2>/dev/null)" ]; }
+offline=0
+if [ -z "$DESTDIR" ] && in_chroot; then offline=1; fi
+if [ -n "${KERNEL_RELEASE:-}" ]; then
+  KREL=$KERNEL_RELEASE
+elif [ "$offline" = 1 ]; then
+  [ -f "$DIR/procpulse_cpu.ko" ] || { log "missing $DIR/procpulse_cpu.ko"; exit 1; }
+  KREL=$(modinfo -F vermagic "$DIR/procpulse_cpu.ko")
+  KREL=${KREL%% *}
+  [ -d "/lib/modules/$KREL" ] || {
+    log "in a chroot: kernel $KREL (the modules' release) is not installed here; install its linux-image package first"
+    exit 1
+  }
+else
+  KREL=$(uname -r)
+fi
 
 if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then log "run as root"; exit 1; fi
 for m in "${MODULES[@]}"; do
@@ -42,6 +62,10 @@ if [ -n "$DESTDIR" ]; then
   exit 0
 fi
 depmod -a "$KREL"
+if [ "$offline" = 1 ]; then
+  log "in a chroot: installed for $KREL; systemd-modules-load loads them at the next boot"
+  exit 0
+fi
 for m in "${MODULES[@]}"; do modprobe "$m"; done
 for f in cpu ram procs; do
   [ -r "/proc/procpulse_$f" ] || { log "/proc/procpulse_$f missing after modprobe"; exit 1; }

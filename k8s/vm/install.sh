@@ -11,8 +11,11 @@
 #                     Rust-enabled kernel of k8s/vm/kernel-deb.sh to be running); without
 #                     the modules the agent falls back to plain /proc (source "procfs")
 #
-# PROCPULSE_DESTDIR=/some/root installs the files under that root and starts nothing
-# (used by ci/test-k8s.sh). Idempotent: running it again upgrades binary and unit.
+# In a chroot (preparing a VM image: `chroot /mnt /path/to/vm/install.sh ...`, after
+# installing the kernel package there) it installs, creates the user and enables the unit
+# but starts and loads nothing: the agent and the modules start at the image's next boot
+# (ci/test-vm.sh does this). PROCPULSE_DESTDIR=/some/root only stages the files under that
+# root (used by ci/test-k8s.sh). Idempotent: running it again upgrades binary and unit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +31,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 log() { echo "install.sh: $*" >&2; }
+# A chroot: / is not the root of PID 1 (or /proc is not even mounted).
+in_chroot() { [ "$(stat -Lc %d:%i / 2>/dev/null)" != "$(stat -Lc %d:%i /proc/1/root/ 2>/dev/null)" ]; }
 [ -n "$agent_bin" ] || { log "--agent-bin PATH is required"; exit 2; }
 [ -x "$agent_bin" ] || { log "$agent_bin is not an executable"; exit 1; }
 if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then log "run as root"; exit 1; fi
@@ -47,6 +52,12 @@ if [ -n "$DESTDIR" ]; then
 fi
 
 systemd-sysusers /usr/lib/sysusers.d/procpulse.conf
+if in_chroot; then
+  # systemctl works offline in a chroot: it only creates the [Install] symlinks.
+  systemctl enable procpulse-agent.service
+  log "in a chroot: user procpulse created, procpulse-agent.service enabled; it starts at the next boot"
+  exit 0
+fi
 systemctl daemon-reload
 systemctl enable procpulse-agent.service
 systemctl restart procpulse-agent.service
