@@ -234,10 +234,13 @@ vm_scripts_parse() {
   for f in k8s/vm/*.sh; do bash -n "$f" || return 1; done
 }
 step "VM scripts parse (bash -n)" vm_scripts_parse
-# Debian's 6.12 config + the Rust fragment must resolve to CONFIG_RUST=y (the full
+# Both VM kernel configs must keep every fragment line, CONFIG_RUST=y included: the lean
+# default (built and booted by ci/test-vm.sh) and Debian's cloud-amd64 flavour (its full
 # bindeb-pkg build takes hours and is not run here).
-step "kernel-deb.sh --config-only (CONFIG_RUST=y survives)" \
-  env PROCPULSE_VM_KERNEL_OUT="$WORK/vm-kernel" k8s/vm/kernel-deb.sh --config-only
+step "kernel-deb.sh --base lean --config-only (every line survives)" \
+  env PROCPULSE_VM_KERNEL_OUT="$WORK/vm-kernel" k8s/vm/kernel-deb.sh --base lean --config-only
+step "kernel-deb.sh --base debian:cloud-amd64 --config-only (CONFIG_RUST=y survives)" \
+  env PROCPULSE_VM_KERNEL_OUT="$WORK/vm-kernel" k8s/vm/kernel-deb.sh --base debian:cloud-amd64 --config-only
 
 echo
 echo "test-k8s: summary"

@@ -15,7 +15,7 @@ export CI_LOG_DIR=${CI_LOG_DIR:-/tmp/procpulse-logs}
 mkdir -p "$CI_LOG_DIR"
 export CARGO_TERM_COLOR=never
 
-STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod stack)
+STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod vm stack)
 if [ $# -gt 0 ]; then STAGES=("$@"); fi
 
 log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*"; }
@@ -61,6 +61,7 @@ stage_loadgen() { run_script test-loadgen.sh; }
 stage_web() { run_script test-web.sh; }
 stage_k8s() { run_script test-k8s.sh; }
 stage_kmod() { run_script kmod-test.sh; }
+stage_vm() { run_script test-vm.sh; }
 stage_stack() { run_script test-stack.sh; }
 
 # Stages run in pipelines (subshells), so shared services start here, in this shell.
