@@ -3,19 +3,23 @@
 //! client that disconnects never leaves a transaction open on a pooled connection.
 //!
 //! - [`WriteMode::Direct`]: each request spawns one transaction.
-//! - [`WriteMode::Batched`]: requests queue for writer tasks; a writer takes the oldest
-//!   request, gathers more until `batch_max_rows` rows or until that request has waited
-//!   `batch_max_wait`, writes them all in one transaction (multi-row inserts), and answers
-//!   each request with its own accepted/duplicate counts. With several writers one batch
-//!   gathers while another commits.
+//! - [`WriteMode::Batched`]: group commit. Requests queue for writer tasks; one writer at
+//!   a time gathers: it takes the oldest request and everything already queued, and
+//!   commits at once if no other commit is in flight (an idle service adds no delay).
+//!   While another writer's commit is in flight it keeps gathering until that commit
+//!   ends, `batch_max_rows` rows are queued, or the oldest request has waited
+//!   `batch_max_wait`, so a batch is what arrived during one commit. The batch is
+//!   written in one transaction (multi-row inserts) and each request is answered with
+//!   its own accepted/duplicate counts.
 
 use crate::config::{Config, WriteMode};
 use crate::metrics::IngestMetrics;
 use procpulse_storage::write::insert_samples;
 use procpulse_storage::{Backend, Database, NewSample, StorageError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -82,11 +86,13 @@ impl Writer {
                     (0, Backend::Mysql) => 2,
                     (n, _) => n,
                 };
+                let commits = Arc::new(InFlight::default());
                 let tasks = (0..writers)
                     .map(|_| {
                         tokio::spawn(batch_loop(
                             db.clone(),
                             Arc::clone(&rx),
+                            Arc::clone(&commits),
                             Arc::clone(&metrics),
                             config.batch_max_wait,
                             config.batch_max_rows.max(1),
@@ -169,41 +175,89 @@ async fn commit(
     }
 }
 
+/// Batched writers' commits in flight, and a wake-up when one ends.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: AtomicUsize,
+    ended: Notify,
+}
+
+/// Counts one commit as in flight until dropped (also on cancellation or panic).
+struct CommitGuard<'a>(&'a InFlight);
+
+impl<'a> CommitGuard<'a> {
+    fn new(commits: &'a InFlight) -> Self {
+        commits.count.fetch_add(1, Ordering::SeqCst);
+        CommitGuard(commits)
+    }
+}
+
+impl Drop for CommitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.notify_waiters();
+    }
+}
+
 async fn batch_loop(
     db: Database,
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    commits: Arc<InFlight>,
     metrics: Arc<IngestMetrics>,
     max_wait: Duration,
     max_rows: usize,
 ) {
     loop {
-        let jobs = {
+        let (jobs, guard) = {
+            // One writer gathers at a time; the others are committing or waiting here.
             let mut rx = queue.lock().await;
             let Some(first) = rx.recv().await else { break };
-            let deadline = first.queued_at + max_wait;
-            let mut rows = first.rows.len();
-            let mut jobs = vec![first];
-            while rows < max_rows {
-                // Take what is already queued without waiting; wait only until the oldest
-                // request's deadline.
-                let next = match rx.try_recv() {
-                    Ok(job) => Some(job),
-                    Err(mpsc::error::TryRecvError::Disconnected) => None,
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        tokio::time::timeout_at(deadline, rx.recv())
-                            .await
-                            .ok()
-                            .flatten()
-                    }
-                };
-                let Some(job) = next else { break };
-                rows += job.rows.len();
-                jobs.push(job);
-            }
-            jobs
+            let jobs = gather(&mut rx, first, &commits, max_wait, max_rows).await;
+            // Counted before the queue is released, so the next gatherer waits for it.
+            (jobs, CommitGuard::new(&commits))
         };
         write_batch(&db, jobs, &metrics).await;
+        drop(guard);
     }
+}
+
+/// Collects the batch that starts with `first` (see the module docs for when it ends).
+async fn gather(
+    rx: &mut mpsc::Receiver<Job>,
+    first: Job,
+    commits: &InFlight,
+    max_wait: Duration,
+    max_rows: usize,
+) -> Vec<Job> {
+    let deadline = first.queued_at + max_wait;
+    let mut rows = first.rows.len();
+    let mut jobs = vec![first];
+    while rows < max_rows {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Registered before the count is read, so an ending commit is not missed.
+                let ended = commits.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if commits.count.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                tokio::select! {
+                    job = rx.recv() => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                    () = &mut ended => continue,
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+        };
+        rows += job.rows.len();
+        jobs.push(job);
+    }
+    jobs
 }
 
 async fn write_batch(db: &Database, jobs: Vec<Job>, metrics: &IngestMetrics) {

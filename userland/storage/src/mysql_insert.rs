@@ -1,4 +1,4 @@
-//! The literal multi-row `INSERT IGNORE` the MySQL write path sends.
+//! The literal multi-row `INSERT` / `INSERT IGNORE` the MySQL write path sends.
 //!
 //! Why not Diesel's bound batch insert: in MySQL's binary protocol every placeholder of a
 //! prepared statement comes back as a parameter-definition packet on PREPARE, so a
@@ -17,7 +17,25 @@ use time::PrimitiveDateTime;
 /// `max_allowed_packet` (16 MiB / 64 MiB).
 pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 
-const HEAD: &str = "INSERT IGNORE INTO samples (sample_id, host, source, route, collected_at, \
+/// What a statement does with a `sample_id` that is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// `INSERT`: the statement fails whole (duplicate-key error) and stores nothing.
+    Fail,
+    /// `INSERT IGNORE`: the row is skipped, the others are stored.
+    Skip,
+}
+
+impl OnDuplicate {
+    fn verb(self) -> &'static str {
+        match self {
+            OnDuplicate::Fail => "INSERT",
+            OnDuplicate::Skip => "INSERT IGNORE",
+        }
+    }
+}
+
+const HEAD: &str = " INTO samples (sample_id, host, source, route, collected_at, \
 received_at, cpu_usage_percent, cpu_cores, load1, load5, load15, ram_total_kb, ram_free_kb, \
 ram_available_kb, ram_used_kb, ram_cached_kb, ram_swap_total_kb, ram_swap_free_kb, \
 ram_used_percent, procs_total, procs_running, procs_sleeping, procs_disk_sleep, \
@@ -120,6 +138,7 @@ fn row(out: &mut String, r: &NewSample) {
 pub fn statements<'a>(
     rows: impl IntoIterator<Item = &'a NewSample>,
     max_rows: usize,
+    on_duplicate: OnDuplicate,
 ) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     let mut sql = String::new();
@@ -127,6 +146,7 @@ pub fn statements<'a>(
     for r in rows {
         if n == 0 {
             sql.reserve(64 * 1024);
+            sql.push_str(on_duplicate.verb());
             sql.push_str(HEAD);
         } else {
             sql.push(',');

@@ -1,12 +1,18 @@
 //! Idempotent inserts of samples, the write path ingest uses in both write modes.
 //!
 //! One call is one transaction: the sample_ids of the batch that are already stored are
-//! looked up (on MySQL only after an optimistic insert found some), the rest are inserted
-//! with `INSERT IGNORE` (MySQL, literal statements: see [`crate::mysql_insert`]) /
-//! `INSERT OR IGNORE` (SQLite, Diesel's bound batch insert) in as few multi-row
-//! statements as the limits allow, and the transaction commits. Every input row comes back marked stored or duplicate — also
-//! when a batch repeats a sample_id itself (the first occurrence wins) — so that a
-//! batched writer can tell each request which of its rows were duplicates.
+//! looked up, the rest are inserted with `INSERT IGNORE` (MySQL, literal statements: see
+//! [`crate::mysql_insert`]) / `INSERT OR IGNORE` (SQLite, Diesel's bound batch insert) in
+//! as few multi-row statements as the limits allow, and the transaction commits. Every
+//! input row comes back marked stored or duplicate — also when a batch repeats a
+//! sample_id itself (the first occurrence wins) — so that a batched writer can tell each
+//! request which of its rows were duplicates.
+//!
+//! MySQL fast path: a batch of distinct sample_ids that fits one statement is first sent
+//! as one plain `INSERT` in autocommit mode — one round trip over the text protocol
+//! instead of BEGIN, PREPARE, EXECUTE and COMMIT. The statement is its own transaction
+//! and atomic: it stores every row, or on a duplicate sample_id fails and stores none,
+//! and the lookup path above runs.
 //!
 //! Concurrency: SQLite writes run on the single writer connection inside `BEGIN
 //! IMMEDIATE`, so lookup and insert see the same table. On MySQL another writer (the other
@@ -77,7 +83,10 @@ pub async fn insert_samples(
                     Err(e) if attempt < MYSQL_ATTEMPTS && is_retryable(&e) => {
                         tracing::debug!(attempt, error = %e, "Retrying write");
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        crate::pool::discard(c);
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -161,46 +170,66 @@ mod sqlite {
 
 mod mysql {
     use super::*;
+    use crate::mysql_insert::OnDuplicate;
     use crate::pool::MysqlConn;
     use crate::schema::samples::dsl;
     use diesel::prelude::*;
-    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 
-    /// Literal multi-row INSERT IGNORE statements (see [`crate::mysql_insert`]).
-    fn statements_for<'a>(rows: impl Iterator<Item = &'a NewSample>) -> Vec<(String, usize)> {
-        crate::mysql_insert::statements(rows, MYSQL_ROWS_PER_STATEMENT)
+    /// Literal multi-row INSERT (IGNORE) statements (see [`crate::mysql_insert`]).
+    fn statements_for<'a>(
+        rows: impl Iterator<Item = &'a NewSample>,
+        on_duplicate: OnDuplicate,
+    ) -> Vec<(String, usize)> {
+        crate::mysql_insert::statements(rows, MYSQL_ROWS_PER_STATEMENT, on_duplicate)
     }
 
     pub(super) async fn insert(
         conn: &mut MysqlConn,
         rows: &[NewSample],
     ) -> Result<(Vec<bool>, usize), StorageError> {
-        // Fast path for the common case (no sample_id repeated or already stored): insert
-        // straight away and commit if every row went in. If some were ignored, roll back
-        // and take the exact path below, which tells which rows were duplicates.
+        // Fast path for the common case (no sample_id repeated or already stored).
         let all_new = plan(rows, &HashSet::new());
         if all_new.iter().all(|s| *s) {
-            let attempt = conn
-                .transaction::<_, StorageError, _>(async move |c| {
-                    let mut statements = 0;
-                    let mut inserted = 0;
-                    for (sql, _) in statements_for(rows.iter()) {
-                        inserted += diesel::sql_query(sql).execute(c).await?;
-                        statements += 1;
+            let mut plain = statements_for(rows.iter(), OnDuplicate::Fail);
+            if plain.len() == 1 {
+                // One plain INSERT in autocommit mode is a transaction of its own, sent
+                // as text in one round trip (no BEGIN, PREPARE, COMMIT): InnoDB stores
+                // all of its rows or, on any error such as a duplicate sample_id, none.
+                let (sql, _) = plain.swap_remove(0);
+                match conn.batch_execute(&sql).await {
+                    Ok(()) => return Ok((all_new, 1)),
+                    // Nothing stored; the exact path below finds out which rows are new.
+                    Err(diesel::result::Error::DatabaseError(kind, info)) => {
+                        tracing::debug!(?kind, message = info.message(), "Fast insert refused");
                     }
-                    if inserted != rows.len() {
-                        return Err(StorageError::WriteRace {
-                            expected: rows.len(),
-                            inserted,
-                        });
-                    }
-                    Ok(statements)
-                })
-                .await;
-            match attempt {
-                Ok(statements) => return Ok((all_new, statements)),
-                Err(StorageError::WriteRace { .. }) => {}
-                Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                // Several statements: one transaction; if some rows were ignored, roll
+                // back and take the exact path.
+                let attempt = conn
+                    .transaction::<_, StorageError, _>(async move |c| {
+                        let mut statements = 0;
+                        let mut inserted = 0;
+                        for (sql, _) in statements_for(rows.iter(), OnDuplicate::Skip) {
+                            inserted += diesel::sql_query(sql).execute(c).await?;
+                            statements += 1;
+                        }
+                        if inserted != rows.len() {
+                            return Err(StorageError::WriteRace {
+                                expected: rows.len(),
+                                inserted,
+                            });
+                        }
+                        Ok(statements)
+                    })
+                    .await;
+                match attempt {
+                    Ok(statements) => return Ok((all_new, statements)),
+                    Err(StorageError::WriteRace { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         conn.transaction::<_, StorageError, _>(async move |c| {
@@ -218,7 +247,7 @@ mod mysql {
             let fresh = fresh_rows(rows, &stored);
             let mut statements = 0;
             let mut inserted = 0;
-            for (sql, _) in statements_for(fresh.iter().copied()) {
+            for (sql, _) in statements_for(fresh.iter().copied(), OnDuplicate::Skip) {
                 inserted += diesel::sql_query(sql).execute(c).await?;
                 statements += 1;
             }

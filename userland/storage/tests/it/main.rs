@@ -9,3 +9,5 @@ mod schema;
 mod write;
 // Stats and averages.
 mod read;
+// Pooled connections after server-side failures.
+mod pool;

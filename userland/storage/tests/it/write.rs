@@ -116,3 +116,23 @@ async fn a_full_request_is_one_statement_in_one_transaction() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_distinct_ids_some_already_stored_stores_only_the_new_ones() {
+    // Distinct ids within the batch take MySQL's one-statement fast path first, which
+    // fails whole on the stored id; the exact path must then store just the new rows.
+    for t in common::all().await {
+        let db = &t.db;
+        insert_samples(db, rows("d", 3)).await.unwrap();
+        let mut batch = rows("d", 6); // d-0..d-2 stored, d-3..d-5 new
+        batch.swap(0, 4);
+        let report = insert_samples(db, batch).await.unwrap();
+        assert_eq!(
+            report.stored,
+            [true, false, false, true, false, true],
+            "{:?}",
+            db.backend()
+        );
+        assert_eq!(read::stats(db).await.unwrap().total_rows, 6);
+    }
+}
