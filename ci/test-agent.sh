@@ -33,7 +33,7 @@ smoke() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/agent-smoke.XXXXXX")
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   PROCPULSE_LISTEN=127.0.0.1:$port PROCPULSE_SOURCE=procfs PROCPULSE_HOSTNAME=smoke-host \
-    PROCPULSE_SAMPLE_INTERVAL_MS=200 "$ROOT/target/debug/procpulse-agent" >"$work/log" 2>&1 &
+    PROCPULSE_SAMPLE_INTERVAL_MS=200 PROCPULSE_THREADS=3 "$ROOT/target/debug/procpulse-agent" >"$work/log" 2>&1 &
   pid=$!
   local ok=1
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.1; done
@@ -46,13 +46,22 @@ smoke() {
   grep -q '^procpulse_host_memory_bytes{state="total"}' "$work/metrics.txt" || { echo "metrics lack host memory"; ok=0; }
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] || ok=0
   [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/v1/snapshot")" = 405 ] || ok=0
+  # 3 server threads, each on its own SO_REUSEPORT socket; 60 connections, 60 distinct ids.
+  [ "$(grep -c Listening "$work/log")" = 3 ] || { echo "expected 3 listening threads"; ok=0; }
+  seq 60 | xargs -P 20 -I{} curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" -o "$work/many.{}.json" || ok=0
+  [ "$(cat "$work"/many.*.json | jq -r .sample_id | sort -u | wc -l)" = 60 ] || { echo "sample_ids not distinct"; ok=0; }
+  # A second agent on the same port is refused (SO_REUSEPORT must not let it join).
+  if PROCPULSE_LISTEN=127.0.0.1:$port "$ROOT/target/debug/procpulse-agent" >"$work/second.log" 2>&1; then
+    echo "a second agent started on a port in use"; ok=0
+  fi
+  grep -q "in use" "$work/second.log" || { echo "second agent: no 'in use' error: $(cat "$work/second.log")"; ok=0; }
   kill -TERM "$pid"
   rc=0
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then echo "agent did not exit after SIGTERM"; kill -9 "$pid"; ok=0; fi
   wait "$pid" || rc=$?
   [ "$rc" = 0 ] || { echo "agent exited $rc after SIGTERM"; ok=0; }
-  grep -q "Server drained" "$work/log" || { echo "no drain log line"; ok=0; }
+  [ "$(grep -c "Server drained" "$work/log")" = 3 ] || { echo "not every server thread drained"; ok=0; }
   [ "$ok" = 1 ] || cat "$work/log"
   rm -rf "$work"
   [ "$ok" = 1 ]

@@ -10,7 +10,8 @@
 //! Layout: [`files`] reads /proc with reusable buffers, [`sampler`] is the background
 //! CPU/process sampler of the /proc fallback, [`source`] decides kmod vs procfs,
 //! [`collect`] builds snapshots, [`filters`]/[`handlers`] are the HTTP routes,
-//! [`host_metrics`] the Prometheus gauges, [`push`] the push mode, [`ids`] the sample ids.
+//! [`host_metrics`] the Prometheus gauges, [`push`] the push mode, [`ids`] the sample ids,
+//! [`threads`] the per-core server threads the binary runs.
 
 pub mod collect;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod ids;
 pub mod push;
 pub mod sampler;
 pub mod source;
+pub mod threads;
 
 pub use collect::Agent;
 pub use config::{Config, PushConfig, SourceMode};

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use procpulse_agent::{Config, PushConfig, SourceMode};
+use procpulse_agent::{Config, PushConfig, SourceMode, threads};
 use procpulse_service::Shutdown;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,10 +48,13 @@ struct Args {
     /// Bearer token for ingest.
     #[arg(long, env = "PROCPULSE_INGEST_TOKEN", hide_env_values = true)]
     ingest_token: Option<String>,
+    /// HTTP server threads, each with its own runtime and SO_REUSEPORT socket (0 = one per
+    /// CPU this process may run on).
+    #[arg(long, env = "PROCPULSE_THREADS", default_value_t = 0)]
+    threads: usize,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     procpulse_service::telemetry::init();
     let mut config = Config::new(a.proc_root);
@@ -66,10 +69,11 @@ async fn main() -> anyhow::Result<()> {
         p.token = a.ingest_token;
         p
     });
-    let listener = tokio::net::TcpListener::bind(&a.listen)
-        .await
-        .with_context(|| format!("binding {}", a.listen))?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    procpulse_agent::run(config, listener, shutdown).await
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let addr = threads::resolve(&a.listen).context("--listen")?;
+    let listeners = threads::bind_reuseport(addr, threads)?;
+    threads::run(config, listeners, Shutdown::new())
 }
