@@ -72,6 +72,9 @@ pub struct Sample {
     /// The first [`MAX_TOP`] of `tasks` as snapshot rows, built once per sample so that
     /// snapshot requests only borrow them.
     pub top: Vec<TopProcess>,
+    /// `top[..n]` as JSON with its `n`, serialized by the first snapshot request that
+    /// needs it and copied by the others (the rows change only once per interval).
+    pub top_json: std::sync::OnceLock<(usize, Vec<u8>)>,
 }
 
 /// Keeps the previous readings and publishes samples.
@@ -204,6 +207,7 @@ impl Sampler {
         let top = tasks.iter().take(MAX_TOP).map(Task::to_top).collect();
         let sample = Arc::new(Sample {
             top,
+            top_json: std::sync::OnceLock::new(),
             at: now,
             cpu_usage_percent: usage,
             cores: stat.cores,

@@ -99,3 +99,30 @@ async fn procfs_fixture_counts_every_nasty_case() {
     assert_eq!(t["total"], 9);
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_bytes_are_exactly_serdes_serialization() {
+    // The handler splices the sample's cached `top` JSON into the snapshot: the bytes must
+    // be exactly what serializing the whole Snapshot writes, on every request.
+    for (name, mode) in [("procfs", SourceMode::Procfs), ("kmod", SourceMode::Kmod)] {
+        let a = start(config(&fixture(name), mode)).await;
+        for _ in 0..3 {
+            let body = client()
+                .get(a.url("/api/v1/snapshot"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let snap: procpulse_model::Snapshot = serde_json::from_slice(&body).unwrap();
+            assert!(!snap.top.is_empty(), "{name}: fixture has processes");
+            assert_eq!(
+                String::from_utf8(body.to_vec()).unwrap(),
+                serde_json::to_string(&snap).unwrap(),
+                "{name}"
+            );
+        }
+        a.stop().await;
+    }
+}
