@@ -33,7 +33,7 @@ smoke() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/agent-smoke.XXXXXX")
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   PROCPULSE_LISTEN=127.0.0.1:$port PROCPULSE_SOURCE=procfs PROCPULSE_HOSTNAME=smoke-host \
-    PROCPULSE_SAMPLE_INTERVAL_MS=200 PROCPULSE_THREADS=3 "$ROOT/target/debug/procpulse-agent" >"$work/log" 2>&1 &
+    PROCPULSE_SAMPLE_INTERVAL_MS=200 PROCPULSE_THREADS=3 PROCPULSE_PIN_THREADS=true "$ROOT/target/debug/procpulse-agent" >"$work/log" 2>&1 &
   pid=$!
   local ok=1
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.1; done
@@ -50,6 +50,17 @@ smoke() {
   [ "$(grep -c Listening "$work/log")" = 3 ] || { echo "expected 3 listening threads"; ok=0; }
   seq 60 | xargs -P 20 -I{} curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" -o "$work/many.{}.json" || ok=0
   [ "$(cat "$work"/many.*.json | jq -r .sample_id | sort -u | wc -l)" = 60 ] || { echo "sample_ids not distinct"; ok=0; }
+  # Pinning: server thread i on the i-th allowed CPU (round robin); the sampler at nice 10.
+  local cpus; cpus=($(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))'))
+  for t in /proc/"$pid"/task/*; do
+    case "$(cat "$t/comm")" in
+      agent-http-1) want=${cpus[$((1 % ${#cpus[@]}))]} ;;
+      agent-http-2) want=${cpus[$((2 % ${#cpus[@]}))]} ;;
+      *) continue ;;
+    esac
+    [ "$(awk '/^Cpus_allowed_list/ {print $2}' "$t/status")" = "$want" ] || { echo "$(cat "$t/comm") not pinned to CPU $want"; ok=0; }
+  done
+  awk '{ sub(/.*\) /, ""); print $17 }' /proc/"$pid"/task/*/stat | grep -qx 10 || { echo "no sampler thread at nice 10"; ok=0; }
   # A second agent on the same port is refused (SO_REUSEPORT must not let it join).
   if PROCPULSE_LISTEN=127.0.0.1:$port "$ROOT/target/debug/procpulse-agent" >"$work/second.log" 2>&1; then
     echo "a second agent started on a port in use"; ok=0

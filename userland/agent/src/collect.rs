@@ -43,6 +43,25 @@ pub enum CollectError {
 /// encoding does not reallocate.
 const JSON_CAPACITY: usize = 2048;
 
+/// Nice value of the threads that run the background sampler.
+pub const SAMPLER_NICE: i32 = 10;
+
+/// Lowers the calling (blocking-pool) thread to [`SAMPLER_NICE`], once per thread, so
+/// that the once-per-interval /proc walk never holds a core a request is waiting for
+/// (measured: the walk running at the servers' priority was most of the snapshot p99).
+fn yield_to_requests() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if LOWERED.with(|l| l.replace(true)) {
+        return;
+    }
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), SAMPLER_NICE) {
+        tracing::debug!(error = %e, "Could not lower the sampler thread's priority");
+    }
+}
+
 /// Serializes exactly like [`Snapshot`] (same fields, order and formats) but borrows.
 #[derive(serde::Serialize)]
 struct SnapshotView<'a> {
@@ -147,6 +166,7 @@ impl Agent {
     async fn sample_once(self: Arc<Self>) -> Result<Arc<Sample>, ReadError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
+            yield_to_requests();
             let kmod = this.source.current() == Source::Kmod;
             this.sampler.tick(kmod)
         })

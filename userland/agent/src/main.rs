@@ -52,6 +52,10 @@ struct Args {
     /// CPU this process may run on).
     #[arg(long, env = "PROCPULSE_THREADS", default_value_t = 0)]
     threads: usize,
+    /// Pin server thread i to the i-th allowed CPU (the sampler's nice-10 walk inherits the
+    /// first thread's CPU).
+    #[arg(long, env = "PROCPULSE_PIN_THREADS")]
+    pin_threads: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,5 +79,6 @@ fn main() -> anyhow::Result<()> {
     };
     let addr = threads::resolve(&a.listen).context("--listen")?;
     let listeners = threads::bind_reuseport(addr, threads)?;
-    threads::run(config, listeners, Shutdown::new())
+    let pin = a.pin_threads.then(threads::allowed_cpus);
+    threads::run(config, listeners, pin, Shutdown::new())
 }

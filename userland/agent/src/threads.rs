@@ -6,7 +6,8 @@
 //! work-stealing hand-offs or cross-thread wake-ups on the request path. With the load
 //! generator on the same two cores this cut the snapshot p99 (BENCHMARKS.md, agent).
 //! The agent's background work (CPU/process sampler, module re-check, push) runs on the
-//! first thread's runtime; its blocking /proc walks go to that runtime's blocking pool.
+//! first thread's runtime; its blocking /proc walks go to that runtime's blocking pool,
+//! at a lower priority (see `collect::SAMPLER_NICE`).
 
 use crate::{Agent, Config, filters, push};
 use anyhow::Context;
@@ -67,9 +68,46 @@ fn socket(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<socket2::Socket>
     Ok(socket)
 }
 
+/// The CPUs this process may run on, in order (empty if unknown).
+pub fn allowed_cpus() -> Vec<usize> {
+    use nix::sched::{CpuSet, sched_getaffinity};
+    let Ok(set) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .collect()
+}
+
+/// Pins the calling thread to `cpu`; a failure is logged and otherwise ignored.
+fn pin_to(cpu: usize) {
+    use nix::sched::{CpuSet, sched_setaffinity};
+    let mut set = CpuSet::new();
+    let pinned = set
+        .set(cpu)
+        .and_then(|()| sched_setaffinity(nix::unistd::Pid::from_raw(0), &set));
+    if let Err(e) = pinned {
+        tracing::warn!(cpu, error = %e, "Could not pin a server thread");
+    }
+}
+
 /// Serves the agent on `listeners` (one thread and runtime each) until `shutdown` fires
 /// or SIGTERM/SIGINT arrives; then drains every thread, flushes push mode and returns.
-pub fn run(config: Config, listeners: Vec<StdListener>, shutdown: Shutdown) -> anyhow::Result<()> {
+/// With `pin`, server thread i runs only on the i-th CPU of `pin` (round robin).
+pub fn run(
+    config: Config,
+    listeners: Vec<StdListener>,
+    pin: Option<Vec<usize>>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let cpu_of = move |i: usize| {
+        pin.as_ref()
+            .filter(|c| !c.is_empty())
+            .map(|c| c[i % c.len()])
+    };
+    if let Some(cpu) = cpu_of(0) {
+        pin_to(cpu);
+    }
     let rt = current_thread_runtime()?;
     rt.block_on(async move {
         shutdown.trigger_on_signals();
@@ -83,7 +121,7 @@ pub fn run(config: Config, listeners: Vec<StdListener>, shutdown: Shutdown) -> a
         let first = listeners.next().context("no listener")?;
         let others = listeners
             .enumerate()
-            .map(|(i, l)| spawn_server(i + 1, l, agent.clone(), shutdown.clone()))
+            .map(|(i, l)| spawn_server(i + 1, cpu_of(i + 1), l, agent.clone(), shutdown.clone()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         serve_on(first, agent, shutdown).await?;
         for t in others {
@@ -107,13 +145,19 @@ fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn spawn_server(
     index: usize,
+    cpu: Option<usize>,
     listener: StdListener,
     agent: Arc<Agent>,
     shutdown: Shutdown,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
     std::thread::Builder::new()
         .name(format!("agent-http-{index}"))
-        .spawn(move || current_thread_runtime()?.block_on(serve_on(listener, agent, shutdown)))
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                pin_to(cpu);
+            }
+            current_thread_runtime()?.block_on(serve_on(listener, agent, shutdown))
+        })
         .context("starting a server thread")
 }
 
