@@ -39,10 +39,10 @@ impl FromStr for WriteMode {
 /// Largest accepted request body: SPEC §4 (1 MiB).
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
-/// Default gathering window of the batched writer: long enough to collect the requests
-/// that arrive while the other writer's commit (one fsync, ~4 ms here) is in flight, short
-/// against a client's latency. Measured with 150 clients on MariaDB (ci/bench/ingest.sh
-/// set-up): 1 ms → 16.2k rows/s, 2 ms → 17.2k, 5 ms → 10.7k (p50 8 ms vs 13 ms).
+/// Default longest wait of the batched writer's oldest request while another commit is in
+/// flight (an idle writer commits at once, so this only bounds the wait behind a slow
+/// commit). Measured with 150 clients on MariaDB (ci/bench/ingest.sh set-up, under a
+/// parallel kernel build): 2 ms and 5 ms within noise of each other (18.6–20.5k rows/s).
 pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(2);
 /// Default rows per group commit: a few MySQL statements' worth, and one SQLite statement
 /// for a full 1000-snapshot request.
@@ -55,7 +55,8 @@ pub struct Config {
     pub route: String,
     /// Direct or batched writes.
     pub write_mode: WriteMode,
-    /// Batched: longest a request waits for others before its batch is written.
+    /// Batched: longest the oldest queued request waits for another writer's commit to
+    /// end before its batch is written anyway.
     pub batch_max_wait: Duration,
     /// Batched: rows that make a batch full.
     pub batch_max_rows: usize,

@@ -34,13 +34,13 @@ struct Cli {
     /// direct (one transaction per request) | batched (group commit).
     #[arg(long, env = "PROCPULSE_WRITE_MODE", default_value = "direct")]
     write_mode: WriteMode,
-    /// Batched: longest a request waits for others to share its commit, milliseconds.
+    /// Batched: longest the oldest request waits behind another commit, milliseconds.
     #[arg(long, env = "PROCPULSE_BATCH_MAX_WAIT_MS", default_value_t = 2)]
     batch_max_wait_ms: u64,
     /// Batched: rows that fill a group commit.
     #[arg(long, env = "PROCPULSE_BATCH_MAX_ROWS", default_value_t = procpulse_ingest::config::DEFAULT_BATCH_MAX_ROWS)]
     batch_max_rows: usize,
-    /// Batched: writer tasks (0 = 1 on SQLite, 2 on MySQL).
+    /// Batched: writer tasks, one gathering while others commit (0 = 1 on SQLite, 2 on MySQL).
     #[arg(long, env = "PROCPULSE_BATCH_WRITERS", default_value_t = 0)]
     batch_writers: usize,
     /// Database connections in the pool.
