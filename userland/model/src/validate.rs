@@ -94,46 +94,99 @@ impl ValidationError {
 
 /// Decodes one snapshot or a JSON array of them (≤ [`MAX_BATCH`]) and validates every
 /// element against `now`. Nothing is returned unless every element is valid.
+///
+/// Two passes over the text, neither building a JSON tree: the first checks the syntax
+/// of the whole body (so malformed JSON is a 400 whatever comes before the error) and
+/// counts an array's elements; the second deserializes straight into [`Snapshot`]s,
+/// tracking the field path for errors.
 pub fn decode_batch(body: &[u8], now: OffsetDateTime) -> Result<Vec<Snapshot>, ValidationError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ValidationError::Malformed {
-            message: e.to_string(),
-        })?;
-    let snapshots = match value {
-        serde_json::Value::Array(items) => {
-            if items.is_empty() {
-                return Err(ValidationError::Invalid {
-                    code: "empty_batch",
-                    field: String::new(),
-                    message: "the array holds no snapshot".into(),
-                });
+    let shape: Shape = serde_json::from_slice(body).map_err(|e| ValidationError::Malformed {
+        message: e.to_string(),
+    })?;
+    match shape {
+        Shape::Array(0) => Err(ValidationError::Invalid {
+            code: "empty_batch",
+            field: String::new(),
+            message: "the array holds no snapshot".into(),
+        }),
+        Shape::Array(n) if n > MAX_BATCH => Err(ValidationError::Invalid {
+            code: "batch_too_large",
+            field: String::new(),
+            message: format!("the array holds {n} snapshots; at most {MAX_BATCH} are accepted"),
+        }),
+        Shape::Array(_) => {
+            let mut de = serde_json::Deserializer::from_slice(body);
+            let snapshots: Vec<Snapshot> = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| type_error(e.path().to_string(), &e.inner().to_string()))?;
+            for (i, snap) in snapshots.iter().enumerate() {
+                validate_at(snap, now).map_err(|e| e.within(&format!("[{i}]")))?;
             }
-            if items.len() > MAX_BATCH {
-                return Err(ValidationError::Invalid {
-                    code: "batch_too_large",
-                    field: String::new(),
-                    message: format!(
-                        "the array holds {} snapshots; at most {MAX_BATCH} are accepted",
-                        items.len()
-                    ),
-                });
-            }
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
-                let prefix = format!("[{i}]");
-                let snap = from_value(item).map_err(|e| e.within(&prefix))?;
-                validate_at(&snap, now).map_err(|e| e.within(&prefix))?;
-                out.push(snap);
-            }
-            out
+            Ok(snapshots)
         }
-        other => {
-            let snap = from_value(other)?;
+        Shape::Other => {
+            let snap = from_slice(body)?;
             validate_at(&snap, now)?;
-            vec![snap]
+            Ok(vec![snap])
         }
-    };
-    Ok(snapshots)
+    }
+}
+
+/// What the top level of a body is: an array and its length, or anything else. Its
+/// deserialization checks the syntax of the whole document without allocating.
+enum Shape {
+    Array(usize),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+        impl<'de> serde::de::Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Shape, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Shape::Array(n))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Shape, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Shape::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+        }
+        d.deserialize_any(ShapeVisitor)
+    }
 }
 
 /// Decodes one snapshot from a JSON value, naming the field path on failure.

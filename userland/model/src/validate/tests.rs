@@ -156,3 +156,48 @@ fn from_slice_distinguishes_syntax_from_types() {
     assert_eq!(from_slice(b"{}").unwrap_err().code(), "missing_field");
     assert!(from_slice(VALID.as_bytes()).is_ok());
 }
+
+#[test]
+fn syntax_errors_win_over_earlier_type_errors() {
+    // A wrong type early and broken JSON later: the body is malformed (400), not invalid.
+    assert_eq!(
+        decode_batch(b"{\"host\": 5, \"cpu\": ", NOW)
+            .unwrap_err()
+            .code(),
+        "malformed_json"
+    );
+    assert_eq!(
+        decode_batch(b"[{\"host\": 5}, {", NOW).unwrap_err().code(),
+        "malformed_json"
+    );
+    assert_eq!(
+        decode_batch(b"{\"host\": 5} trailing", NOW)
+            .unwrap_err()
+            .code(),
+        "malformed_json"
+    );
+}
+
+#[test]
+fn array_type_errors_carry_the_index_and_size_limits_come_first() {
+    let good: serde_json::Value = serde_json::from_str(VALID).unwrap();
+    let mut bad = good.clone();
+    bad["cpu"]["usage_percent"] = serde_json::json!("high");
+    let body = serde_json::to_vec(&serde_json::json!([good, good, bad])).unwrap();
+    assert_eq!(
+        field_of(&body),
+        ("invalid_type".into(), "[2].cpu.usage_percent".into())
+    );
+    // Too many elements is reported as such even when an element is also mistyped.
+    let mut many = vec![good; MAX_BATCH];
+    many.push(bad);
+    let body = serde_json::to_vec(&many).unwrap();
+    assert_eq!(
+        decode_batch(&body, NOW).unwrap_err().code(),
+        "batch_too_large"
+    );
+    // Scalars and null at the top level are type errors of the snapshot itself.
+    for body in [&b"5"[..], b"null", b"\"x\"", b"true"] {
+        assert_eq!(field_of(body), ("invalid_type".into(), String::new()));
+    }
+}
