@@ -77,6 +77,22 @@ struct SnapshotView<'a> {
     top: &'a [TopProcess],
 }
 
+impl<'a> SnapshotView<'a> {
+    /// `snap` with `top` in place of its own rows.
+    fn new(snap: &'a Snapshot, top: &'a [TopProcess]) -> Self {
+        SnapshotView {
+            sample_id: &snap.sample_id,
+            host: &snap.host,
+            collected_at: snap.collected_at,
+            source: snap.source,
+            cpu: &snap.cpu,
+            ram: &snap.ram,
+            procs: &snap.procs,
+            top,
+        }
+    }
+}
+
 /// How to order the process table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,16 +270,7 @@ impl Agent {
     /// `top` from the background sample instead of copying it (the request path).
     pub fn snapshot_json(&self) -> Result<Vec<u8>, CollectError> {
         let (snap, sample) = self.take()?;
-        let view = SnapshotView {
-            sample_id: &snap.sample_id,
-            host: &snap.host,
-            collected_at: snap.collected_at,
-            source: snap.source,
-            cpu: &snap.cpu,
-            ram: &snap.ram,
-            procs: &snap.procs,
-            top: &[],
-        };
+        let view = SnapshotView::new(&snap, &[]);
         let mut out = Vec::with_capacity(JSON_CAPACITY);
         serde_json::to_writer(&mut out, &view).map_err(|e| CollectError::Encode(e.to_string()))?;
         if let Some(sample) = sample.as_deref() {
@@ -434,16 +441,7 @@ mod tests {
         for top in [&snap.top[..], &[]] {
             let mut owned = snap.clone();
             owned.top = top.to_vec();
-            let view = SnapshotView {
-                sample_id: &snap.sample_id,
-                host: &snap.host,
-                collected_at: snap.collected_at,
-                source: snap.source,
-                cpu: &snap.cpu,
-                ram: &snap.ram,
-                procs: &snap.procs,
-                top,
-            };
+            let view = SnapshotView::new(&snap, top);
             assert_eq!(
                 serde_json::to_string(&view).unwrap(),
                 serde_json::to_string(&owned).unwrap()
