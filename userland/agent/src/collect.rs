@@ -354,9 +354,7 @@ impl Agent {
             .files
             .read_with(ProcFile::Meminfo, parse::parse_meminfo)?
             .to_ram();
-        let load = self
-            .files
-            .read_with(ProcFile::Loadavg, parse::parse_loadavg)?;
+        let load = &sample.load;
         Ok(Snapshot {
             sample_id: self.ids.next_id(),
             host: self.host.clone(),

@@ -63,6 +63,8 @@ pub struct Sample {
     pub cpu_usage_percent: f64,
     /// Online CPUs.
     pub cores: u32,
+    /// /proc/loadavg at `at`.
+    pub load: parse::Loadavg,
     /// Process-state counts from the walk (or the task table).
     pub procs: Procs,
     /// Every process, sorted by CPU share (descending, then pid).
@@ -130,6 +132,11 @@ impl Sampler {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let stat = self.files.read_with(ProcFile::Stat, parse::parse_stat)?;
+        // The kernel recomputes the load averages every 5 s: one read per sample is as
+        // fresh as a read per request.
+        let load = self
+            .files
+            .read_with(ProcFile::Loadavg, parse::parse_loadavg)?;
         let usage = stat
             .total
             .usage_percent_since(&st.prev_cpu.unwrap_or_default());
@@ -169,11 +176,7 @@ impl Sampler {
             }
             // The task table has no thread counts; /proc/loadavg's entity count is the
             // number of threads that exist.
-            procs.threads = self
-                .files
-                .read_with(ProcFile::Loadavg, parse::parse_loadavg)
-                .map(|l| l.entities)
-                .unwrap_or(0);
+            procs.threads = load.entities;
             TasksFrom::Module
         } else {
             let mut buf = std::mem::take(&mut st.buf);
@@ -209,6 +212,7 @@ impl Sampler {
             top,
             top_json: std::sync::OnceLock::new(),
             at: now,
+            load,
             cpu_usage_percent: usage,
             cores: stat.cores,
             procs,
