@@ -32,23 +32,6 @@ use procpulse_service::Shutdown;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Starts the agent's background tasks and serves its routes on `listener` until
-/// `shutdown` fires; then stops the sampler, flushes push mode (bounded) and returns.
-pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
-    let agent = Agent::start(config, shutdown.clone()).await?;
-    let routes = filters::routes(agent.clone());
-    let push = agent.config().push.clone().map(|p| {
-        let agent = agent.clone();
-        let sd = shutdown.clone();
-        tokio::spawn(async move { push::run(agent, p, sd).await })
-    });
-    procpulse_service::serve(listener, routes, shutdown.clone()).await;
-    if let Some(task) = push {
-        let _ = task.await;
-    }
-    Ok(())
-}
-
 /// Convenience for tests and embedders: an agent serving on an already-bound listener in
 /// a spawned task. Returns the agent handle and the join handle.
 pub async fn spawn(
@@ -60,15 +43,23 @@ pub async fn spawn(
     let routes = filters::routes(agent.clone());
     let push_agent = agent.clone();
     let handle = tokio::spawn(async move {
-        let push = push_agent.config().push.clone().map(|p| {
-            let agent = push_agent.clone();
-            let sd = shutdown.clone();
-            tokio::spawn(async move { push::run(agent, p, sd).await })
-        });
+        let push = spawn_push(&push_agent, &shutdown);
         procpulse_service::serve(listener, routes, shutdown).await;
         if let Some(task) = push {
             let _ = task.await;
         }
     });
     Ok((agent, handle))
+}
+
+/// Starts push mode in a task when it is configured.
+pub(crate) fn spawn_push(
+    agent: &Arc<Agent>,
+    shutdown: &Shutdown,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let p = agent.config().push.clone()?;
+    let (agent, shutdown) = (agent.clone(), shutdown.clone());
+    Some(tokio::spawn(
+        async move { push::run(agent, p, shutdown).await },
+    ))
 }

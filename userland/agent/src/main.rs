@@ -1,4 +1,4 @@
-//! `procpulse-agent`: flags → [`procpulse_agent::run`].
+//! `procpulse-agent`: flags → [`procpulse_agent::threads::run`].
 
 use anyhow::Context;
 use clap::Parser;

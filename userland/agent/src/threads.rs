@@ -9,7 +9,7 @@
 //! first thread's runtime; its blocking /proc walks go to that runtime's blocking pool,
 //! at a lower priority (see `collect::SAMPLER_NICE`).
 
-use crate::{Agent, Config, filters, push};
+use crate::{Agent, Config, filters};
 use anyhow::Context;
 use procpulse_service::Shutdown;
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
@@ -112,11 +112,7 @@ pub fn run(
     rt.block_on(async move {
         shutdown.trigger_on_signals();
         let agent = Agent::start(config, shutdown.clone()).await?;
-        let push = agent.config().push.clone().map(|p| {
-            let agent = agent.clone();
-            let sd = shutdown.clone();
-            tokio::spawn(async move { push::run(agent, p, sd).await })
-        });
+        let push = crate::spawn_push(&agent, &shutdown);
         let mut listeners = listeners.into_iter();
         let first = listeners.next().context("no listener")?;
         let others = listeners
