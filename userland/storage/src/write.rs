@@ -184,6 +184,29 @@ mod mysql {
         crate::mysql_insert::statements(rows, MYSQL_ROWS_PER_STATEMENT, on_duplicate)
     }
 
+    /// Inserts `rows` (`count` of them) with `INSERT IGNORE` statements inside the
+    /// caller's transaction; [`StorageError::WriteRace`] unless every row went in (another
+    /// writer stored one of the ids meanwhile). Returns the number of statements.
+    async fn insert_every<'a>(
+        c: &mut MysqlConn,
+        rows: impl Iterator<Item = &'a NewSample>,
+        count: usize,
+    ) -> Result<usize, StorageError> {
+        let mut statements = 0;
+        let mut inserted = 0;
+        for (sql, _) in statements_for(rows, OnDuplicate::Skip) {
+            inserted += diesel::sql_query(sql).execute(c).await?;
+            statements += 1;
+        }
+        if inserted != count {
+            return Err(StorageError::WriteRace {
+                expected: count,
+                inserted,
+            });
+        }
+        Ok(statements)
+    }
+
     pub(super) async fn insert(
         conn: &mut MysqlConn,
         rows: &[NewSample],
@@ -210,19 +233,7 @@ mod mysql {
                 // back and take the exact path.
                 let attempt = conn
                     .transaction::<_, StorageError, _>(async move |c| {
-                        let mut statements = 0;
-                        let mut inserted = 0;
-                        for (sql, _) in statements_for(rows.iter(), OnDuplicate::Skip) {
-                            inserted += diesel::sql_query(sql).execute(c).await?;
-                            statements += 1;
-                        }
-                        if inserted != rows.len() {
-                            return Err(StorageError::WriteRace {
-                                expected: rows.len(),
-                                inserted,
-                            });
-                        }
-                        Ok(statements)
+                        insert_every(c, rows.iter(), rows.len()).await
                     })
                     .await;
                 match attempt {
@@ -245,18 +256,7 @@ mod mysql {
             }
             let stored = plan(rows, &existing);
             let fresh = fresh_rows(rows, &stored);
-            let mut statements = 0;
-            let mut inserted = 0;
-            for (sql, _) in statements_for(fresh.iter().copied(), OnDuplicate::Skip) {
-                inserted += diesel::sql_query(sql).execute(c).await?;
-                statements += 1;
-            }
-            if inserted != fresh.len() {
-                return Err(StorageError::WriteRace {
-                    expected: fresh.len(),
-                    inserted,
-                });
-            }
+            let statements = insert_every(c, fresh.iter().copied(), fresh.len()).await?;
             Ok((stored, statements))
         })
         .await
