@@ -1,5 +1,5 @@
 use procpulse_model::parse::*;
-use procpulse_model::validate::{decode_batch, from_slice, validate_at};
+use procpulse_model::validate::{decode_batch, decode_batch_checked, from_slice, validate_at};
 use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -12,6 +12,13 @@ const STATUS: &str =
 const TASKS: &str = "{\"pid\":1,\"ppid\":0,\"uid\":0,\"comm\":\"init\",\"state\":\"S\",\"rss_kb\":1,\"utime_ns\":2,\"stime_ns\":3}\n";
 const CPU: &str = "{\"cores\":2,\"usage_percent_x100\":2345,\"window_ms\":1000,\"user_ns\":1,\"nice_ns\":2,\"system_ns\":3,\"idle_ns\":4,\"iowait_ns\":5,\"irq_ns\":6,\"softirq_ns\":7,\"steal_ns\":8,\"load1_x100\":50,\"load5_x100\":40,\"load15_x100\":30}\n";
 const VALID: &str = include_str!("../fixtures/snapshot_valid.json");
+const VALID_PAIR: &str = concat!(
+    "[",
+    include_str!("../fixtures/snapshot_valid.json"),
+    ",",
+    include_str!("../fixtures/snapshot_valid.json"),
+    "]"
+);
 
 /// Runs every parser on `s` (results ignored: only panics matter).
 fn all_parsers(s: &str) {
@@ -24,6 +31,38 @@ fn all_parsers(s: &str) {
     let _ = parse_procpulse_ram(s);
     let _ = parse_procpulse_procs(s);
     let _ = parse_procpulse_tasks(s);
+}
+
+/// `base` with the value after one of its `:` replaced by another JSON value (mostly
+/// still well-formed: wrong types, out-of-range numbers, nulls, nesting).
+fn value_swapped(base: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    const VALUES: &[&str] = &[
+        "null",
+        "-1",
+        "0",
+        "1.5",
+        "1e400",
+        "18446744073709551616",
+        "\"x\"",
+        "\"\"",
+        "[]",
+        "{}",
+        "true",
+        "\"2026-13-01T00:00:00Z\"",
+        "{\"a\":1}",
+        "[1,2]",
+        "NaN",
+    ];
+    let colons: Vec<usize> = base.match_indices(':').map(|(i, _)| i).collect();
+    (
+        proptest::sample::select(colons),
+        proptest::sample::select(VALUES),
+    )
+        .prop_map(move |(at, value)| {
+            let rest = &base[at + 1..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            format!("{}:{value}{}", &base[..at], &rest[end..]).into_bytes()
+        })
 }
 
 /// A captured text with one region replaced by arbitrary bytes, then cut.
@@ -163,6 +202,20 @@ proptest! {
         let _ = from_slice(&bytes);
         let _ = decode_batch(&v, now);
         let _ = from_slice(&v);
+    }
+
+    #[test]
+    fn fast_and_checked_decoders_give_the_same_answer(
+        body in prop_oneof![
+            mutated(VALID),
+            mutated(VALID_PAIR),
+            value_swapped(VALID),
+            value_swapped(VALID_PAIR),
+        ]
+    ) {
+        // A minute after the fixture's collected_at, so unmutated bodies are valid.
+        let now = OffsetDateTime::from_unix_timestamp(1_795_428_060).unwrap();
+        prop_assert_eq!(decode_batch(&body, now), decode_batch_checked(&body, now));
     }
 
     #[test]
