@@ -64,14 +64,14 @@ pub async fn run(
         auth = config.token.is_some(),
         "Starting ingest"
     );
-    let state = state::AppState {
+    let state = state::AppState::new(state::State {
         db,
         writer,
         config: Arc::new(config),
         metrics,
         registry: Arc::new(registry),
         migrated,
-    };
+    });
     let routes = filters::routes(state).with(http.log());
     procpulse_service::serve(listener, routes, shutdown).await;
     Ok(())

@@ -26,6 +26,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// An async SQLite connection.
@@ -160,7 +161,8 @@ impl Default for PoolOptions {
 /// MySQL). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Database {
-    url: DatabaseUrl,
+    /// Shared, so that cloning a `Database` (once per request) allocates nothing.
+    url: Arc<DatabaseUrl>,
     read: Pool,
     write: Pool,
 }
@@ -181,7 +183,7 @@ impl Database {
             }
         };
         Ok(Database {
-            url: url.clone(),
+            url: Arc::new(url.clone()),
             read,
             write,
         })
