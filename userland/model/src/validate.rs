@@ -150,7 +150,7 @@ fn validate_all(
 /// of the whole body (so malformed JSON is a 400 whatever comes before the error) and
 /// counts an array's elements; the second deserializes straight into [`Snapshot`]s,
 /// tracking the field path for errors.
-pub fn decode_checked(body: &[u8]) -> Result<(Vec<Snapshot>, bool), ValidationError> {
+fn decode_checked(body: &[u8]) -> Result<(Vec<Snapshot>, bool), ValidationError> {
     let shape: Shape = serde_json::from_slice(body).map_err(|e| ValidationError::Malformed {
         message: e.to_string(),
     })?;
