@@ -2,7 +2,7 @@
 # Builds (or reuses from the cache) the Rust-enabled reference kernels procpulse's modules
 # are tested on: Debian's linux-source-6.12 + tinyconfig + ci/kernel/<variant>.config.
 #
-# Usage: ci/kernel.sh [--print-dir] [variant...]    variants: default debug (default: both)
+# Usage: ci/kernel.sh [--print-dir] [variant...]    variants: default debug voluntary (default: all)
 #   --print-dir   only print the cache directory of each variant (building it if needed)
 #
 # Each variant lands in ${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}/kernels/<variant>-<key>/
@@ -24,11 +24,11 @@ variants=()
 for a in "$@"; do
   case "$a" in
     --print-dir) print_only=1 ;;
-    default|debug) variants+=("$a") ;;
-    *) echo "kernel.sh: unknown argument '$a' (variants: default debug)" >&2; exit 2 ;;
+    default|debug|voluntary) variants+=("$a") ;;
+    *) echo "kernel.sh: unknown argument '$a' (variants: default debug voluntary)" >&2; exit 2 ;;
   esac
 done
-[ ${#variants[@]} -gt 0 ] || variants=(default debug)
+[ ${#variants[@]} -gt 0 ] || variants=(default debug voluntary)
 
 log() { echo "kernel.sh: $*" >&2; }
 

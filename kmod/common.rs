@@ -41,6 +41,17 @@ extern "C" {
     // fs/proc/generic.c, EXPORT_SYMBOL. Unlinks the entry and waits until every reader
     // that is inside one of its file operations has left.
     fn proc_remove(de: *mut ProcDirEntry);
+    // fs/proc/generic.c, EXPORT_SYMBOL. Registers a file read through `ops` with a
+    // zeroed per-open private area of `state_size` bytes (`__seq_open_private()`), freed
+    // by `seq_release_private()` on close; the kernel's `proc_seq_ops` provide the rest.
+    fn proc_create_seq_private(
+        name: *const c_char,
+        mode: bindings::umode_t,
+        parent: *mut ProcDirEntry,
+        ops: *const bindings::seq_operations,
+        state_size: core::ffi::c_uint,
+        data: *mut c_void,
+    ) -> *mut ProcDirEntry;
 }
 
 /// A read-only `/proc/<name>` file, removed when dropped.
@@ -70,6 +81,34 @@ impl ProcEntry {
                 core::ptr::null_mut(),
             )
         };
+        Self::created(name, entry)
+    }
+
+    /// Creates `/proc/<name>` with mode 0444, read record by record through `ops`, with a
+    /// zeroed private state of `state_size` bytes per open file (`seq_file::private`).
+    pub(crate) fn new_seq(
+        name: &'static CStr,
+        ops: &'static bindings::seq_operations,
+        state_size: usize,
+    ) -> Result<Self> {
+        let size = core::ffi::c_uint::try_from(state_size).map_err(|_| ENOMEM)?;
+        // SAFETY: as in `new`; `ops` is a static table whose callbacks live as long as the
+        // module, and `Drop` removes the entry (closing every open file through
+        // `seq_release_private()`) before the module text goes.
+        let entry = unsafe {
+            proc_create_seq_private(
+                name.as_char_ptr().cast(),
+                0o444,
+                core::ptr::null_mut(),
+                ops,
+                size,
+                core::ptr::null_mut(),
+            )
+        };
+        Self::created(name, entry)
+    }
+
+    fn created(name: &'static CStr, entry: *mut ProcDirEntry) -> Result<Self> {
         if entry.is_null() {
             pr_err!("cannot create /proc/{}\n", name.to_str().unwrap_or("?"));
             return Err(ENOMEM);
@@ -80,8 +119,8 @@ impl ProcEntry {
 
 impl Drop for ProcEntry {
     fn drop(&mut self) {
-        // SAFETY: `entry` came from `proc_create_single_data()` and is removed exactly
-        // once. `proc_remove()` waits for in-flight readers, so no `show` call can run
+        // SAFETY: `entry` came from `proc_create_single_data()` or
+        // `proc_create_seq_private()` and is removed exactly once. `proc_remove()` waits for in-flight readers, so no `show` call can run
         // after this returns and the module may then be unloaded.
         unsafe { proc_remove(self.entry) };
     }
@@ -101,6 +140,21 @@ impl SeqWriter {
     /// writer must not outlive that callback.
     pub(crate) unsafe fn new(m: *mut bindings::seq_file) -> Self {
         Self { m }
+    }
+
+    /// Bytes in the buffer so far (`seq_file::count`), for `rewind`.
+    pub(crate) fn mark(&self) -> usize {
+        // SAFETY: `self.m` is the live seq_file of the running callback (see `new`), whose
+        // `count` only this callback changes while it runs (the caller holds `m->lock`).
+        unsafe { (*self.m).count }
+    }
+
+    /// Drops what was written since `mark` (also clearing an overflow), as `seq_read`
+    /// itself does for a record whose show callback returns `SEQ_SKIP`.
+    pub(crate) fn rewind(&mut self, mark: usize) {
+        // SAFETY: as in `mark`; `mark` came from `mark()` in this same callback, so it is
+        // at most the buffer size and only bytes this callback wrote are dropped.
+        unsafe { (*self.m).count = mark };
     }
 
     /// Writes raw bytes.
@@ -228,11 +282,19 @@ impl Drop for RcuGuard {
     }
 }
 
-/// The caller's address for lockdep reports (`_THIS_IP_` is close enough).
+/// `_THIS_IP_`: the address of the current instruction, which lockdep prints as the
+/// place the lock was taken. Always inlined (like `RcuGuard::new`/`drop`), so it is an
+/// address inside the function that entered or left the read-side section.
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 #[inline(always)]
 fn return_address() -> usize {
-    return_address as fn() -> usize as usize
+    let ip: usize;
+    // SAFETY: `lea` of a RIP-relative address only computes a value into a register: no
+    // memory is read or written, no stack is used and no flags change.
+    unsafe {
+        core::arch::asm!("lea {ip}, [rip]", ip = out(reg) ip, options(nomem, nostack, preserves_flags))
+    };
+    ip
 }
 
 #[cfg(all(not(CONFIG_PREEMPT_RCU), CONFIG_PREEMPT_COUNT))]

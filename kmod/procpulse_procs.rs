@@ -4,8 +4,9 @@
 //! in each state (classified exactly like the state letter of /proc/[pid]/stat) and how
 //! many threads exist; `cat /proc/procpulse_tasks` prints one JSON object per process.
 //!
-//! Both walk the task list under RCU (`for_each_process` / `for_each_thread`), without
-//! `tasklist_lock` (not exported) and without allocating per task.
+//! The counts walk the task list under RCU (`for_each_process` / `for_each_thread`),
+//! without `tasklist_lock` (not exported) and without allocating per task; the table is
+//! a `seq_file` iterator keyed by tgid (tasks.rs).
 
 use core::ffi::{c_int, c_void};
 use core::fmt::Write;
@@ -17,6 +18,9 @@ use kernel::prelude::*;
 #[path = "common.rs"]
 #[allow(dead_code)]
 mod common;
+
+#[path = "tasks.rs"]
+mod tasks;
 
 use common::{show_result, ProcEntry, RcuGuard, SeqWriter};
 
@@ -46,7 +50,7 @@ const TASK_FROZEN: u32 = 0x8000;
 const TASK_REPORT: u32 = 0x7f;
 const TASK_REPORT_IDLE: u32 = TASK_REPORT + 1;
 /// fs/proc/array.c's `task_state_array`, indexed by `task_state_index()`.
-const STATE_LETTERS: [u8; 9] = *b"RSDTtXZPI";
+pub(crate) const STATE_LETTERS: [u8; 9] = *b"RSDTtXZPI";
 
 const _: () = assert!(TASK_INTERRUPTIBLE == bindings::TASK_INTERRUPTIBLE);
 const _: () = assert!(TASK_UNINTERRUPTIBLE == bindings::TASK_UNINTERRUPTIBLE);
@@ -54,7 +58,7 @@ const _: () = assert!(TASK_NOLOAD == bindings::TASK_NOLOAD);
 const _: () = assert!(TASK_FROZEN == bindings::TASK_FROZEN);
 
 /// `task_state_index()` / `__task_state_index()` of include/linux/sched.h.
-fn state_index(state: u32, exit_state: u32) -> usize {
+pub(crate) fn state_index(state: u32, exit_state: u32) -> usize {
     let mut s = (state | exit_state) & TASK_REPORT;
     if state & TASK_IDLE == TASK_IDLE {
         s = TASK_REPORT_IDLE;
@@ -68,7 +72,7 @@ fn state_index(state: u32, exit_state: u32) -> usize {
 
 /// A task pointer valid for the lifetime of the enclosing RCU read-side section.
 #[derive(Clone, Copy)]
-struct TaskRef<'rcu> {
+pub(crate) struct TaskRef<'rcu> {
     t: *mut bindings::task_struct,
     _rcu: core::marker::PhantomData<&'rcu RcuGuard>,
 }
@@ -93,6 +97,22 @@ unsafe fn next_rcu(head: *mut bindings::list_head) -> *mut bindings::list_head {
 }
 
 impl<'rcu> TaskRef<'rcu> {
+    /// A task the caller holds a reference to (`get_task_struct()`), for the RCU section
+    /// `_rcu`: the reference keeps the task and its `signal` allocated.
+    ///
+    /// # Safety
+    ///
+    /// `t` must point at a task_struct whose reference count the caller holds for at
+    /// least as long as `_rcu` lives.
+    pub(crate) unsafe fn held(t: *mut bindings::task_struct, _rcu: &'rcu RcuGuard) -> Self {
+        TaskRef { t, _rcu: core::marker::PhantomData }
+    }
+
+    /// The task.
+    pub(crate) fn ptr(self) -> *mut bindings::task_struct {
+        self.t
+    }
+
     /// Every process (thread-group leader), like `for_each_process()`.
     fn for_each_process(_rcu: &'rcu RcuGuard, mut f: impl FnMut(TaskRef<'rcu>) -> bool) {
         let head = core::ptr::addr_of_mut!(init_task);
@@ -113,7 +133,7 @@ impl<'rcu> TaskRef<'rcu> {
     }
 
     /// Every thread of this process, like `for_each_thread()`.
-    fn for_each_thread(self, mut f: impl FnMut(TaskRef<'rcu>)) {
+    pub(crate) fn for_each_thread(self, mut f: impl FnMut(TaskRef<'rcu>)) {
         let off = offset_of!(bindings::task_struct, thread_node);
         // SAFETY: `signal` of a task found under RCU stays valid until the task is freed
         // (after a grace period); `signal->thread_head` links the group's threads through
@@ -131,7 +151,7 @@ impl<'rcu> TaskRef<'rcu> {
     }
 
     /// The /proc state letter's index (`task_state_index()`).
-    fn state_index(self) -> usize {
+    pub(crate) fn state_index(self) -> usize {
         // SAFETY: the task is alive under RCU (see `for_each_process`); `__state` is read
         // with READ_ONCE semantics like the C helper does, `exit_state` plainly.
         let (state, exit) = unsafe {
@@ -141,98 +161,6 @@ impl<'rcu> TaskRef<'rcu> {
             )
         };
         state_index(state, exit as u32)
-    }
-
-    fn tgid(self) -> i32 {
-        // SAFETY: immutable after fork, task alive under RCU.
-        unsafe { (*self.t).tgid }
-    }
-
-    /// `task_tgid_nr(rcu_dereference(p->real_parent))`, as /proc/[pid]/stat's ppid.
-    fn ppid(self) -> i32 {
-        // SAFETY: `real_parent` is RCU-protected and reparented, never dangling, while
-        // the child is on the task list; read once like rcu_dereference().
-        unsafe {
-            let parent = core::ptr::read_volatile(core::ptr::addr_of!((*self.t).real_parent));
-            if parent.is_null() {
-                0
-            } else {
-                (*parent).tgid
-            }
-        }
-    }
-
-    /// Real uid (`task_uid()`), in the initial user namespace.
-    fn uid(self) -> u32 {
-        // SAFETY: `real_cred` is RCU-protected (`__task_cred`) and never null for a task
-        // on the task list; creds are freed after a grace period.
-        unsafe {
-            let cred = core::ptr::read_volatile(core::ptr::addr_of!((*self.t).real_cred));
-            (*cred).uid.val
-        }
-    }
-
-    /// `comm` up to its NUL (at most TASK_COMM_LEN - 1 bytes).
-    fn comm(self, buf: &mut [u8; 16]) -> &[u8] {
-        // SAFETY: `comm` is a 16-byte array inside the live task; it may be rewritten
-        // concurrently (prctl), exactly as /proc tolerates: bytes are copied one by one.
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.t).comm[i])) } as u8;
-        }
-        buf[15] = 0;
-        let len = buf.iter().position(|&b| b == 0).unwrap_or(15);
-        &buf[..len]
-    }
-
-    /// Resident set in KiB (`get_mm_rss()`), 0 without an mm (kernel thread, zombie).
-    fn rss_kb(self) -> u64 {
-        // SAFETY: `task_lock()` (the task's alloc_lock, a spinlock that may be taken
-        // inside an RCU read-side section) pins `p->mm`: exit_mm() clears it under this
-        // lock before dropping its reference, so a non-null mm is live until unlock.
-        // The counters are percpu_counters read like percpu_counter_read_positive().
-        unsafe {
-            let lock = core::ptr::addr_of_mut!((*self.t).alloc_lock);
-            bindings::spin_lock(lock);
-            let mm = (*self.t).mm;
-            let mut pages: i64 = 0;
-            let kthread = (*self.t).flags & bindings::PF_KTHREAD != 0;
-            if !mm.is_null() && !kthread {
-                for i in [
-                    bindings::MM_FILEPAGES,
-                    bindings::MM_ANONPAGES,
-                    bindings::MM_SHMEMPAGES,
-                ] {
-                    let c = core::ptr::read_volatile(core::ptr::addr_of!(
-                        (*mm).__bindgen_anon_1.rss_stat[i as usize].count
-                    ));
-                    pages += c.max(0);
-                }
-            }
-            bindings::spin_unlock(lock);
-            (pages as u64) << (bindings::PAGE_SHIFT - 10)
-        }
-    }
-
-    /// Cumulative user and system time of the whole thread group, ns (not scaled by
-    /// `cputime_adjust()`): exited threads (`signal->utime/stime`) plus live ones.
-    fn cputime_ns(self) -> (u64, u64) {
-        // SAFETY: `signal` is valid under RCU (see `for_each_thread`); the u64 counters
-        // are read whole, racing with updates as /proc's lockless readers do.
-        let (mut u, mut s) = unsafe {
-            let sig = (*self.t).signal;
-            (
-                core::ptr::read_volatile(core::ptr::addr_of!((*sig).utime)),
-                core::ptr::read_volatile(core::ptr::addr_of!((*sig).stime)),
-            )
-        };
-        self.for_each_thread(|t| {
-            // SAFETY: `t` is a live thread under RCU.
-            unsafe {
-                u += core::ptr::read_volatile(core::ptr::addr_of!((*t.t).utime));
-                s += core::ptr::read_volatile(core::ptr::addr_of!((*t.t).stime));
-            }
-        });
-        (u, s)
     }
 }
 
@@ -273,37 +201,6 @@ unsafe extern "C" fn procs_show(m: *mut bindings::seq_file, _v: *mut c_void) -> 
     show_result(write_counts(&mut w, &count_procs()))
 }
 
-fn write_task(w: &mut SeqWriter, p: TaskRef<'_>) -> core::fmt::Result {
-    let mut buf = [0u8; 16];
-    let (utime, stime) = p.cputime_ns();
-    write!(w, "{{\"pid\":{},\"ppid\":{},\"uid\":{},\"comm\":", p.tgid(), p.ppid(), p.uid())?;
-    w.json_str(p.comm(&mut buf))?;
-    let letter = STATE_LETTERS[p.state_index()];
-    writeln!(
-        w,
-        ",\"state\":\"{}\",\"rss_kb\":{},\"utime_ns\":{},\"stime_ns\":{}}}",
-        letter as char,
-        p.rss_kb(),
-        utime,
-        stime
-    )
-}
-
-/// Show callback of /proc/procpulse_tasks. Stops at the first failed write: the buffer
-/// is full and `seq_read` will call again with a larger one.
-unsafe extern "C" fn tasks_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: `m` is the seq_file of this show call and the writer dies with it.
-    let mut w = unsafe { SeqWriter::new(m) };
-    let rcu = RcuGuard::new();
-    let mut r = Ok(());
-    TaskRef::for_each_process(&rcu, |p| {
-        r = write_task(&mut w, p);
-        r.is_ok()
-    });
-    drop(rcu);
-    show_result(r)
-}
-
 struct ProcpulseProcs {
     _procs: ProcEntry,
     _tasks: ProcEntry,
@@ -312,7 +209,7 @@ struct ProcpulseProcs {
 impl kernel::Module for ProcpulseProcs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let procs = ProcEntry::new(c_str!("procpulse_procs"), procs_show)?;
-        let tasks = ProcEntry::new(c_str!("procpulse_tasks"), tasks_show)?;
+        let tasks = tasks::entry()?;
         pr_info!("/proc/procpulse_procs and /proc/procpulse_tasks ready\n");
         Ok(Self { _procs: procs, _tasks: tasks })
     }

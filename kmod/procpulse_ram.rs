@@ -2,6 +2,8 @@
 
 //! procpulse RAM sensor: `cat /proc/procpulse_ram` prints memory use in KiB, computed the
 //! way `fs/proc/meminfo.c` computes /proc/meminfo (same kernel counters, same formulas).
+//! SwapTotal and SwapFree are left out: a module cannot read them on 6.12 (see
+//! `read_ram`), and the agent takes them from /proc/meminfo.
 
 use core::ffi::{c_int, c_void};
 use core::fmt::Write;
@@ -30,12 +32,6 @@ extern "C" {
     static vm_node_stat: [bindings::atomic_long_t; bindings::node_stat_item_NR_VM_NODE_STAT_ITEMS as usize];
 }
 
-#[cfg(CONFIG_SWAP)]
-extern "C" {
-    // mm/swapfile.c, EXPORT_SYMBOL_GPL: free swap pages (si_swapinfo() is not exported).
-    static nr_swap_pages: bindings::atomic_long_t;
-}
-
 /// `global_node_page_state()`: the counter, clamped at 0 on SMP like the C version.
 fn node_page_state(item: bindings::node_stat_item) -> u64 {
     // SAFETY: `vm_node_stat` is a static kernel array indexed by `node_stat_item`, and
@@ -60,8 +56,7 @@ struct Ram {
     buffers: u64,
     cached: u64,
     shared: u64,
-    swap_total: u64,
-    swap_free: u64,
+    swap_cached: u64,
 }
 
 fn read_ram() -> Ram {
@@ -81,16 +76,10 @@ fn read_ram() -> Ram {
     let cached = node_page_state(bindings::node_stat_item_NR_FILE_PAGES)
         .saturating_sub(swapcache)
         .saturating_sub(buffers);
-    #[cfg(CONFIG_SWAP)]
-    // SAFETY: `nr_swap_pages` is a static kernel atomic; this is atomic_long_read().
-    let (swap_total, swap_free) = {
-        let free = unsafe { core::ptr::read_volatile(core::ptr::addr_of!(nr_swap_pages.counter)) };
-        // total_swap_pages is not exported: /proc/meminfo's SwapTotal cannot be read
-        // from a module, so the module reports free swap as both (see README).
-        (free.max(0) as u64, free.max(0) as u64)
-    };
-    #[cfg(not(CONFIG_SWAP))]
-    let (swap_total, swap_free) = (0u64, 0u64);
+    // SwapTotal and SwapFree are not reported: 6.12 exports neither `total_swap_pages`
+    // nor `si_swapinfo()` (and `swap_info[]` is static), and the exported
+    // `nr_swap_pages` is not SwapFree while a swapoff runs (si_swapinfo() adds back the
+    // pages still in use on the device going away). Never a wrong value: see README.
     Ram {
         total: kb(i.totalram as u64),
         free: kb(i.freeram as u64),
@@ -98,8 +87,7 @@ fn read_ram() -> Ram {
         buffers: kb(buffers),
         cached: kb(cached),
         shared: kb(i.sharedram as u64),
-        swap_total: kb(swap_total),
-        swap_free: kb(swap_free),
+        swap_cached: kb(swapcache),
     }
 }
 
@@ -109,16 +97,15 @@ fn write_ram(w: &mut SeqWriter, r: &Ram) -> core::fmt::Result {
     writeln!(
         w,
         "{{\"total_kb\":{},\"free_kb\":{},\"available_kb\":{},\"buffers_kb\":{},\
-         \"cached_kb\":{},\"shared_kb\":{},\"swap_total_kb\":{},\"swap_free_kb\":{},\
-         \"used_kb\":{},\"used_percent_x100\":{}}}",
+         \"cached_kb\":{},\"shared_kb\":{},\"swap_cached_kb\":{},\"used_kb\":{},\
+         \"used_percent_x100\":{}}}",
         r.total,
         r.free,
         r.available,
         r.buffers,
         r.cached,
         r.shared,
-        r.swap_total,
-        r.swap_free,
+        r.swap_cached,
         used,
         used_x100
     )
