@@ -4,7 +4,8 @@
 # the modules, procpulse-kmod-check, procpulse-stress and procpulse-agent, runs the
 # checks inside the guest, and fails on any missing marker or any kernel splat.
 #
-# Usage: ci/kmod-test.sh            (variants from PROCPULSE_KMOD_VARIANTS, default "default debug")
+# Usage: ci/kmod-test.sh   (variants from PROCPULSE_KMOD_VARIANTS, default "default debug voluntary";
+#                          processes for tasks-scale from PROCPULSE_KMOD_SCALE)
 # Logs:  out/kmod/test-<variant>.log (PROCPULSE_OUT_DIR overrides out/)
 set -euo pipefail
 
@@ -12,16 +13,23 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=guest/common.sh
 . "$ROOT/ci/guest/common.sh"
 
-read -r -a VARIANTS <<<"${PROCPULSE_KMOD_VARIANTS:-default debug}"
+read -r -a VARIANTS <<<"${PROCPULSE_KMOD_VARIANTS:-default debug voluntary}"
+# The hotplug check needs at least 4 CPUs; tasks-scale needs memory for its processes.
+export PP_SMP=${PP_SMP:-4} PP_MEM=${PP_MEM:-6G}
 # Every guest run is bounded; the debug kernel (lockdep, TCG) is the slow one.
 GUEST_TIMEOUT=${PROCPULSE_KMOD_TIMEOUT:-1500}
-REQUIRED=(insmod fields cpu-idle ram procs stress cpu-readers cpu-busy hammer unload)
+REQUIRED=(insmod fields cpu-idle ram procs stress cpu-readers cpu-busy cpu-partial hotplug swap
+          tasks tasks-pidns tasks-scale hammer unload)
 
 start=$(date +%s)
 pp_splat_selftest
 "$ROOT/ci/deps.sh" base kernel
 pp_userland
 [ ${#PP_BINS[@]} -ge 3 ] && REQUIRED+=(agent)
+
+# Processes for tasks-scale: each is a re-executed static binary (~200 KB of kernel and
+# page-table memory, more under lockdep), so the 4 GiB guest holds TODO.
+default_scale() { case "$1" in default) echo 20000 ;; *) echo 10000 ;; esac; }
 
 declare -A RESULT
 failed=0
@@ -34,7 +42,7 @@ for v in "${VARIANTS[@]}"; do
   pp_initramfs "$mods" "$initrd"
   log=$PP_OUT/test-$v.log
   rc=0
-  pp_qemu "$GUEST_TIMEOUT" "$log" "$initrd" "pp.mode=test pp.variant=$v pp.now=$(date +%s)" || rc=$?
+  pp_qemu "$GUEST_TIMEOUT" "$log" "$initrd" "pp.mode=test pp.variant=$v pp.scale=${PROCPULSE_KMOD_SCALE:-$(default_scale "$v")} pp.now=$(date +%s)" || rc=$?
   [ "$rc" = 0 ] || problems+=("qemu exited $rc$([ "$rc" = 124 ] && echo ' (timeout)')")
   grep -q '^PPDONE' "$log" || problems+=("guest did not finish (no PPDONE)")
   for c in "${REQUIRED[@]}"; do

@@ -56,7 +56,8 @@ pp_initramfs() {
   cp "$ROOT/ci/guest/init.sh" "$stage/init" && chmod 755 "$stage/init"
   cp "$1"/*.ko "$stage/lib/procpulse/"
   cp "${PP_BINS[@]}" "$stage/bin/"
-  echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
+  printf '%s\n' "root:x:0:0:root:/root:/bin/sh" "pp:x:1000:1000:pp:/tmp:/bin/sh" >"$stage/etc/passwd"
+  printf '%s\n' "root:x:0:" "pp:x:1000:" >"$stage/etc/group"
   (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$2"
 }
 

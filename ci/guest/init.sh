@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of procpulse's test initramfs (packed by ci/guest/common.sh). Kernel command
 # line: pp.mode=test|bench|vm  pp.now=<epoch seconds>  pp.variant=<name>  pp.port=<port>
+# pp.scale=<processes for tasks-scale>  pp.tasks=<processes for the benchmark>
 # Every result is a line on the serial console: PPCHECK ok|FAIL|skip <check> ..., then
 # PPDONE; the host decides pass/fail from those lines and from dmesg splats.
 /bin/busybox --install -s
@@ -12,7 +13,7 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
 
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "pp.$1="*) echo "${w#*=}" ;; esac; done; }
-MODE=$(arg mode); NOW=$(arg now); VARIANT=$(arg variant); PORT=$(arg port)
+MODE=$(arg mode); NOW=$(arg now); VARIANT=$(arg variant); PORT=$(arg port); SCALE=$(arg scale)
 [ -n "$NOW" ] && date -s "@$NOW" >/dev/null
 ip link set lo up
 echo "PPBOOT variant=$VARIANT mode=$MODE cpus=$(nproc) kernel=$(uname -r)"
@@ -46,10 +47,22 @@ test)
   check stress $KC stress
   check cpu-readers $KC cpu-readers
   check cpu-busy $KC cpu-busy
+  check cpu-partial $KC cpu-partial
+  check hotplug $KC hotplug
+  # An active swap device for the swap check (and everything after it): zram, sized
+  # well under the guest's RAM; the check pages part of its own memory out to it.
+  if echo 256M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
+    check swap $KC swap
+  else
+    echo "PPCHECK FAIL swap: could not set up a zram swap device"
+  fi
+  check tasks $KC tasks
+  check tasks-pidns $KC tasks-pidns
+  check tasks-scale $KC tasks-scale --procs "${SCALE:-100000}"
   if [ -x /bin/procpulse-agent ]; then check agent $KC agent
   else echo "PPCHECK skip agent: procpulse-agent not in the initramfs"; fi
   for m in procpulse_procs procpulse_ram procpulse_cpu; do rmmod $m; done
-  check hammer $KC hammer
+  check hammer $KC hammer --cycles 40
   if lsmod | grep -q procpulse; then echo "PPCHECK FAIL unload: modules still loaded"; else echo "PPCHECK ok unload"; fi
   finish
   ;;

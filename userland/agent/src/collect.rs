@@ -329,10 +329,16 @@ impl Agent {
             .files
             .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)?
             .to_cpu();
-        let ram = self
+        let kram = self
             .files
-            .read_with(ProcFile::KmodRam, parse::parse_procpulse_ram)?
-            .to_ram();
+            .read_with(ProcFile::KmodRam, parse::parse_procpulse_ram)?;
+        // SwapTotal/SwapFree always come from /proc/meminfo: Linux 6.12 exports neither
+        // to modules, so current modules omit them, and older modules printed free swap
+        // as both (wrong on any host with swap in use).
+        let m = self
+            .files
+            .read_with(ProcFile::Meminfo, parse::parse_meminfo)?;
+        let ram = kram.to_ram_with_swap(m.swap_total_kb, m.swap_free_kb);
         let procs = self
             .files
             .read_with(ProcFile::KmodProcs, parse::parse_procpulse_procs)?;

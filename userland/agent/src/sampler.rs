@@ -14,6 +14,10 @@ use std::io::Read;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+/// The name of a module row without `comm` whose /proc/<pid>/stat could not be read
+/// either (it exited between the two reads).
+pub const UNKNOWN_COMM: &str = "?";
+
 /// One process in the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
@@ -165,10 +169,14 @@ impl Sampler {
                 let key = (0, r.utime_ns.saturating_add(r.stime_ns));
                 let cpu_percent = percent(key, st.prev_cpu_ns.get(&r.pid));
                 next_cpu_ns.insert(r.pid, key);
+                let comm = match r.comm {
+                    Some(c) => c,
+                    None => self.stat_comm(r.pid, &mut st.buf),
+                };
                 tasks.push(Task {
                     pid: r.pid,
                     ppid: r.ppid,
-                    comm: r.comm,
+                    comm,
                     state: r.state,
                     rss_kb: r.rss_kb,
                     cpu_percent,
@@ -223,6 +231,22 @@ impl Sampler {
             *g = Some(sample.clone());
         }
         Ok(sample)
+    }
+
+    /// The comm of `/proc/<pid>/stat`, for module rows without one (kernel threads the
+    /// module cannot name); [`UNKNOWN_COMM`] when that read fails (the process exited).
+    fn stat_comm(&self, pid: u32, buf: &mut Vec<u8>) -> String {
+        let path = self.files.root().join(pid.to_string()).join("stat");
+        buf.clear();
+        let ok = std::fs::File::open(&path)
+            .and_then(|mut f| f.read_to_end(buf))
+            .is_ok();
+        if !ok {
+            return UNKNOWN_COMM.to_owned();
+        }
+        parse::parse_pid_stat(buf)
+            .map(|s| s.comm)
+            .unwrap_or_else(|_| UNKNOWN_COMM.to_owned())
     }
 
     /// Calls `each` for every readable `/proc/[pid]/stat`; processes that vanish during

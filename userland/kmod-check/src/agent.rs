@@ -3,7 +3,7 @@
 use crate::CheckError;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One plain HTTP/1.1 GET; returns (status, body).
@@ -50,14 +50,14 @@ pub fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// Starts the agent, waits for it, and checks one snapshot says `"source":"kmod"`.
-pub fn check(bin: &str, listen: &str) -> Result<String, CheckError> {
-    let mut agent = Command::new(bin)
+/// Starts the agent on `listen` with `--source source`.
+pub fn spawn_agent(bin: &str, listen: &str, source: &str) -> Result<Child, CheckError> {
+    Command::new(bin)
         .args([
             "--listen",
             listen,
             "--source",
-            "auto",
+            source,
             "--hostname",
             "kmod-guest",
         ])
@@ -66,31 +66,46 @@ pub fn check(bin: &str, listen: &str) -> Result<String, CheckError> {
         .map_err(|source| CheckError::Io {
             path: bin.into(),
             source,
-        })?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let result = loop {
+        })
+}
+
+/// GETs `/api/v1/snapshot` until it answers 200 (at most `wait`), returning the body.
+pub fn wait_snapshot(listen: &str, wait: Duration) -> Result<String, CheckError> {
+    let deadline = Instant::now() + wait;
+    loop {
         match http_get(listen, "/api/v1/snapshot") {
-            Ok((200, body)) => break Ok(body),
+            Ok((200, body)) => return Ok(body),
             Ok((status, body)) if Instant::now() > deadline => {
-                break Err(CheckError::Mismatch(format!(
+                return Err(CheckError::Mismatch(format!(
                     "GET /api/v1/snapshot: {status} {body}"
                 )));
             }
             Err(e) if Instant::now() > deadline => {
-                break Err(CheckError::Mismatch(format!(
+                return Err(CheckError::Mismatch(format!(
                     "agent never answered on {listen}: {e}"
                 )));
             }
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
-    };
+    }
+}
+
+/// Parses a snapshot body.
+pub fn parse_snapshot(body: &str) -> Result<serde_json::Value, CheckError> {
+    serde_json::from_str(body).map_err(|e| CheckError::Format {
+        file: "snapshot".into(),
+        msg: format!("{e}: {body}"),
+    })
+}
+
+/// Starts the agent, waits for it, and checks one snapshot says `"source":"kmod"`.
+pub fn check(bin: &str, listen: &str) -> Result<String, CheckError> {
+    let mut agent = spawn_agent(bin, listen, "auto")?;
+    let result = wait_snapshot(listen, Duration::from_secs(60));
     let _ = agent.kill();
     let _ = agent.wait();
     let body = result?;
-    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| CheckError::Format {
-        file: "snapshot".into(),
-        msg: format!("{e}: {body}"),
-    })?;
+    let v = parse_snapshot(&body)?;
     if v["source"] != "kmod" {
         return Err(CheckError::Mismatch(format!(
             "snapshot source is {}, want \"kmod\"",

@@ -1,8 +1,10 @@
 //! ns per process-state count: /proc/procpulse_procs vs a /proc/[pid]/stat walk vs
-//! busybox `ps`, with many tasks held by procpulse-stress.
+//! busybox `ps`, with many sleeping processes (forked by busybox sh); and ns per top-10-by-CPU
+//! table: /proc/procpulse_tasks vs a /proc/[pid]/stat walk.
 
 use crate::procfs::walk_counts;
-use crate::procs::{kmod_counts, start_stress, stop_stress};
+use crate::procs::kmod_counts;
+use crate::sleepers::Sleepers;
 use crate::{CheckError, PROCS_FILE};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -16,10 +18,81 @@ fn time_ns(n: usize, mut f: impl FnMut() -> Result<(), CheckError>) -> Result<f6
     Ok(t.elapsed().as_nanos() as f64 / n as f64)
 }
 
+/// One row of a top-processes table: (pid, comm, utime+stime, rss).
+pub type TopRow = (u64, String, u64, u64);
+
+/// The 10 rows with the most CPU time (ties by pid), descending.
+pub fn top10(mut rows: Vec<TopRow>) -> Vec<TopRow> {
+    let key = |r: &TopRow| (std::cmp::Reverse(r.2), r.0);
+    if rows.len() > 10 {
+        rows.select_nth_unstable_by_key(9, key);
+        rows.truncate(10);
+    }
+    rows.sort_unstable_by_key(key);
+    rows
+}
+
+/// Top 10 from /proc/procpulse_tasks (CPU time in ns); returns it and the bytes read.
+pub fn kmod_top() -> Result<(Vec<TopRow>, usize), CheckError> {
+    let text = crate::read(crate::TASKS_FILE)?;
+    let rows = crate::fields::parse_tasks(&text)?
+        .into_iter()
+        .map(|t| {
+            (
+                t.pid,
+                t.comm.unwrap_or_default(),
+                t.utime_ns + t.stime_ns,
+                t.rss_kb,
+            )
+        })
+        .collect();
+    Ok((top10(rows), text.len()))
+}
+
+/// Top 10 from every /proc/[pid]/stat (CPU time in ticks); returns it and the bytes read.
+pub fn walk_top() -> Result<(Vec<TopRow>, usize), CheckError> {
+    let page_kb = crate::tasks::page_kb();
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    let dir = std::fs::read_dir("/proc").map_err(|source| CheckError::Io {
+        path: "/proc".into(),
+        source,
+    })?;
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read(format!("/proc/{name}/stat")) else {
+            continue;
+        };
+        bytes += stat.len();
+        if let Some(s) = crate::pidstat::parse_pid_stat(&stat) {
+            rows.push((s.pid, s.comm, s.utime + s.stime, s.rss_pages * page_kb));
+        }
+    }
+    Ok((top10(rows), bytes))
+}
+
+/// VmRSS of this process, kB.
+fn vm_rss_kb() -> u64 {
+    crate::read("/proc/self/status")
+        .ok()
+        .and_then(|t| crate::procfs::parse_meminfo(&t).get("VmRSS").copied())
+        .unwrap_or(0)
+}
+
+/// Runs `f` once and returns its result and the growth of VmRSS, kB.
+fn rss_growth<T>(f: impl FnOnce() -> Result<T, CheckError>) -> Result<(T, u64), CheckError> {
+    let before = vm_rss_kb();
+    let r = f()?;
+    Ok((r, vm_rss_kb().saturating_sub(before)))
+}
+
 /// Runs the benchmark and prints `RESULT` lines; returns a summary.
-pub fn run(stress: &str, tasks: usize, reads: usize, walks: usize) -> Result<String, CheckError> {
-    let n = tasks.to_string();
-    let (child, _) = start_stress(stress, &["--sleeping", &n, "--seconds", "1800"])?;
+pub fn run(tasks: usize, reads: usize, walks: usize) -> Result<String, CheckError> {
+    let sleepers = Sleepers::spawn(tasks, std::time::Duration::from_secs(3600))?;
     let r = (|| {
         let c = kmod_counts()?;
         if (c["total"] as usize) < tasks {
@@ -59,13 +132,50 @@ pub fn run(stress: &str, tasks: usize, reads: usize, walks: usize) -> Result<Str
         println!("RESULT busybox_ps_ns {ps:.0} ns");
         println!("RESULT kmod_vs_procfs_walk_ratio {:.1} x", walk / kmod);
         println!("RESULT kmod_vs_busybox_ps_ratio {:.1} x", ps / kmod);
+        let ((ktop, kbytes), krss) = rss_growth(kmod_top)?;
+        let ((wtop, wbytes), wrss) = rss_growth(walk_top)?;
+        if ktop.len() != 10 || wtop.len() != 10 {
+            return Err(CheckError::Mismatch(format!(
+                "top tables have {} (kmod) and {} (walk) rows, want 10",
+                ktop.len(),
+                wtop.len()
+            )));
+        }
+        let ktop_ns = time_ns(walks, || kmod_top().map(drop))?;
+        let wtop_ns = time_ns(walks, || walk_top().map(drop))?;
+        println!("RESULT kmod_tasks_top_read_ns {ktop_ns:.0} ns");
+        println!("RESULT procfs_walk_top_ns {wtop_ns:.0} ns");
+        println!("RESULT kmod_vs_walk_top_ratio {:.1} x", wtop_ns / ktop_ns);
+        println!("RESULT kmod_tasks_top_bytes_read {kbytes} bytes");
+        println!("RESULT procfs_walk_top_bytes_read {wbytes} bytes");
+        println!("RESULT kmod_tasks_top_rss_growth_kb {krss} kB");
+        println!("RESULT procfs_walk_top_rss_growth_kb {wrss} kB");
         Ok(format!(
-            "{} processes: kmod {kmod:.0} ns, walk {walk:.0} ns ({:.1}x), ps {ps:.0} ns ({:.1}x)",
+            "{} processes: kmod {kmod:.0} ns, walk {walk:.0} ns ({:.1}x), ps {ps:.0} ns ({:.1}x); top10 kmod {ktop_ns:.0} ns, walk {wtop_ns:.0} ns ({:.1}x)",
             c["total"],
             walk / kmod,
-            ps / kmod
+            ps / kmod,
+            wtop_ns / ktop_ns
         ))
     })();
-    stop_stress(child);
+    drop(sleepers);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top10_by_cpu_then_pid() {
+        let rows: Vec<TopRow> = (1..=30).map(|p| (p, format!("p{p}"), p % 7, p)).collect();
+        let t = top10(rows);
+        assert_eq!(t.len(), 10);
+        assert_eq!(t[0], (6, "p6".into(), 6, 6));
+        assert_eq!(
+            t.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![6, 13, 20, 27, 5, 12, 19, 26, 4, 11]
+        );
+        assert_eq!(top10(vec![(1, String::new(), 0, 0)]).len(), 1);
+    }
 }

@@ -1,7 +1,7 @@
 //! /proc/procpulse_cpu: a real sampling window, idle vs burned CPUs, independence from
 //! readers, and the cumulative counters against /proc/stat.
 
-use crate::fields::{CPU_FIELDS, Fields, parse_object};
+use crate::fields::{CpuFile, Fields, parse_cpu};
 use crate::procfs::{parse_loadavg_x100, parse_stat_cpu};
 use crate::{CPU_FILE, CheckError, read};
 use std::time::{Duration, Instant};
@@ -13,8 +13,14 @@ const NS_PER_TICK: u64 = 10_000_000;
 /// Ticks the two back-to-back readings may differ by.
 const TICK_SLACK: u64 = 5;
 
+/// The flat fields of /proc/procpulse_cpu (the whole file is validated).
 pub fn read_cpu() -> Result<Fields, CheckError> {
-    parse_object(CPU_FILE, &read(CPU_FILE)?, CPU_FIELDS)
+    read_cpu_file().map(|c| c.flat)
+}
+
+/// /proc/procpulse_cpu with its `per_cpu` entries.
+pub fn read_cpu_file() -> Result<CpuFile, CheckError> {
+    parse_cpu(&read(CPU_FILE)?)
 }
 
 /// Waits until the module has closed at least `windows` windows after now.
@@ -200,10 +206,11 @@ pub fn check_readers(readers: usize, millis: u64) -> Result<String, CheckError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::{CPU_FIELDS, parse_object};
 
     #[test]
     fn load_must_equal_loadavg() {
-        let text = "{\"cores\":2,\"usage_percent_x100\":0,\"window_ms\":1000,\"user_ns\":0,\"nice_ns\":0,\"system_ns\":0,\"idle_ns\":0,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":0,\"steal_ns\":0,\"load1_x100\":31,\"load5_x100\":8,\"load15_x100\":3}\n";
+        let text = "{\"cores\":2,\"usage_percent_x100\":0,\"window_ms\":1000,\"user_ns\":0,\"nice_ns\":0,\"system_ns\":0,\"idle_ns\":0,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":0,\"steal_ns\":0,\"load1_x100\":31,\"load5_x100\":8,\"load15_x100\":3,\"window_seq\":1,\"guest_ns\":0,\"guest_nice_ns\":0}\n";
         let c = parse_object("cpu", text, CPU_FIELDS).unwrap();
         assert!(compare_load(&c, [31, 8, 3]).is_ok());
         assert!(compare_load(&c, [31, 8, 4]).is_err());
@@ -211,7 +218,7 @@ mod tests {
 
     #[test]
     fn counters_in_ticks() {
-        let text = "{\"cores\":2,\"usage_percent_x100\":0,\"window_ms\":1000,\"user_ns\":150000000,\"nice_ns\":0,\"system_ns\":2000000000,\"idle_ns\":90000000000,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":10000000,\"steal_ns\":0,\"load1_x100\":0,\"load5_x100\":0,\"load15_x100\":0}\n";
+        let text = "{\"cores\":2,\"usage_percent_x100\":0,\"window_ms\":1000,\"user_ns\":150000000,\"nice_ns\":0,\"system_ns\":2000000000,\"idle_ns\":90000000000,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":10000000,\"steal_ns\":0,\"load1_x100\":0,\"load5_x100\":0,\"load15_x100\":0,\"window_seq\":1,\"guest_ns\":0,\"guest_nice_ns\":0}\n";
         let c = parse_object("cpu", text, CPU_FIELDS).unwrap();
         assert_eq!(compare_stat(&c, [15, 0, 200, 9000, 0, 0, 1, 0]), Ok(()));
         let e = compare_stat(&c, [15, 0, 200, 9100, 0, 0, 1, 0]).unwrap_err();

@@ -10,11 +10,21 @@
 pub mod agent;
 pub mod bench;
 pub mod cpu;
+pub mod cpu_partial;
 pub mod fields;
 pub mod hammer;
+pub mod helpers;
+pub mod hotplug;
+pub mod pidns;
+pub mod pidstat;
 pub mod procfs;
 pub mod procs;
 pub mod ram;
+pub mod scale;
+pub mod sleepers;
+pub mod swap;
+pub mod tasks;
+pub mod usage;
 
 /// Files the modules create.
 pub const CPU_FILE: &str = "/proc/procpulse_cpu";

@@ -1,23 +1,21 @@
 //! /proc/procpulse_ram against /proc/meminfo, read back to back.
 
-use crate::fields::{Fields, RAM_FIELDS, parse_object};
+use crate::fields::{Fields, parse_ram};
 use crate::procfs::parse_meminfo;
 use crate::{CheckError, RAM_FILE, read};
 use std::collections::BTreeMap;
 
-/// Fields that never move on an idle guest: they must match on every attempt.
-const STATIC: &[(&str, &str)] = &[
-    ("total_kb", "MemTotal"),
-    ("swap_total_kb", "SwapTotal"),
-    ("swap_free_kb", "SwapFree"),
-];
+/// Fields that never move on an idle guest: they must match on every attempt. (The
+/// module no longer emits swap totals: [`parse_ram`] requires them absent.)
+pub const STATIC: &[(&str, &str)] = &[("total_kb", "MemTotal")];
 /// Fields that may move between the two reads: retried until one attempt matches.
-const MOVING: &[(&str, &str)] = &[
+pub const MOVING: &[(&str, &str)] = &[
     ("free_kb", "MemFree"),
     ("available_kb", "MemAvailable"),
     ("buffers_kb", "Buffers"),
     ("cached_kb", "Cached"),
     ("shared_kb", "Shmem"),
+    ("swap_cached_kb", "SwapCached"),
 ];
 
 /// Differences between one module reading and one meminfo reading, as
@@ -32,8 +30,11 @@ pub fn compare(
         let m = *meminfo
             .get(*theirs)
             .ok_or_else(|| CheckError::Mismatch(format!("/proc/meminfo has no {theirs}")))?;
-        if ram[*ours] != m {
-            diffs.push(((*ours).to_owned(), ram[*ours], m));
+        let r = *ram
+            .get(*ours)
+            .ok_or_else(|| CheckError::Mismatch(format!("{RAM_FILE} has no {ours}")))?;
+        if r != m {
+            diffs.push(((*ours).to_owned(), r, m));
         }
     }
     let used = ram["total_kb"] - ram["available_kb"].min(ram["total_kb"]);
@@ -57,7 +58,7 @@ pub fn compare(
 pub fn check(tries: usize) -> Result<String, CheckError> {
     let mut last = Vec::new();
     for attempt in 1..=tries {
-        let ram = parse_object(RAM_FILE, &read(RAM_FILE)?, RAM_FIELDS)?;
+        let ram = parse_ram(&read(RAM_FILE)?)?;
         let meminfo = parse_meminfo(&read("/proc/meminfo")?);
         let stat = compare(&ram, &meminfo, STATIC)?;
         if !stat.is_empty() {
@@ -68,8 +69,8 @@ pub fn check(tries: usize) -> Result<String, CheckError> {
         last = compare(&ram, &meminfo, MOVING)?;
         if last.is_empty() {
             return Ok(format!(
-                "equal on attempt {attempt}: total_kb={} available_kb={}",
-                ram["total_kb"], ram["available_kb"]
+                "equal on attempt {attempt}: total_kb={} available_kb={} swap_cached_kb={}",
+                ram["total_kb"], ram["available_kb"], ram["swap_cached_kb"]
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -85,7 +86,7 @@ mod tests {
 
     fn ram(available: u64, used: u64, pct: u64) -> Fields {
         let mut f = Fields::new();
-        for k in RAM_FIELDS {
+        for k in crate::fields::RAM_FIELDS {
             f.insert((*k).to_owned(), 0);
         }
         f.insert("total_kb".into(), 1000);
@@ -97,14 +98,14 @@ mod tests {
 
     #[test]
     fn equal_and_different_fields() {
-        let m = parse_meminfo(
-            "MemTotal: 1000 kB\nMemAvailable: 600 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-        );
+        let m = parse_meminfo("MemTotal: 1000 kB\nMemAvailable: 600 kB\nSwapCached: 12 kB\n");
         let r = ram(600, 400, 4000);
         assert!(compare(&r, &m, STATIC).unwrap().is_empty());
         let r = ram(700, 300, 3000);
         let d = compare(&r, &m, &[("available_kb", "MemAvailable")]).unwrap();
         assert_eq!(d, vec![("available_kb".to_owned(), 700, 600)]);
+        let d = compare(&r, &m, &[("swap_cached_kb", "SwapCached")]).unwrap();
+        assert_eq!(d, vec![("swap_cached_kb".to_owned(), 0, 12)]);
     }
 
     #[test]

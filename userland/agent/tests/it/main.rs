@@ -4,6 +4,8 @@ mod support;
 
 /// Snapshots of the fixture trees diffed against golden files.
 mod golden;
+/// The 6.12 module formats: swap from /proc/meminfo, kernel threads without a comm.
+mod kmod612;
 /// Live checks against this machine's /proc, with procpulse-stress holding a known load.
 mod live;
 /// Push mode against a real warp ingest stand-in that fails, then recovers.

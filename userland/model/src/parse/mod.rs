@@ -31,7 +31,7 @@ pub use loadavg::{Loadavg, parse_loadavg};
 pub use meminfo::{Meminfo, parse_meminfo};
 pub use pid_stat::{PidStat, parse_pid_stat};
 pub use pid_status::{PidStatus, parse_pid_status};
-pub use procpulse_cpu::{KmodCpu, parse_procpulse_cpu};
+pub use procpulse_cpu::{KmodCpu, KmodCpuCore, parse_procpulse_cpu};
 pub use procpulse_procs::parse_procpulse_procs;
 pub use procpulse_ram::{KmodRam, parse_procpulse_ram};
 pub use procpulse_tasks::{KmodTask, parse_procpulse_tasks};

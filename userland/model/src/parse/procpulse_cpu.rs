@@ -7,7 +7,7 @@ use serde::Deserialize;
 const FILE: &str = "/proc/procpulse_cpu";
 
 /// The CPU module's file. Fractions are integers scaled by 100; times are cumulative
-/// nanoseconds summed over online CPUs.
+/// nanoseconds summed over all possible CPUs (like /proc/stat's `cpu` line).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct KmodCpu {
     /// Online CPUs.
@@ -38,6 +38,50 @@ pub struct KmodCpu {
     pub load5_x100: u64,
     /// 15-minute load average × 100.
     pub load15_x100: u64,
+    /// Windows closed since the module was loaded (absent from older modules).
+    #[serde(default)]
+    pub window_seq: Option<u64>,
+    /// Cumulative guest time (included in `user_ns`), ns; absent from older modules.
+    #[serde(default)]
+    pub guest_ns: Option<u64>,
+    /// Cumulative niced guest time (included in `nice_ns`), ns; absent from older modules.
+    #[serde(default)]
+    pub guest_nice_ns: Option<u64>,
+    /// One entry per online CPU, ascending by id (empty from older modules). Not part of
+    /// the snapshot.
+    #[serde(default)]
+    pub per_cpu: Vec<KmodCpuCore>,
+}
+
+/// One CPU's entry in `per_cpu` (the counters of /proc/stat's `cpuN` line, in ns).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct KmodCpuCore {
+    /// CPU id.
+    pub cpu: u32,
+    /// Busy share over the last window, percent × 100; `None` when the CPU was not
+    /// online at both ends of the window.
+    #[serde(default)]
+    pub usage_percent_x100: Option<u32>,
+    /// Cumulative user time (includes guest), ns.
+    pub user_ns: u64,
+    /// Cumulative nice time (includes guest_nice), ns.
+    pub nice_ns: u64,
+    /// Cumulative system time, ns.
+    pub system_ns: u64,
+    /// Cumulative idle time, ns.
+    pub idle_ns: u64,
+    /// Cumulative iowait time, ns.
+    pub iowait_ns: u64,
+    /// Cumulative hard-irq time, ns.
+    pub irq_ns: u64,
+    /// Cumulative soft-irq time, ns.
+    pub softirq_ns: u64,
+    /// Cumulative steal time, ns.
+    pub steal_ns: u64,
+    /// Cumulative guest time, ns.
+    pub guest_ns: u64,
+    /// Cumulative niced guest time, ns.
+    pub guest_nice_ns: u64,
 }
 
 impl KmodCpu {
@@ -80,6 +124,24 @@ mod tests {
         let cpu = c.to_cpu();
         assert_eq!(cpu.usage_percent, 23.45);
         assert_eq!((cpu.load1, cpu.load5, cpu.load15), (0.5, 0.4, 0.3));
+    }
+
+    /// Captured from the 6.12 module on a 2-CPU guest where CPU 1 came online mid-window.
+    const SAMPLE_612: &str = "{\"cores\":2,\"usage_percent_x100\":2512,\"window_ms\":1000,\"window_seq\":17,\"user_ns\":1,\"nice_ns\":2,\"system_ns\":3,\"idle_ns\":4,\"iowait_ns\":5,\"irq_ns\":6,\"softirq_ns\":7,\"steal_ns\":8,\"guest_ns\":0,\"guest_nice_ns\":0,\"load1_x100\":50,\"load5_x100\":40,\"load15_x100\":30,\"per_cpu\":[{\"cpu\":0,\"usage_percent_x100\":2512,\"user_ns\":1,\"nice_ns\":2,\"system_ns\":3,\"idle_ns\":4,\"iowait_ns\":5,\"irq_ns\":6,\"softirq_ns\":7,\"steal_ns\":8,\"guest_ns\":0,\"guest_nice_ns\":0},{\"cpu\":1,\"user_ns\":0,\"nice_ns\":0,\"system_ns\":0,\"idle_ns\":0,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":0,\"steal_ns\":0,\"guest_ns\":0,\"guest_nice_ns\":0}]}\n";
+
+    #[test]
+    fn new_shape_with_per_cpu_parses_and_converts_the_same() {
+        let c = parse_procpulse_cpu(SAMPLE_612).unwrap();
+        assert_eq!(c.window_seq, Some(17));
+        assert_eq!(c.guest_ns, Some(0));
+        assert_eq!(c.per_cpu.len(), 2);
+        assert_eq!(c.per_cpu[0].usage_percent_x100, Some(2512));
+        assert_eq!(c.per_cpu[1].cpu, 1);
+        assert_eq!(c.per_cpu[1].usage_percent_x100, None);
+        assert_eq!(c.to_cpu().usage_percent, 25.12);
+        let old = parse_procpulse_cpu(SAMPLE).unwrap();
+        assert_eq!(old.window_seq, None);
+        assert!(old.per_cpu.is_empty());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `/proc/procpulse_tasks` (SPEC §2): one JSON object per process per line with the keys
-//! `pid, ppid, uid, comm, state, rss_kb, utime_ns, stime_ns`.
+//! `pid, ppid, uid, comm, state, rss_kb, threads, utime_ns, stime_ns`. `comm` is omitted
+//! for kernel threads whose /proc name the module cannot reproduce (workqueue workers,
+//! 15-byte names); `threads` is absent from lines of older modules.
 
 use super::ParseError;
 use serde::Deserialize;
@@ -13,14 +15,20 @@ pub struct KmodTask {
     pub pid: u32,
     /// Parent's process id.
     pub ppid: u32,
-    /// Real user id.
+    /// Effective user id (what ps shows; /proc/[pid]/status `Uid:` second column).
     pub uid: u32,
-    /// Command name (≤ 15 bytes in the kernel).
-    pub comm: String,
+    /// Command name as /proc/[pid]/stat shows it; `None` for kernel threads the module
+    /// cannot name (read /proc/[pid]/stat for those).
+    #[serde(default)]
+    pub comm: Option<String>,
     /// procps state letter.
     pub state: char,
     /// Resident set size, KiB.
     pub rss_kb: u64,
+    /// Threads in the thread group (/proc/[pid]/stat `num_threads`); `None` from older
+    /// modules.
+    #[serde(default)]
+    pub threads: Option<u32>,
     /// Cumulative user time of the whole thread group, ns.
     pub utime_ns: u64,
     /// Cumulative system time of the whole thread group, ns.
@@ -58,10 +66,30 @@ mod tests {
     fn parses_every_line_including_odd_comms() {
         let t = parse_procpulse_tasks(SAMPLE).unwrap();
         assert_eq!(t.len(), 3);
-        assert_eq!(t[1].comm, "a b) c");
+        assert_eq!(t[1].comm.as_deref(), Some("a b) c"));
         assert_eq!(t[1].state, 'Z');
-        assert_eq!(t[2].comm, "(sd-pam)");
+        assert_eq!(t[2].comm.as_deref(), Some("(sd-pam)"));
         assert_eq!(t[2].uid, 0);
+        assert_eq!(t[0].threads, None);
+    }
+
+    /// Captured from the 6.12 module: `threads`, and no `comm` for a workqueue worker.
+    const SAMPLE_612: &str = concat!(
+        "{\"pid\":1,\"ppid\":0,\"uid\":0,\"comm\":\"init\",\"state\":\"S\",\"rss_kb\":1200,\"threads\":1,\"utime_ns\":10000000,\"stime_ns\":20000000}\n",
+        "{\"pid\":2,\"ppid\":0,\"uid\":0,\"comm\":\"kthreadd\",\"state\":\"S\",\"rss_kb\":0,\"threads\":1,\"utime_ns\":0,\"stime_ns\":0}\n",
+        "{\"pid\":9,\"ppid\":2,\"uid\":0,\"state\":\"I\",\"rss_kb\":0,\"threads\":1,\"utime_ns\":0,\"stime_ns\":3000000}\n",
+        "{\"pid\":77,\"ppid\":1,\"uid\":1000,\"comm\":\"procpulse-agent\",\"state\":\"R\",\"rss_kb\":9000,\"threads\":12,\"utime_ns\":5,\"stime_ns\":6}\n",
+    );
+
+    #[test]
+    fn new_shape_with_threads_and_without_comm_parses() {
+        let t = parse_procpulse_tasks(SAMPLE_612).unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[2].comm, None);
+        assert_eq!(t[2].threads, Some(1));
+        assert_eq!(t[3].comm.as_deref(), Some("procpulse-agent"));
+        assert_eq!(t[3].threads, Some(12));
+        assert_eq!(t[3].uid, 1000);
     }
 
     #[test]
