@@ -98,7 +98,8 @@ PP_SPLAT='BUG:|WARNING:|Oops|Kernel panic|Call Trace:|general protection|INFO: (
 pp_splat_selftest() {
   local bad=("[ 12.3] WARNING: suspicious RCU usage" "[ 1.0] BUG: sleeping function called from invalid context at x.c:1"
              "[ 2.0] WARNING: possible circular locking dependency detected" "[ 3.0] Oops: 0000 [#1] SMP"
-             "[ 4.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:" "[ 5.0] Call Trace:")
+             "[ 4.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:" "[ 5.0] Call Trace:"
+             "[ 6.0] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [cat:77]")
   local good=("[ 0.0] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar"
               "[ 0.0] rcu: 	RCU lockdep checking is enabled." "[ 2.8] procpulse_cpu: /proc/procpulse_cpu ready"
               "[ 0.1] rcu: Preemptible hierarchical RCU implementation.")

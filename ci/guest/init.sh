@@ -69,7 +69,7 @@ test)
 bench)
   insmod_all || { echo "PPCHECK FAIL insmod"; finish; }
   ulimit -n 65536 2>/dev/null
-  check bench $KC bench --tasks "$(arg tasks)"
+  T=$(arg tasks); check bench $KC bench --tasks "$T" --reads $(( 20000000 / T + 20 ))
   finish
   ;;
 vm)

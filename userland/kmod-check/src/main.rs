@@ -82,9 +82,10 @@ enum Check {
         agent_bin: String,
         #[arg(long, default_value = "127.0.0.1:5201")]
         listen: String,
-        /// Most memory the swap-hog helper allocates, MiB.
-        #[arg(long, default_value_t = 4096)]
-        max_mib: u64,
+        /// Most memory the swap-hog helper allocates, MiB (default: MemTotal + 1 GiB, i.e.
+        /// past the guest's RAM).
+        #[arg(long)]
+        max_mib: Option<u64>,
     },
     /// One CPU burned: aggregate usage 1/N, one per_cpu entry busy.
     CpuPartial,

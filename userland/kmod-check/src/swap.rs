@@ -72,7 +72,14 @@ impl Drop for Swappiness {
 }
 
 /// The `swap` check.
-pub fn check(agent_bin: &str, listen: &str, max_mib: u64) -> Result<String, CheckError> {
+pub fn check(agent_bin: &str, listen: &str, max_mib: Option<u64>) -> Result<String, CheckError> {
+    let max_mib = match max_mib {
+        Some(m) => m,
+        None => {
+            let m = parse_meminfo(&read("/proc/meminfo")?);
+            m.get("MemTotal").copied().unwrap_or(0) / 1024 + 1024
+        }
+    };
     let (total, _) = swap_used_kb()?;
     if let Some(why) = judge_swap(total, 1) {
         return Err(CheckError::Mismatch(why));
