@@ -251,9 +251,26 @@ fn idle_iowait(kcs: &[u64; NMODES], cpu: usize, online: bool) -> (u64, u64) {
     (kcs[CPUTIME_IDLE], kcs[CPUTIME_IOWAIT])
 }
 
+#[cfg(CONFIG_VIRT_CPU_ACCOUNTING_GEN)]
+extern "C" {
+    // kernel/sched/cputime.c, EXPORT_SYMBOL_GPL (with VIRT_CPU_ACCOUNTING_GEN only): a
+    // CPU's counters plus the vtime its current task has not flushed yet, as /proc/stat.
+    fn kcpustat_cpu_fetch(dst: *mut bindings::kernel_cpustat, cpu: c_int);
+}
+
 /// One CPU's counters as /proc/stat computes them (ns), read now.
 fn read_cpu(cpu: usize, online: bool) -> [u64; NMODES] {
     let mut kcs = [0u64; NMODES];
+    #[cfg(CONFIG_VIRT_CPU_ACCOUNTING_GEN)]
+    {
+        // SAFETY: `kernel_cpustat` is plain data (all-zero is valid) that the call fills
+        // for a possible CPU; it only reads per-CPU state under RCU and a seqcount.
+        let mut k: bindings::kernel_cpustat = unsafe { core::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { kcpustat_cpu_fetch(&mut k, cpu as c_int) };
+        kcs.copy_from_slice(&k.cpustat[..NMODES]);
+    }
+    #[cfg(not(CONFIG_VIRT_CPU_ACCOUNTING_GEN))]
     for (i, v) in kcs.iter_mut().enumerate() {
         // SAFETY: the per-CPU instance exists for every possible CPU; each counter is an
         // aligned u64 updated by its CPU, read whole (as /proc/stat reads it).

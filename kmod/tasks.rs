@@ -43,10 +43,11 @@ extern "C" {
     fn from_kuid_munged(to: *mut bindings::user_namespace, uid: bindings::kuid_t) -> u32;
 }
 
-#[cfg(not(CONFIG_PREEMPTION))]
+#[cfg(any(not(CONFIG_PREEMPTION), CONFIG_PREEMPT_DYNAMIC))]
 extern "C" {
     // kernel/sched/core.c, EXPORT_SYMBOL: the body of cond_resched() without
-    // preemption (with it, cond_resched() is a no-op and the scheduler preempts).
+    // preemption or with a boot-time preemption model (with full preemption built in,
+    // cond_resched() is a no-op and the scheduler preempts).
     fn __cond_resched() -> c_int;
 }
 
@@ -194,7 +195,7 @@ unsafe fn find(m: *mut bindings::seq_file, from: i64) -> *mut c_void {
     let ns = unsafe { (*info).pid_ns };
     let mut nr = from.max(1);
     while nr <= i64::from(i32::MAX) {
-        #[cfg(not(CONFIG_PREEMPTION))]
+        #[cfg(any(not(CONFIG_PREEMPTION), CONFIG_PREEMPT_DYNAMIC))]
         // SAFETY: a reschedule point; seq_file callbacks run in process context with only
         // `m->lock` (a mutex) held, and no RCU section or spinlock is open here.
         unsafe {
@@ -495,7 +496,7 @@ unsafe fn euid(m: *mut bindings::seq_file, task: *mut bindings::task_struct) -> 
     uid
 }
 
-/// One line: `{"pid","ppid","uid","comm"?,"state","rss_kb","threads","utime_ns","stime_ns"}`.
+/// One line: `{"pid","ppid","uid","comm"?,"state","rss_kb","threads","utime_ns"?,"stime_ns"?}`.
 ///
 /// # Safety
 ///
@@ -526,8 +527,9 @@ unsafe fn write_task(
         (ppid, STATE_LETTERS[t.state_index()], threads)
     };
     // SAFETY: by the caller (all of these only need the reference).
-    let (uid, rss, (utime, stime)) =
-        unsafe { (euid(m, task), rss_kb(task), group_cputime_adjusted(task)) };
+    let (uid, rss) = unsafe { (euid(m, task), rss_kb(task)) };
+    // SAFETY: as above.
+    let times = plain_cputime().then(|| unsafe { group_cputime_adjusted(task) });
     let mut buf = [0u8; 16];
     write!(w, "{{\"pid\":{tgid},\"ppid\":{ppid},\"uid\":{uid},")?;
     // SAFETY: by the caller.
@@ -536,12 +538,34 @@ unsafe fn write_task(
         w.json_str(c)?;
         w.bytes(b",")?;
     }
-    writeln!(
-        w,
-        "\"state\":\"{}\",\"rss_kb\":{rss},\"threads\":{threads},\"utime_ns\":{utime},\"stime_ns\":{stime}}}",
-        state as char
-    )
+    write!(w, "\"state\":\"{}\",\"rss_kb\":{rss},\"threads\":{threads}", state as char)?;
+    if let Some((utime, stime)) = times {
+        write!(w, ",\"utime_ns\":{utime},\"stime_ns\":{stime}")?;
+    }
+    w.bytes(b"}\n")
 }
 
 #[cfg(CONFIG_VIRT_CPU_ACCOUNTING_GEN)]
-compile_error!("procpulse_tasks reads task->utime/stime directly: VIRT_CPU_ACCOUNTING_GEN needs vtime");
+#[allow(improper_ctypes)]
+extern "C" {
+    // kernel/context_tracking.c, EXPORT_SYMBOL_GPL: set at boot when some CPU runs with
+    // nohz_full (vtime accounting), never changed afterwards (read-only after init).
+    static context_tracking_key: bindings::static_key_false;
+}
+
+/// Whether `task_cputime()` is the plain `t->utime`/`t->stime` this module reads: always
+/// without VIRT_CPU_ACCOUNTING_GEN, and with it unless vtime accounting is on (a
+/// `nohz_full=` boot), where running tasks carry time that only the unexported
+/// `task_cputime()` can add — then the module omits utime/stime.
+fn plain_cputime() -> bool {
+    #[cfg(CONFIG_VIRT_CPU_ACCOUNTING_GEN)]
+    {
+        // SAFETY: `static_key_enabled()`: an atomic read of the key's count.
+        let n = unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!(context_tracking_key.key.enabled.counter))
+        };
+        n <= 0
+    }
+    #[cfg(not(CONFIG_VIRT_CPU_ACCOUNTING_GEN))]
+    true
+}

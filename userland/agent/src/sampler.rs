@@ -146,10 +146,13 @@ impl Sampler {
             .usage_percent_since(&st.prev_cpu.unwrap_or_default());
         let elapsed = st.prev_at.map(|t| now.duration_since(t).as_secs_f64());
 
+        // A table without CPU times (a nohz_full host, see the model) cannot rank by CPU:
+        // the walk serves it instead.
         let module_tasks = if use_module_tasks && self.files.exists(ProcFile::KmodTasks) {
             self.files
                 .read_with(ProcFile::KmodTasks, parse::parse_procpulse_tasks)
                 .ok()
+                .filter(|rows| rows.iter().all(|r| r.cpu_ns().is_some()))
         } else {
             None
         };
@@ -166,7 +169,7 @@ impl Sampler {
         let tasks_from = if let Some(rows) = module_tasks {
             for r in rows {
                 procs.count_state(r.state);
-                let key = (0, r.utime_ns.saturating_add(r.stime_ns));
+                let key = (0, r.cpu_ns().unwrap_or(0));
                 let cpu_percent = percent(key, st.prev_cpu_ns.get(&r.pid));
                 next_cpu_ns.insert(r.pid, key);
                 let comm = match r.comm {

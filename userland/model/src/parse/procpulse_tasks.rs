@@ -29,10 +29,21 @@ pub struct KmodTask {
     /// modules.
     #[serde(default)]
     pub threads: Option<u32>,
-    /// Cumulative user time of the whole thread group, ns.
-    pub utime_ns: u64,
-    /// Cumulative system time of the whole thread group, ns.
-    pub stime_ns: u64,
+    /// Cumulative user time of the whole thread group, ns (/proc/[pid]/stat's utime in
+    /// ns). `None` where the module cannot read it exactly (a VIRT_CPU_ACCOUNTING_GEN kernel
+    /// booted with `nohz_full=`; see kmod/README.md).
+    #[serde(default)]
+    pub utime_ns: Option<u64>,
+    /// Cumulative system time of the whole thread group, ns; `None` as `utime_ns`.
+    #[serde(default)]
+    pub stime_ns: Option<u64>,
+}
+
+impl KmodTask {
+    /// utime + stime, ns, when the module reported both.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        Some(self.utime_ns?.saturating_add(self.stime_ns?))
+    }
 }
 
 /// Parses every line; empty lines are skipped. A malformed or truncated line is an error
@@ -61,6 +72,18 @@ mod tests {
         "{\"pid\":42,\"ppid\":1,\"uid\":1000,\"comm\":\"a b) c\",\"state\":\"Z\",\"rss_kb\":0,\"utime_ns\":0,\"stime_ns\":0}\n",
         "{\"pid\":43,\"ppid\":1,\"uid\":0,\"comm\":\"(sd-pam)\",\"state\":\"t\",\"rss_kb\":5,\"utime_ns\":1,\"stime_ns\":2}\n",
     );
+
+    #[test]
+    fn times_may_be_omitted_and_then_have_no_sum() {
+        let line = "{\"pid\":7,\"ppid\":1,\"uid\":0,\"comm\":\"x\",\"state\":\"R\",\"rss_kb\":4,\"threads\":2}\n";
+        let t = parse_procpulse_tasks(line).unwrap();
+        assert_eq!(
+            (t[0].utime_ns, t[0].stime_ns, t[0].cpu_ns()),
+            (None, None, None)
+        );
+        let t = parse_procpulse_tasks(SAMPLE).unwrap();
+        assert_eq!(t[0].cpu_ns(), Some(30));
+    }
 
     #[test]
     fn parses_every_line_including_odd_comms() {
