@@ -84,8 +84,35 @@ impl Sleepers {
     }
 }
 
+/// Pids of the processes whose parent is `parent`, from a /proc walk.
+fn children_of(parent: Pid) -> Vec<Pid> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stat = std::fs::read(format!("/proc/{name}/stat")).ok()?;
+            let s = crate::pidstat::parse_pid_stat(&stat)?;
+            (s.ppid == parent.as_raw() as u64).then(|| Pid::from_raw(s.pid as i32))
+        })
+        .collect()
+}
+
+/// Sleepers killed per batch, and the pause between batches: tens of thousands of exits
+/// at once keep every vCPU of a TCG guest busy in the exit path (mutex spinning on
+/// owners whose vCPU the host has descheduled) long enough for RCU stall warnings.
+const KILL_BATCH: usize = 100;
+const KILL_PAUSE: Duration = Duration::from_millis(20);
+
 impl Drop for Sleepers {
     fn drop(&mut self) {
+        for batch in children_of(self.pgid).chunks(KILL_BATCH) {
+            for pid in batch {
+                let _ = nix::sys::signal::kill(*pid, Signal::SIGKILL);
+            }
+            std::thread::sleep(KILL_PAUSE);
+        }
         let _ = killpg(self.pgid, Signal::SIGKILL);
         // Reap the shell and every sleeper (orphans come to us as their subreaper).
         let deadline = Instant::now() + Duration::from_secs(120);
