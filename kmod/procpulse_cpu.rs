@@ -59,9 +59,12 @@ const FIXED_1: c_ulong = 1 << FSHIFT;
 
 #[allow(improper_ctypes)]
 extern "C" {
-    // kernel/sched/core.c, EXPORT_PER_CPU_SYMBOL: per-CPU cputime counters (ns).
+    // kernel/sched/core.c, EXPORT_PER_CPU_SYMBOL: per-CPU cputime counters (ns), read
+    // directly unless VIRT_CPU_ACCOUNTING_GEN (then through kcpustat_cpu_fetch()).
+    #[cfg(not(CONFIG_VIRT_CPU_ACCOUNTING_GEN))]
     static kernel_cpustat: bindings::kernel_cpustat;
     // arch/x86/kernel/setup_percpu.c, EXPORT_SYMBOL: per-CPU area offsets.
+    #[cfg(not(CONFIG_VIRT_CPU_ACCOUNTING_GEN))]
     static __per_cpu_offset: [c_ulong; bindings::NR_CPUS as usize];
     // kernel/smp.c, EXPORT_SYMBOL: number of possible CPU ids.
     static nr_cpu_ids: c_uint;
@@ -227,6 +230,7 @@ fn cpu_possible(cpu: usize) -> bool {
 }
 
 /// `kcpustat_cpu(cpu)`: this CPU's instance of the per-CPU `kernel_cpustat`.
+#[cfg(not(CONFIG_VIRT_CPU_ACCOUNTING_GEN))]
 fn kcpustat_cpu(cpu: usize) -> *const bindings::kernel_cpustat {
     // SAFETY: `cpu < nr_cpu_ids <= NR_CPUS` indexes the static offset table.
     let off = unsafe { core::ptr::read(core::ptr::addr_of!(__per_cpu_offset[cpu])) };
@@ -268,7 +272,9 @@ fn read_cpu(cpu: usize, online: bool) -> [u64; NMODES] {
         let mut k: bindings::kernel_cpustat = unsafe { core::mem::zeroed() };
         // SAFETY: as above.
         unsafe { kcpustat_cpu_fetch(&mut k, cpu as c_int) };
-        kcs.copy_from_slice(&k.cpustat[..NMODES]);
+        for (d, v) in kcs.iter_mut().zip(k.cpustat.iter()) {
+            *d = *v;
+        }
     }
     #[cfg(not(CONFIG_VIRT_CPU_ACCOUNTING_GEN))]
     for (i, v) in kcs.iter_mut().enumerate() {
