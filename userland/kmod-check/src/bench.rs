@@ -32,44 +32,56 @@ pub fn top10(mut rows: Vec<TopRow>) -> Vec<TopRow> {
     rows
 }
 
-/// Top 10 from /proc/procpulse_tasks (CPU time in ns); returns it and the bytes read.
+/// Top 10 from /proc/procpulse_tasks (CPU time in ns) with the agent's own parser
+/// (procpulse-model); returns it and the bytes read.
 pub fn kmod_top() -> Result<(Vec<TopRow>, usize), CheckError> {
     let text = crate::read(crate::TASKS_FILE)?;
-    let rows = crate::fields::parse_tasks(&text)?
+    let rows = procpulse_model::parse::parse_procpulse_tasks(&text)
+        .map_err(|e| CheckError::Mismatch(e.to_string()))?
         .into_iter()
         .map(|t| {
-            (
-                t.pid,
-                t.comm.unwrap_or_default(),
-                t.utime_ns + t.stime_ns,
-                t.rss_kb,
-            )
+            let cpu = t.cpu_ns().unwrap_or(0);
+            (u64::from(t.pid), t.comm.unwrap_or_default(), cpu, t.rss_kb)
         })
         .collect();
     Ok((top10(rows), text.len()))
 }
 
-/// Top 10 from every /proc/[pid]/stat (CPU time in ticks); returns it and the bytes read.
+/// Top 10 from every /proc/[pid]/stat (CPU time in ticks), read and parsed the way the
+/// agent's walk does (one reused buffer, procpulse-model's parser); returns it and the
+/// bytes read.
 pub fn walk_top() -> Result<(Vec<TopRow>, usize), CheckError> {
+    use std::io::Read;
     let page_kb = crate::tasks::page_kb();
     let mut rows = Vec::new();
     let mut bytes = 0;
+    let mut buf = Vec::with_capacity(512);
     let dir = std::fs::read_dir("/proc").map_err(|source| CheckError::Io {
         path: "/proc".into(),
         source,
     })?;
+    let mut path = std::path::PathBuf::from("/proc");
     for e in dir.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let Ok(stat) = std::fs::read(format!("/proc/{name}/stat")) else {
+        path.push(name);
+        path.push("stat");
+        buf.clear();
+        let ok = std::fs::File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .is_ok();
+        path.pop();
+        path.pop();
+        if !ok {
             continue;
-        };
-        bytes += stat.len();
-        if let Some(s) = crate::pidstat::parse_pid_stat(&stat) {
-            rows.push((s.pid, s.comm, s.utime + s.stime, s.rss_pages * page_kb));
+        }
+        bytes += buf.len();
+        if let Ok(s) = procpulse_model::parse::parse_pid_stat(&buf) {
+            let cpu = s.utime_ticks + s.stime_ticks;
+            rows.push((u64::from(s.pid), s.comm, cpu, s.rss_pages * page_kb));
         }
     }
     Ok((top10(rows), bytes))
