@@ -1,5 +1,6 @@
 //! /proc/[pid]/stat and /proc/[pid]/status fields the tasks checks compare with
-//! /proc/procpulse_tasks (pure, tested on captured text).
+//! /proc/procpulse_tasks (pure, tested on captured text); the stat format itself is
+//! parsed by procpulse-model.
 
 /// The /proc/[pid]/stat fields a tasks line reproduces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,37 +23,19 @@ pub struct PidStat {
     pub rss_pages: u64,
 }
 
-/// Parses one /proc/[pid]/stat; `None` when it is truncated or malformed.
+/// Parses one /proc/[pid]/stat with the agent's parser (procpulse-model, one definition
+/// of the format); `None` when it is truncated or malformed.
 pub fn parse_pid_stat(bytes: &[u8]) -> Option<PidStat> {
-    let open = bytes.iter().position(|&b| b == b'(')?;
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    if close < open {
-        return None;
-    }
-    let pid = std::str::from_utf8(&bytes[..open])
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let comm = String::from_utf8_lossy(&bytes[open + 1..close]).into_owned();
-    let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
-    // rest[0] is field 3 (state).
-    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
-    let field = |n: usize| -> Option<u64> { f.get(n - 3)?.parse().ok() };
-    let mut st = f.first()?.chars();
-    let state = st.next()?;
-    if st.next().is_some() {
-        return None;
-    }
+    let s = procpulse_model::parse::parse_pid_stat(bytes).ok()?;
     Some(PidStat {
-        pid,
-        comm,
-        state,
-        ppid: field(4)?,
-        utime: field(14)?,
-        stime: field(15)?,
-        num_threads: field(20)?,
-        rss_pages: field(24)?,
+        pid: u64::from(s.pid),
+        comm: s.comm,
+        state: s.state,
+        ppid: u64::from(s.ppid),
+        utime: s.utime_ticks,
+        stime: s.stime_ticks,
+        num_threads: s.num_threads,
+        rss_pages: s.rss_pages,
     })
 }
 
