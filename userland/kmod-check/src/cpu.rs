@@ -38,16 +38,8 @@ fn after_windows(windows: u32) -> Result<Fields, CheckError> {
 
 /// Compares the module's cumulative counters with /proc/stat's `cpu` line.
 pub fn compare_stat(c: &Fields, stat: [u64; 8]) -> Result<(), String> {
-    let names = [
-        "user_ns",
-        "nice_ns",
-        "system_ns",
-        "idle_ns",
-        "iowait_ns",
-        "irq_ns",
-        "softirq_ns",
-        "steal_ns",
-    ];
+    // /proc/stat's first eight columns, in its order (guest/guest_nice follow them).
+    let names = &crate::fields::CPU_COUNTERS[..8];
     let mut diffs = Vec::new();
     for (name, ticks) in names.iter().zip(stat) {
         let ours = c[*name] / NS_PER_TICK;
