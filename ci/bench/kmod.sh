@@ -7,7 +7,8 @@
 #     CPU time vs the agent's /proc walk building the same table; time per read and the
 #     reader's memory growth for each.
 #
-# Usage: ci/bench/kmod.sh [processes...]        (default: 10000 100000)
+# Usage: ci/bench/kmod.sh [processes...]        (default: 10000 100000; under TCG the
+# 100,000 run forks for ~19 min and needs a 15 GiB guest: pass 10000 for a quick run)
 # Each count boots its own guest with memory for it (~140 KiB of kernel memory and page
 # tables per forked process, + 1 GiB); PP_MEM overrides.
 set -euo pipefail
