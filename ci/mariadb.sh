@@ -39,7 +39,7 @@ USER_NAME=procpulse
 
 log() { echo "mariadb.sh: $*" >&2; }
 
-client() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot "$@"; }
+client() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot; }
 
 alive() { [ -S "$SOCK" ] && mariadb-admin --no-defaults --protocol=socket --socket="$SOCK" -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
 

@@ -58,6 +58,7 @@ case $MONITOR in auto|vm|host) ;; *) echo "stack.sh: --monitor must be auto, vm 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'stack.sh: %s\n' "$*" >&2; exit 1; }
 PIDS=() SPLIT_DIR="" VM_PIDFILE=""
+# shellcheck disable=SC2329 # run by the EXIT trap; shellcheck 0.11 misses that before an explicit exit
 stop_all() {
   trap - EXIT INT TERM
   say "stopping the stack"

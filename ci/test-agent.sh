@@ -51,7 +51,7 @@ smoke() {
   seq 60 | xargs -P 20 -I{} curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" -o "$work/many.{}.json" || ok=0
   [ "$(cat "$work"/many.*.json | jq -r .sample_id | sort -u | wc -l)" = 60 ] || { echo "sample_ids not distinct"; ok=0; }
   # Pinning: server thread i on the i-th allowed CPU (round robin); the sampler at nice 10.
-  local cpus; cpus=($(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))'))
+  local cpus; read -ra cpus < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')
   for t in /proc/"$pid"/task/*; do
     case "$(cat "$t/comm")" in
       agent-http-1) want=${cpus[$((1 % ${#cpus[@]}))]} ;;

@@ -14,6 +14,7 @@ cd "$ROOT"
 "$ROOT/ci/deps.sh" base db >&2
 
 STARTED_DB=0
+# shellcheck disable=SC2329 # run by the EXIT trap; shellcheck 0.11 misses that before an explicit exit
 cleanup() {
   if [ "$STARTED_DB" = 1 ]; then "$ROOT/ci/mariadb.sh" stop >/dev/null 2>&1 || true; fi
 }

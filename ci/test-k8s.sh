@@ -11,7 +11,7 @@
 #    extracted (strict) from /work/shared/schemas/gateway-api-v1.5.1 at test time
 # 5. ci/k8s/check_manifests.py cross-checks, and its self-test on broken copies; the two
 #    schema validators are also shown a broken object each and must reject it
-# 6. hadolint on k8s/docker/*.Dockerfile, shellcheck on the scripts
+# 6. hadolint on k8s/docker/*.Dockerfile (shellcheck of every script is ci/shellcheck.sh)
 # 7. systemd-analyze verify / security on k8s/vm/procpulse-agent.service
 # Tools live in a venv under .cache/venv-k8s (pinned in ci/k8s/requirements.txt).
 # Ends with "N passed, M failed"; exits non-zero when any step fails.
@@ -19,7 +19,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-VENV="$ROOT/.cache/venv-k8s"
 WORK="$ROOT/.cache/k8s"
 REQ="$ROOT/ci/k8s/requirements.txt"
 GATEWAY_CRDS="${PROCPULSE_GATEWAY_CRDS:-$ROOT/../shared/schemas/gateway-api-v1.5.1}"
@@ -30,16 +29,7 @@ K8S_VERSIONS=(1.31.0 1.37.0)
 
 "$ROOT/ci/deps.sh" base
 
-# --- venv (re-created only when the pinned requirements change)
-stamp="$VENV/.requirements.sha256"
-want="$(sha256sum "$REQ" | cut -d' ' -f1)"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "test-k8s: creating $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
-  echo "$want" >"$stamp"
-fi
+VENV="$("$ROOT/ci/venv.sh" k8s "$REQ")"
 PY="$VENV/bin/python"
 KUBECTL="$VENV/bin/kubectl"
 
@@ -63,8 +53,7 @@ step() { # step NAME COMMAND...: runs one check, records the outcome, never abor
 echo "test-k8s: kubectl $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
 echo "test-k8s: kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>&1 | tail -1)," \
   "check-jsonschema $("$VENV/bin/pip" show check-jsonschema 2>/dev/null | sed -n 's/^Version: //p')," \
-  "$("$VENV/bin/yamllint" --version), $("$VENV/bin/hadolint" --version)," \
-  "shellcheck $("$VENV/bin/shellcheck" --version | sed -n 's/^version: //p')"
+  "$("$VENV/bin/yamllint" --version), $("$VENV/bin/hadolint" --version)"
 
 rm -rf "$WORK"
 mkdir -p "$WORK/rendered" "$WORK/split" "$WORK/schemas"
@@ -170,7 +159,6 @@ dockerignore_ok() { # the build context must not drag in build output or secrets
   return $rc
 }
 step ".dockerignore excludes build output" dockerignore_ok
-step "shellcheck" "$VENV/bin/shellcheck" ci/test-k8s.sh k8s/vm/*.sh
 
 # --- 7. the monitored VM (k8s/vm/)
 VMROOT="$WORK/vmroot"

@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 
 ci/deps.sh base db >/dev/null
 
-echo "== shell: ci/nginx-split.sh, ci/bench/loadgen.sh"
+echo "== nginx-split.sh: syntax, --print, port check"
 bash -n ci/nginx-split.sh ci/bench/loadgen.sh
-if command -v shellcheck >/dev/null; then shellcheck ci/nginx-split.sh ci/bench/loadgen.sh ci/test-loadgen.sh; fi
 # --print needs no nginx and must name both upstreams round-robin.
 conf=$(ci/nginx-split.sh --print 18080 127.0.0.1:18001 127.0.0.1:18002)
-grep -q "server 127.0.0.1:18001;" <<<"$conf" && grep -q "server 127.0.0.1:18002;" <<<"$conf" ||
-  { echo "nginx-split.sh --print: upstreams missing" >&2; exit 1; }
+if ! grep -q "server 127.0.0.1:18001;" <<<"$conf" || ! grep -q "server 127.0.0.1:18002;" <<<"$conf"; then
+  echo "nginx-split.sh --print: upstreams missing" >&2; exit 1
+fi
 if ci/nginx-split.sh 80 127.0.0.1:1 127.0.0.1:2 >/dev/null 2>&1; then
   echo "nginx-split.sh accepted a privileged port" >&2; exit 1
 fi

@@ -9,8 +9,7 @@
 # with one line "N passed, N failed" counting stages. Logs of each stage go to
 # $CI_LOG_DIR (default /tmp/procpulse-logs).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+cd "$(dirname "$0")/.." || exit 2
 export CI_LOG_DIR=${CI_LOG_DIR:-/tmp/procpulse-logs}
 mkdir -p "$CI_LOG_DIR"
 export CARGO_TERM_COLOR=never
@@ -42,7 +41,8 @@ trap cleanup EXIT
 
 stage_lint() {
   cargo fmt --all -- --check &&
-    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --workspace --all-targets --locked -- -D warnings &&
+    ci/shellcheck.sh
 }
 # Crates whose tests no part script below runs (the part scripts cover model, stress and
 # agent; storage and ingest; broadcaster; loadgen), so no test runs twice.

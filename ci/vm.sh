@@ -38,7 +38,7 @@ pp_initramfs "$mods" "$initrd"
 accel=$(pp_accel); cpu=max; [ "$accel" = kvm ] && cpu=host
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "${PP_SMP:-2}" -m "${PP_MEM:-1G}"
   -nographic -no-reboot -nodefaults -serial "file:$LOG" -kernel "$KIMAGE" -initrd "$initrd"
-  -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:$PORT" -device virtio-net-pci,netdev=n0
+  -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:$PORT" -device "virtio-net-pci,netdev=n0"
   -append "console=ttyS0 panic=-1 pp.mode=vm pp.port=$PORT pp.variant=default pp.now=$(date +%s)")
 
 : >"$LOG"

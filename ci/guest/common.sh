@@ -1,9 +1,9 @@
+# shellcheck shell=bash
 # Host-side helpers shared by ci/kmod-test.sh, ci/bench/kmod.sh and ci/vm.sh: build the
 # modules against a cached kernel, build the static userland binaries, pack the
 # initramfs, pick the QEMU accelerator and boot a guest with a hard time limit.
 # Source it; it expects ROOT (the repository) to be set.
 
-PP_CACHE=${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}
 PP_OUT=${PROCPULSE_OUT_DIR:-$ROOT/out}/kmod
 PP_TARGET=x86_64-unknown-linux-gnu
 mkdir -p "$PP_OUT"

@@ -12,7 +12,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
 
-arg() { for w in $(cat /proc/cmdline); do case "$w" in "pp.$1="*) echo "${w#*=}" ;; esac; done; }
+arg() { read -r cmdline </proc/cmdline; for w in $cmdline; do case "$w" in "pp.$1="*) echo "${w#*=}" ;; esac; done; }
 MODE=$(arg mode); NOW=$(arg now); VARIANT=$(arg variant); PORT=$(arg port); SCALE=$(arg scale)
 [ -n "$NOW" ] && date -s "@$NOW" >/dev/null
 ip link set lo up
