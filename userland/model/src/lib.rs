@@ -9,5 +9,8 @@ pub mod parse;
 pub mod snapshot;
 pub mod validate;
 
-pub use snapshot::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
+pub use snapshot::{
+    CoreUsage, Cpu, CpuModes, Pressure, PressureLine, PressureStall, Procs, Ram, Snapshot, Source,
+    TopProcess,
+};
 pub use validate::{ValidationError, decode_batch, validate, validate_at};

@@ -63,10 +63,21 @@ pub struct Snapshot {
     /// Optional top processes (at most [`MAX_TOP`] entries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top: Vec<TopProcess>,
+    /// Pressure stall information (v2), absent when the kernel has no PSI
+    /// (`/proc/pressure` missing or disabled) — never zeros in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<Pressure>,
 }
 
 /// Most entries `top` may hold.
 pub const MAX_TOP: usize = 50;
+
+/// Most entries `cpu.per_cpu` may hold.
+pub const MAX_PER_CPU: usize = 1024;
+
+/// How far the eight exclusive modes of [`CpuModes`] may sum away from 100 (each is
+/// rounded to two decimals, so an honest sum is within 0.04).
+pub const MODES_SUM_TOLERANCE: f64 = 0.5;
 
 /// CPU usage and load averages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +92,123 @@ pub struct Cpu {
     pub load5: f64,
     /// 15-minute load average.
     pub load15: f64,
+    /// Share of the sampling window per CPU mode (v2); absent in v1 snapshots and when no
+    /// tick elapsed in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<CpuModes>,
+    /// Busy share of each CPU online at both ends of the window (v2), ascending by `cpu`,
+    /// at most [`MAX_PER_CPU`] entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_cpu: Vec<CoreUsage>,
+}
+
+/// Percent of the sampling window (all CPUs together) spent in each mode, with the
+/// definitions of /proc/stat: the first eight are exclusive and sum to 100; `guest` and
+/// `guest_nice` are already inside `user` and `nice` (as the kernel counts them) and are
+/// shown separately, like node_exporter's `mode="guest"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuModes {
+    /// Normal processes in user mode (guest time included).
+    pub user: f64,
+    /// Niced processes in user mode (guest_nice time included).
+    pub nice: f64,
+    /// Kernel mode.
+    pub system: f64,
+    /// Idle.
+    pub idle: f64,
+    /// Idle with I/O outstanding.
+    pub iowait: f64,
+    /// Hard interrupts.
+    pub irq: f64,
+    /// Soft interrupts.
+    pub softirq: f64,
+    /// Stolen by the hypervisor.
+    pub steal: f64,
+    /// Running a guest's vCPU (part of `user`).
+    pub guest: f64,
+    /// Running a niced guest's vCPU (part of `nice`).
+    pub guest_nice: f64,
+}
+
+impl CpuModes {
+    /// The eight exclusive modes, in /proc/stat order, with their wire names.
+    pub fn exclusive(&self) -> [(&'static str, f64); 8] {
+        [
+            ("user", self.user),
+            ("nice", self.nice),
+            ("system", self.system),
+            ("idle", self.idle),
+            ("iowait", self.iowait),
+            ("irq", self.irq),
+            ("softirq", self.softirq),
+            ("steal", self.steal),
+        ]
+    }
+
+    /// Every mode with its wire name: the exclusive eight, then guest and guest_nice.
+    pub fn all(&self) -> [(&'static str, f64); 10] {
+        let e = self.exclusive();
+        [
+            e[0],
+            e[1],
+            e[2],
+            e[3],
+            e[4],
+            e[5],
+            e[6],
+            e[7],
+            ("guest", self.guest),
+            ("guest_nice", self.guest_nice),
+        ]
+    }
+}
+
+/// One CPU's busy share over the sampling window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CoreUsage {
+    /// The kernel's CPU number (`cpuN` in /proc/stat).
+    pub cpu: u32,
+    /// Busy share of that CPU, percent (0–100).
+    pub usage_percent: f64,
+}
+
+/// Pressure stall information of /proc/pressure/{cpu,memory,io}; each resource is absent
+/// when its file could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pressure {
+    /// /proc/pressure/cpu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<PressureStall>,
+    /// /proc/pressure/memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<PressureStall>,
+    /// /proc/pressure/io.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<PressureStall>,
+}
+
+/// The `some` and `full` lines of one pressure file.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PressureStall {
+    /// Share of time at least one task was stalled on the resource.
+    pub some: PressureLine,
+    /// Share of time all non-idle tasks were stalled (absent where the kernel has no
+    /// such line: /proc/pressure/cpu before Linux 5.13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<PressureLine>,
+}
+
+/// One line of a pressure file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PressureLine {
+    /// Percent of the last 10 s.
+    pub avg10: f64,
+    /// Percent of the last 60 s.
+    pub avg60: f64,
+    /// Percent of the last 300 s.
+    pub avg300: f64,
+    /// Total stall time since boot, microseconds.
+    pub total_us: u64,
 }
 
 /// Memory, in KiB as /proc/meminfo reports it.
@@ -102,6 +230,15 @@ pub struct Ram {
     pub swap_free_kb: u64,
     /// used_kb / total_kb, percent (0–100).
     pub used_percent: f64,
+    /// Buffers, KiB (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffers_kb: Option<u64>,
+    /// Shmem (tmpfs and shared memory), KiB (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_kb: Option<u64>,
+    /// swap_total_kb − swap_free_kb, KiB (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap_used_kb: Option<u64>,
 }
 
 /// Process counts by procps state letter. `total` is the sum of the categories.
@@ -178,4 +315,17 @@ pub struct TopProcess {
     /// Share of one CPU over the last sampling interval, percent (may exceed 100 for
     /// multi-threaded processes).
     pub cpu_percent: f64,
+    /// Real user id (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// User name of `uid` when the monitored host resolves it, else the uid in decimal
+    /// (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Threads in the process (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// Nice value, −20..=19 (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
 }

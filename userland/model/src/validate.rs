@@ -6,7 +6,9 @@
 //! - [`ValidationError::Invalid`]: JSON, but a field is missing, has the wrong type or a
 //!   value outside its range (HTTP 422).
 
-use crate::snapshot::{MAX_TOP, Snapshot};
+use crate::snapshot::{
+    CpuModes, MAX_PER_CPU, MAX_TOP, MODES_SUM_TOLERANCE, PressureStall, Snapshot, TopProcess,
+};
 use time::{Duration, OffsetDateTime};
 
 /// How far in the future `collected_at` may lie (clock skew allowance).
@@ -326,6 +328,10 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
     if s.cpu.cores == 0 {
         return Err(ValidationError::invalid("cpu.cores", "must be at least 1"));
     }
+    if let Some(m) = &s.cpu.modes {
+        check_modes(m)?;
+    }
+    check_per_cpu(s)?;
     percent("ram.used_percent", s.ram.used_percent)?;
     if s.ram.used_kb > s.ram.total_kb {
         return Err(ValidationError::invalid(
@@ -353,6 +359,33 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
             "ram.swap_free_kb",
             "must not exceed ram.swap_total_kb",
         ));
+    }
+    for (field, v) in [
+        ("ram.buffers_kb", s.ram.buffers_kb),
+        ("ram.shared_kb", s.ram.shared_kb),
+    ] {
+        if v.is_some_and(|v| v > s.ram.total_kb) {
+            return Err(ValidationError::invalid(
+                field,
+                "must not exceed ram.total_kb",
+            ));
+        }
+    }
+    if let Some(used) = s.ram.swap_used_kb {
+        let want = s.ram.swap_total_kb - s.ram.swap_free_kb;
+        if used != want {
+            return Err(ValidationError::invalid(
+                "ram.swap_used_kb",
+                format!("must equal ram.swap_total_kb - ram.swap_free_kb ({used} != {want})"),
+            ));
+        }
+    }
+    if let Some(p) = &s.pressure {
+        for (name, stall) in [("cpu", &p.cpu), ("memory", &p.memory), ("io", &p.io)] {
+            if let Some(stall) = stall {
+                check_pressure(name, stall)?;
+            }
+        }
     }
     if s.procs.total != s.procs.category_sum() {
         return Err(ValidationError::invalid(
@@ -393,6 +426,105 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
                 "must be one state letter",
             ));
         }
+        check_top_v2(i, p)?;
+    }
+    Ok(())
+}
+
+/// Every mode within 0..=100, the exclusive eight summing to 100 (± the rounding
+/// tolerance), guest shares within the share they are part of.
+fn check_modes(m: &CpuModes) -> Result<(), ValidationError> {
+    for (name, v) in m.all() {
+        percent_at(|| format!("cpu.modes.{name}"), v)?;
+    }
+    let sum: f64 = m.exclusive().iter().map(|(_, v)| v).sum();
+    if (sum - 100.0).abs() > MODES_SUM_TOLERANCE {
+        return Err(ValidationError::invalid(
+            "cpu.modes",
+            format!("user..steal must sum to 100 (within {MODES_SUM_TOLERANCE}), not {sum:.2}"),
+        ));
+    }
+    if m.guest > m.user + MODES_SUM_TOLERANCE {
+        return Err(ValidationError::invalid(
+            "cpu.modes.guest",
+            "must not exceed cpu.modes.user (guest time is part of user)",
+        ));
+    }
+    if m.guest_nice > m.nice + MODES_SUM_TOLERANCE {
+        return Err(ValidationError::invalid(
+            "cpu.modes.guest_nice",
+            "must not exceed cpu.modes.nice (guest_nice time is part of nice)",
+        ));
+    }
+    Ok(())
+}
+
+/// At most [`MAX_PER_CPU`] entries, strictly ascending CPU numbers, usage 0..=100.
+fn check_per_cpu(s: &Snapshot) -> Result<(), ValidationError> {
+    let cores = &s.cpu.per_cpu;
+    if cores.len() > MAX_PER_CPU {
+        return Err(ValidationError::invalid(
+            "cpu.per_cpu",
+            format!(
+                "holds {} entries; at most {MAX_PER_CPU} are accepted",
+                cores.len()
+            ),
+        ));
+    }
+    let mut last = None;
+    for (i, c) in cores.iter().enumerate() {
+        if last.is_some_and(|l| c.cpu <= l) {
+            return Err(ValidationError::invalid(
+                format!("cpu.per_cpu[{i}].cpu"),
+                "must be greater than the previous entry's (ascending, no repeats)",
+            ));
+        }
+        last = Some(c.cpu);
+        percent_at(
+            || format!("cpu.per_cpu[{i}].usage_percent"),
+            c.usage_percent,
+        )?;
+    }
+    Ok(())
+}
+
+fn check_pressure(resource: &str, p: &PressureStall) -> Result<(), ValidationError> {
+    for (kind, line) in [("some", Some(&p.some)), ("full", p.full.as_ref())] {
+        let Some(line) = line else { continue };
+        for (avg, v) in [
+            ("avg10", line.avg10),
+            ("avg60", line.avg60),
+            ("avg300", line.avg300),
+        ] {
+            percent_at(|| format!("pressure.{resource}.{kind}.{avg}"), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// The v2 columns of a top row: a printable user name of at most 64 bytes, nice in
+/// −20..=19, at least one thread.
+fn check_top_v2(i: usize, p: &TopProcess) -> Result<(), ValidationError> {
+    if let Some(user) = &p.user {
+        let printable = user.chars().all(|c| !c.is_control());
+        if user.is_empty() || user.len() > 64 || !printable {
+            return Err(ValidationError::invalid(
+                format!("top[{i}].user"),
+                "must be 1-64 bytes without control characters",
+            ));
+        }
+    }
+    if p.nice.is_some_and(|n| !(-20..=19).contains(&n)) {
+        return Err(ValidationError::invalid(
+            format!("top[{i}].nice"),
+            "must be within -20..=19",
+        ));
+    }
+    if p.threads == Some(0) {
+        return Err(ValidationError::invalid(
+            format!("top[{i}].threads"),
+            "must be at least 1",
+        ));
     }
     Ok(())
 }
@@ -426,10 +558,15 @@ fn check_sample_id(id: &str) -> Result<(), ValidationError> {
 }
 
 fn percent(field: &str, v: f64) -> Result<(), ValidationError> {
+    percent_at(|| field.to_owned(), v)
+}
+
+/// [`percent`] with a field path built only on failure.
+fn percent_at(field: impl FnOnce() -> String, v: f64) -> Result<(), ValidationError> {
     if v.is_finite() && (0.0..=100.0).contains(&v) {
         Ok(())
     } else {
-        Err(ValidationError::invalid(field, "must be within 0..=100"))
+        Err(ValidationError::invalid(field(), "must be within 0..=100"))
     }
 }
 

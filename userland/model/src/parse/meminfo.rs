@@ -45,6 +45,9 @@ impl Meminfo {
             swap_total_kb: self.swap_total_kb,
             swap_free_kb: self.swap_free_kb,
             used_percent,
+            buffers_kb: Some(self.buffers_kb),
+            shared_kb: Some(self.shared_kb),
+            swap_used_kb: Some(self.swap_total_kb.saturating_sub(self.swap_free_kb)),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | `/proc/stat` | [`stat::parse_stat`] |
 //! | `/proc/meminfo` | [`meminfo::parse_meminfo`] |
 //! | `/proc/loadavg` | [`loadavg::parse_loadavg`] |
+//! | `/proc/pressure/{cpu,memory,io}` | [`pressure::parse_pressure`] |
 //! | `/proc/[pid]/stat` | [`pid_stat::parse_pid_stat`] |
 //! | `/proc/[pid]/status` | [`pid_status::parse_pid_status`] |
 
@@ -20,6 +21,7 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod pid_stat;
 pub mod pid_status;
+pub mod pressure;
 pub mod procpulse_cpu;
 pub mod procpulse_procs;
 pub mod procpulse_ram;
@@ -31,11 +33,12 @@ pub use loadavg::{Loadavg, parse_loadavg};
 pub use meminfo::{Meminfo, parse_meminfo};
 pub use pid_stat::{PidStat, parse_pid_stat};
 pub use pid_status::{PidStatus, parse_pid_status};
+pub use pressure::parse_pressure;
 pub use procpulse_cpu::{KmodCpu, KmodCpuCore, parse_procpulse_cpu};
 pub use procpulse_procs::parse_procpulse_procs;
 pub use procpulse_ram::{KmodRam, parse_procpulse_ram};
 pub use procpulse_tasks::{KmodTask, parse_procpulse_tasks};
-pub use stat::{CpuTimes, Stat, parse_stat};
+pub use stat::{CpuTimes, Stat, parse_stat, per_cpu_usage_since};
 
 /// Parses one unsigned decimal field.
 pub(crate) fn num<T: std::str::FromStr>(

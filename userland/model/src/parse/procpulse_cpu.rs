@@ -1,7 +1,8 @@
 //! `/proc/procpulse_cpu` (SPEC §2).
 
+use super::stat::CpuTimes;
 use super::{ParseError, json_object};
-use crate::snapshot::Cpu;
+use crate::snapshot::{CoreUsage, Cpu};
 use serde::Deserialize;
 
 const FILE: &str = "/proc/procpulse_cpu";
@@ -84,6 +85,24 @@ pub struct KmodCpuCore {
     pub guest_nice_ns: u64,
 }
 
+impl KmodCpuCore {
+    /// This CPU's counters (ns) as [`CpuTimes`].
+    pub fn times(&self) -> CpuTimes {
+        CpuTimes {
+            user: self.user_ns,
+            nice: self.nice_ns,
+            system: self.system_ns,
+            idle: self.idle_ns,
+            iowait: self.iowait_ns,
+            irq: self.irq_ns,
+            softirq: self.softirq_ns,
+            steal: self.steal_ns,
+            guest: self.guest_ns,
+            guest_nice: self.guest_nice_ns,
+        }
+    }
+}
+
 impl KmodCpu {
     /// The snapshot's CPU section (usage clamped to 0–100).
     pub fn to_cpu(&self) -> Cpu {
@@ -93,6 +112,34 @@ impl KmodCpu {
             load1: self.load1_x100 as f64 / 100.0,
             load5: self.load5_x100 as f64 / 100.0,
             load15: self.load15_x100 as f64 / 100.0,
+            modes: None,
+            per_cpu: self
+                .per_cpu
+                .iter()
+                .filter_map(|c| {
+                    c.usage_percent_x100.map(|u| CoreUsage {
+                        cpu: c.cpu,
+                        usage_percent: f64::from(u.min(10_000)) / 100.0,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The aggregate counters (ns) as [`CpuTimes`], for [`CpuTimes::modes_since`];
+    /// guest fields are 0 when the module predates them.
+    pub fn times(&self) -> CpuTimes {
+        CpuTimes {
+            user: self.user_ns,
+            nice: self.nice_ns,
+            system: self.system_ns,
+            idle: self.idle_ns,
+            iowait: self.iowait_ns,
+            irq: self.irq_ns,
+            softirq: self.softirq_ns,
+            steal: self.steal_ns,
+            guest: self.guest_ns.unwrap_or(0),
+            guest_nice: self.guest_nice_ns.unwrap_or(0),
         }
     }
 }

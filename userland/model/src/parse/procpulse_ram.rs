@@ -52,6 +52,9 @@ impl KmodRam {
             swap_total_kb,
             swap_free_kb,
             used_percent: f64::from(self.used_percent_x100.min(10_000)) / 100.0,
+            buffers_kb: Some(self.buffers_kb),
+            shared_kb: Some(self.shared_kb),
+            swap_used_kb: Some(swap_total_kb.saturating_sub(swap_free_kb)),
         }
     }
 }

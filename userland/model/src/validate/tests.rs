@@ -201,3 +201,170 @@ fn array_type_errors_carry_the_index_and_size_limits_come_first() {
         assert_eq!(field_of(body), ("invalid_type".into(), String::new()));
     }
 }
+
+const V2: &str = include_str!("../../tests/fixtures/snapshot_v2.json");
+
+fn with_v2(f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_str(V2).unwrap();
+    f(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn v2_fixture_decodes_and_round_trips() {
+    let s = decode_batch(V2.as_bytes(), NOW).unwrap().remove(0);
+    let modes = s.cpu.modes.unwrap();
+    assert_eq!((modes.user, modes.guest), (15.2, 3.0));
+    assert_eq!(s.cpu.per_cpu.len(), 4);
+    assert_eq!(s.cpu.per_cpu[3].cpu, 3);
+    assert_eq!(s.ram.swap_used_kb, Some(1048572));
+    assert_eq!(s.top[0].user.as_deref(), Some("alice"));
+    assert_eq!(s.top[2].nice, Some(-5));
+    let p = s.pressure.unwrap();
+    assert_eq!(p.memory.unwrap().full.unwrap().total_us, 456789);
+    // Serializing and decoding again gives the same snapshot.
+    let again = decode_batch(&serde_json::to_vec(&s).unwrap(), NOW)
+        .unwrap()
+        .remove(0);
+    assert_eq!(again, s);
+}
+
+#[test]
+fn v1_snapshot_serializes_without_v2_keys() {
+    let s = decode_batch(VALID.as_bytes(), NOW).unwrap().remove(0);
+    assert_eq!(s.cpu.modes, None);
+    assert!(s.cpu.per_cpu.is_empty() && s.pressure.is_none());
+    let text = serde_json::to_string(&s).unwrap();
+    for key in [
+        "modes",
+        "per_cpu",
+        "pressure",
+        "buffers_kb",
+        "swap_used_kb",
+        "\"user\"",
+    ] {
+        assert!(!text.contains(key), "{key} in {text}");
+    }
+}
+
+#[test]
+fn v2_rules_name_the_field() {
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (
+            with_v2(|v| v["cpu"]["modes"]["steal"] = serde_json::json!(101.0)),
+            "invalid_field",
+            "cpu.modes.steal",
+        ),
+        (
+            with_v2(|v| v["cpu"]["modes"]["idle"] = serde_json::json!(10.0)),
+            "invalid_field",
+            "cpu.modes",
+        ),
+        (
+            with_v2(|v| v["cpu"]["modes"]["guest"] = serde_json::json!(50.0)),
+            "invalid_field",
+            "cpu.modes.guest",
+        ),
+        (
+            with_v2(|v| {
+                v["cpu"]["modes"].as_object_mut().unwrap().remove("irq");
+            }),
+            "missing_field",
+            "cpu.modes.irq",
+        ),
+        (
+            with_v2(|v| v["cpu"]["per_cpu"][2]["cpu"] = serde_json::json!(1)),
+            "invalid_field",
+            "cpu.per_cpu[2].cpu",
+        ),
+        (
+            with_v2(|v| v["cpu"]["per_cpu"][1]["usage_percent"] = serde_json::json!(-0.5)),
+            "invalid_field",
+            "cpu.per_cpu[1].usage_percent",
+        ),
+        (
+            with_v2(|v| v["cpu"]["per_cpu"][0]["cpu"] = serde_json::json!(-1)),
+            "invalid_type",
+            "cpu.per_cpu[0].cpu",
+        ),
+        (
+            with_v2(|v| {
+                let many: Vec<_> = (0..1025)
+                    .map(|i| serde_json::json!({"cpu": i, "usage_percent": 1.0}))
+                    .collect();
+                v["cpu"]["per_cpu"] = serde_json::json!(many);
+            }),
+            "invalid_field",
+            "cpu.per_cpu",
+        ),
+        (
+            with_v2(|v| v["ram"]["buffers_kb"] = serde_json::json!(16000001)),
+            "invalid_field",
+            "ram.buffers_kb",
+        ),
+        (
+            with_v2(|v| v["ram"]["shared_kb"] = serde_json::json!(16000001)),
+            "invalid_field",
+            "ram.shared_kb",
+        ),
+        (
+            with_v2(|v| v["ram"]["swap_used_kb"] = serde_json::json!(0)),
+            "invalid_field",
+            "ram.swap_used_kb",
+        ),
+        (
+            with_v2(|v| v["pressure"]["io"]["full"]["avg60"] = serde_json::json!(100.5)),
+            "invalid_field",
+            "pressure.io.full.avg60",
+        ),
+        (
+            with_v2(|v| {
+                v["pressure"]["cpu"]["some"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("total_us");
+            }),
+            "missing_field",
+            "pressure.cpu.some.total_us",
+        ),
+        (
+            with_v2(|v| v["top"][1]["nice"] = serde_json::json!(20)),
+            "invalid_field",
+            "top[1].nice",
+        ),
+        (
+            with_v2(|v| v["top"][0]["threads"] = serde_json::json!(0)),
+            "invalid_field",
+            "top[0].threads",
+        ),
+        (
+            with_v2(|v| v["top"][0]["user"] = serde_json::json!("")),
+            "invalid_field",
+            "top[0].user",
+        ),
+        (
+            with_v2(|v| v["top"][0]["user"] = serde_json::json!("bad\nname")),
+            "invalid_field",
+            "top[0].user",
+        ),
+        (
+            with_v2(|v| v["top"][0]["uid"] = serde_json::json!(-1)),
+            "invalid_type",
+            "top[0].uid",
+        ),
+    ];
+    for (body, code, field) in cases {
+        assert_eq!(field_of(&body), (code.into(), field.into()));
+    }
+}
+
+#[test]
+fn v2_pressure_may_be_partial_and_cpu_full_absent() {
+    let body = with_v2(|v| {
+        v["pressure"].as_object_mut().unwrap().remove("io");
+        v["pressure"]["cpu"].as_object_mut().unwrap().remove("full");
+    });
+    let s = decode_batch(&body, NOW).unwrap().remove(0);
+    let p = s.pressure.unwrap();
+    assert!(p.io.is_none() && p.cpu.unwrap().full.is_none());
+}

@@ -1,6 +1,8 @@
 use procpulse_model::parse::*;
 use procpulse_model::validate::{decode_batch, decode_batch_checked, from_slice, validate_at};
-use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
+use procpulse_model::{
+    CoreUsage, Cpu, Pressure, PressureLine, PressureStall, Procs, Ram, Snapshot, Source, TopProcess,
+};
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
@@ -12,6 +14,7 @@ const STATUS: &str =
 const TASKS: &str = "{\"pid\":1,\"ppid\":0,\"uid\":0,\"comm\":\"init\",\"state\":\"S\",\"rss_kb\":1,\"utime_ns\":2,\"stime_ns\":3}\n";
 const CPU: &str = "{\"cores\":2,\"usage_percent_x100\":2345,\"window_ms\":1000,\"user_ns\":1,\"nice_ns\":2,\"system_ns\":3,\"idle_ns\":4,\"iowait_ns\":5,\"irq_ns\":6,\"softirq_ns\":7,\"steal_ns\":8,\"load1_x100\":50,\"load5_x100\":40,\"load15_x100\":30}\n";
 const VALID: &str = include_str!("../fixtures/snapshot_valid.json");
+const V2: &str = include_str!("../fixtures/snapshot_v2.json");
 const VALID_PAIR: &str = concat!(
     "[",
     include_str!("../fixtures/snapshot_valid.json"),
@@ -31,6 +34,7 @@ fn all_parsers(s: &str) {
     let _ = parse_procpulse_ram(s);
     let _ = parse_procpulse_procs(s);
     let _ = parse_procpulse_tasks(s);
+    let _ = parse_pressure(s);
 }
 
 /// `base` with the value after one of its `:` replaced by another JSON value (mostly
@@ -94,8 +98,18 @@ fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
             "[RSDTtZXI]",
             any::<u32>(),
             0u32..1_000_000,
+            proptest::option::of((
+                any::<u32>(),
+                "[a-z_][a-z0-9_-]{0,31}",
+                1u32..10_000,
+                -20i32..=19,
+            )),
         )
-            .prop_map(|(pid, ppid, comm, state, rss, cpu)| TopProcess {
+            .prop_map(|(pid, ppid, comm, state, rss, cpu, v2)| TopProcess {
+                uid: v2.as_ref().map(|v| v.0),
+                user: v2.as_ref().map(|v| v.1.clone()),
+                threads: v2.as_ref().map(|v| v.2),
+                nice: v2.as_ref().map(|v| v.3),
                 pid,
                 ppid,
                 comm,
@@ -129,22 +143,82 @@ fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
         0u64..1 << 40,
         0u64..=1000,
         pct(),
+        proptest::option::of((0u64..=1000, 0u64..=1000)),
     )
         .prop_map(
-            |(total, free, avail, cached, swap_total, swap_free, used_percent)| {
+            |(total, free, avail, cached, swap_total, swap_free, used_percent, v2)| {
                 let available_kb = total * avail / 1000;
+                let swap_free_kb = swap_total * swap_free / 1000;
                 Ram {
+                    buffers_kb: v2.map(|v| total * v.0 / 1000),
+                    shared_kb: v2.map(|v| total * v.1 / 1000),
+                    swap_used_kb: v2.map(|_| swap_total - swap_free_kb),
                     total_kb: total,
                     free_kb: total * free / 1000,
                     available_kb,
                     used_kb: total - available_kb,
                     cached_kb: total * cached / 1000,
                     swap_total_kb: swap_total,
-                    swap_free_kb: swap_total * swap_free / 1000,
+                    swap_free_kb,
                     used_percent,
                 }
             },
         );
+    // Modes from random tick deltas through the agent's own computation.
+    let modes = proptest::option::of(
+        (
+            proptest::collection::vec(0u64..1_000_000, 8),
+            0u64..=1000,
+            0u64..=1000,
+        )
+            .prop_map(|(d, g, gn)| {
+                let now = CpuTimes {
+                    user: d[0],
+                    nice: d[1],
+                    system: d[2],
+                    idle: d[3],
+                    iowait: d[4],
+                    irq: d[5],
+                    softirq: d[6],
+                    steal: d[7] + 1,
+                    guest: d[0] * g / 1000,
+                    guest_nice: d[1] * gn / 1000,
+                };
+                now.modes_since(&CpuTimes::default())
+            }),
+    )
+    .prop_map(Option::flatten);
+    let per_cpu = proptest::collection::vec((1u32..4, pct()), 0..70).prop_map(|v| {
+        let mut cpu = 0;
+        v.into_iter()
+            .map(|(step, usage_percent)| {
+                cpu += step;
+                CoreUsage {
+                    cpu: cpu - 1,
+                    usage_percent,
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    let line = || {
+        (pct(), pct(), pct(), any::<u64>()).prop_map(|(avg10, avg60, avg300, total_us)| {
+            PressureLine {
+                avg10,
+                avg60,
+                avg300,
+                total_us,
+            }
+        })
+    };
+    let stall = move || {
+        proptest::option::of(
+            (line(), proptest::option::of(line()))
+                .prop_map(|(some, full)| PressureStall { some, full }),
+        )
+    };
+    let pressure = proptest::option::of(
+        (stall(), stall(), stall()).prop_map(|(cpu, memory, io)| Pressure { cpu, memory, io }),
+    );
     (
         "[A-Za-z0-9._-]{1,64}",
         "[!-~]{1,128}",
@@ -154,9 +228,20 @@ fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
         ram,
         procs,
         top,
+        (modes, per_cpu, pressure),
     )
         .prop_map(
-            |(host, sample_id, ms, kmod, (usage, cores, l1, l5, l15), ram, procs, top)| Snapshot {
+            |(
+                host,
+                sample_id,
+                ms,
+                kmod,
+                (usage, cores, l1, l5, l15),
+                ram,
+                procs,
+                top,
+                (modes, per_cpu, pressure),
+            )| Snapshot {
                 sample_id,
                 host,
                 collected_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -168,10 +253,13 @@ fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
                     load1: l1,
                     load5: l5,
                     load15: l15,
+                    modes,
+                    per_cpu,
                 },
                 ram,
                 procs,
                 top,
+                pressure,
             },
         )
 }
@@ -209,8 +297,10 @@ proptest! {
         body in prop_oneof![
             mutated(VALID),
             mutated(VALID_PAIR),
+            mutated(V2),
             value_swapped(VALID),
             value_swapped(VALID_PAIR),
+            value_swapped(V2),
         ]
     ) {
         // A minute after the fixture's collected_at, so unmutated bodies are valid.
@@ -243,6 +333,7 @@ fn parsed_module_files_make_valid_snapshots() {
         ram,
         procs: Procs::default(),
         top: vec![],
+        pressure: None,
     };
     validate_at(&s, OffsetDateTime::now_utc()).unwrap();
 }
