@@ -351,6 +351,7 @@ impl Agent {
             ram,
             procs,
             top: Vec::new(),
+            pressure: None,
         })
     }
 
@@ -372,10 +373,13 @@ impl Agent {
                 load1: load.load1,
                 load5: load.load5,
                 load15: load.load15,
+                modes: None,
+                per_cpu: Vec::new(),
             },
             ram,
             procs: sample.procs.clone(),
             top: Vec::new(),
+            pressure: None,
         })
     }
 

@@ -45,6 +45,10 @@ impl Task {
             state: self.state.to_string(),
             rss_kb: self.rss_kb,
             cpu_percent: self.cpu_percent,
+            uid: None,
+            user: None,
+            threads: None,
+            nice: None,
         }
     }
 }

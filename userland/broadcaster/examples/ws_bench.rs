@@ -94,6 +94,8 @@ fn snapshot(host: usize, seq: usize) -> Snapshot {
             load1: 0.5,
             load5: 0.4,
             load15: 0.3,
+            modes: None,
+            per_cpu: Vec::new(),
         },
         ram: Ram {
             total_kb: 24_000_000,
@@ -104,6 +106,9 @@ fn snapshot(host: usize, seq: usize) -> Snapshot {
             swap_total_kb: 0,
             swap_free_kb: 0,
             used_percent: 16.7,
+            buffers_kb: None,
+            shared_kb: None,
+            swap_used_kb: None,
         },
         procs: Procs {
             total: 300,
@@ -113,6 +118,7 @@ fn snapshot(host: usize, seq: usize) -> Snapshot {
             ..Procs::default()
         },
         top: Vec::new(),
+        pressure: None,
     }
 }
 

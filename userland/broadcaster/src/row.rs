@@ -81,6 +81,8 @@ pub(crate) mod tests {
                     load1: 0.5,
                     load5: 0.4,
                     load15: 0.3,
+                    modes: None,
+                    per_cpu: Vec::new(),
                 },
                 ram: Ram {
                     total_kb: 1000,
@@ -91,6 +93,9 @@ pub(crate) mod tests {
                     swap_total_kb: 0,
                     swap_free_kb: 0,
                     used_percent: 60.0,
+                    buffers_kb: None,
+                    shared_kb: None,
+                    swap_used_kb: None,
                 },
                 procs: Procs::default(),
                 top: vec![TopProcess {
@@ -100,7 +105,12 @@ pub(crate) mod tests {
                     state: "S".to_owned(),
                     rss_kb: 10,
                     cpu_percent: 0.0,
+                    uid: None,
+                    user: None,
+                    threads: None,
+                    nice: None,
                 }],
+                pressure: None,
             },
         }
     }

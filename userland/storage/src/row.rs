@@ -236,6 +236,8 @@ impl SampleRow {
                 load1: self.load1,
                 load5: self.load5,
                 load15: self.load15,
+                modes: None,
+                per_cpu: Vec::new(),
             },
             ram: Ram {
                 total_kb: model_int(self.ram_total_kb),
@@ -246,6 +248,9 @@ impl SampleRow {
                 swap_total_kb: model_int(self.ram_swap_total_kb),
                 swap_free_kb: model_int(self.ram_swap_free_kb),
                 used_percent: self.ram_used_percent,
+                buffers_kb: None,
+                shared_kb: None,
+                swap_used_kb: None,
             },
             procs: Procs {
                 total: model_int(self.procs_total),
@@ -260,6 +265,7 @@ impl SampleRow {
                 threads: model_int(self.procs_threads),
             },
             top,
+            pressure: None,
         })
     }
 }

@@ -86,6 +86,8 @@ pub fn snapshot(host: &str, n: u64, ago: Duration, top: usize) -> Snapshot {
             load1: 0.5,
             load5: 0.4,
             load15: 0.3,
+            modes: None,
+            per_cpu: Vec::new(),
         },
         ram: Ram {
             total_kb: 1_000_000,
@@ -96,6 +98,9 @@ pub fn snapshot(host: &str, n: u64, ago: Duration, top: usize) -> Snapshot {
             swap_total_kb: 0,
             swap_free_kb: 0,
             used_percent: 60.0,
+            buffers_kb: None,
+            shared_kb: None,
+            swap_used_kb: None,
         },
         procs: Procs {
             total: n,
@@ -110,8 +115,13 @@ pub fn snapshot(host: &str, n: u64, ago: Duration, top: usize) -> Snapshot {
                 state: "S".to_owned(),
                 rss_kb: 1000 + i as u64,
                 cpu_percent: 1.5,
+                uid: None,
+                user: None,
+                threads: None,
+                nice: None,
             })
             .collect(),
+        pressure: None,
     }
 }
 
