@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# shellcheck (pinned in ci/lint/requirements.txt) over every shell script in the
-# repository: tracked *.sh files and tracked files with a sh/bash shebang. Sourced files
+# Runs the pinned shellcheck (ci/lint/requirements.txt) over every shell script in the
+# repository: *.sh files and files with a sh/bash shebang (tracked or not ignored). Sourced files
 # are followed relative to the script that sources them. Any finding, of any severity,
 # fails.
 #
@@ -12,7 +12,7 @@ VENV="$(ci/venv.sh lint ci/lint/requirements.txt)"
 
 scripts=()
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  mapfile -t files < <(git ls-files)
+  mapfile -t files < <(git ls-files --cached --others --exclude-standard)
 else # an exported tree without .git
   mapfile -t files < <(find . -type f -not -path './target/*' -not -path './.cache/*' \
     -not -path '*/node_modules/*' -not -path './out/*' -printf '%P\n')
