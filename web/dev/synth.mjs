@@ -2,6 +2,10 @@
 // throwaway replay server and the frame-time benchmark. Never used by the end-to-end test, which
 // runs against the real ingest and broadcaster.
 
+/** CPUs per host index for the v2 fields (0 = a v1 row without them). */
+const CORES = [64, 4, 0, 16];
+const USERS = ['root', 'alice', 'postgres', 'www-data', '1001'];
+
 const COMMS = ['systemd', 'kworker/0:1', 'procpulse-agent', 'postgres', 'nginx: worker', 'java', '(sd-pam)', 'bash', 'sshd', 'node'];
 
 export class Synth {
@@ -22,7 +26,7 @@ export class Synth {
     const used = total - available;
     const id = this.id++;
     this.seq++;
-    return {
+    const row = {
       id,
       route: id % 2 ? 'a' : 'b',
       received_at: new Date(ms + 3).toISOString(),
@@ -54,6 +58,7 @@ export class Synth {
         threads: 420,
       },
       top: COMMS.map((comm, i) => ({
+        ...(CORES[hi % CORES.length] ? { uid: i * 100, user: USERS[i % USERS.length], threads: 1 + ((i * 7) % 12), nice: (i % 5) - 2 } : {}),
         pid: 100 + i * 37,
         ppid: 1,
         comm,
@@ -62,7 +67,35 @@ export class Synth {
         cpu_percent: round2(Math.max(0, cpu / (i + 2) - i)),
       })),
     };
+    const n = CORES[hi % CORES.length];
+    if (n) addV2(row, n, t, cpu);
+    return row;
   }
+}
+
+/** Snapshot v2 fields: per-CPU usage, modes, buffers/shared/swap_used, pressure. */
+function addV2(row, n, t, cpu) {
+  row.cpu.cores = n;
+  row.cpu.per_cpu = Array.from({ length: n }, (_, c) => ({
+    cpu: c,
+    usage_percent: round2(clamp(cpu * (0.4 + ((c * 37) % 23) / 18) + 15 * Math.sin(t / 5 + c), 0, 100)),
+  }));
+  const busy = cpu;
+  const user = round2(busy * 0.6);
+  const system = round2(busy * 0.2);
+  const iowait = round2(busy * 0.08);
+  const nice = round2(busy * 0.05);
+  const irq = round2(busy * 0.02);
+  const softirq = round2(busy * 0.03);
+  const steal = round2(busy * 0.02);
+  const idle = round2(100 - user - system - iowait - nice - irq - softirq - steal);
+  row.cpu.modes = { user, nice, system, idle, iowait, irq, softirq, steal, guest: round2(user * 0.1), guest_nice: 0 };
+  row.ram.buffers_kb = Math.round(row.ram.total_kb * 0.03);
+  row.ram.shared_kb = Math.round(row.ram.total_kb * 0.02);
+  row.ram.cached_kb = Math.min(row.ram.cached_kb, row.ram.available_kb - row.ram.free_kb);
+  row.ram.swap_used_kb = row.ram.swap_total_kb - row.ram.swap_free_kb;
+  const st = (a) => ({ avg10: round2(a), avg60: round2(a * 0.8), avg300: round2(a * 0.5), total_us: Math.round(t * 1000) });
+  row.pressure = { cpu: { some: st(busy / 5), full: st(0) }, memory: { some: st(1.2), full: st(0.4) }, io: { some: st(2.5), full: st(1) } };
 }
 
 function clamp(v, lo, hi) {

@@ -3,12 +3,15 @@
 // Pure: no DOM, no timers. Frames mutate the store and record what changed (`dirty`), and the
 // view layer redraws once per animation frame from that — never once per message.
 //
-// Per host the store keeps a bounded time series (Ring: CPU % and RAM % by collected_at) and the
+// Per host the store keeps a bounded time series (Ring: CPU %, RAM % and the stacked CPU modes by
+// collected_at), a per-CPU usage history (CoreHistory, one byte per CPU per sample) and the
 // newest full row (for memory, load, process states and the top table). Rows are de-duplicated by
 // their database `id`, so a row seen in a `samples` frame and again in a later `history` frame is
 // plotted once. A `history` frame replaces everything held locally (it is the backfill after a
 // (re)connect).
 
+import { MODES, readModes, stackModes } from './modes.js';
+import { CoreHistory, readPerCpu } from './percore.js';
 import { Ring } from './ring.js';
 
 /** Default capacity per host: one hour of one-second points. */
@@ -17,6 +20,12 @@ export const DEFAULT_CAPACITY = 3600;
 /** Series columns stored per point. */
 export const COL_CPU = 0;
 export const COL_RAM = 1;
+/** First of the eight stacked CPU-mode columns (MODES order; cumulative sums, NaN for v1 rows). */
+export const COL_MODES = 2;
+export const COLUMNS = COL_MODES + MODES.length;
+
+/** Per-CPU history samples kept per host (10 min of 1 s samples). */
+export const CORE_HISTORY = 600;
 
 /**
  * Parses one text frame. Returns null for anything that is not a known frame.
@@ -51,7 +60,7 @@ export function parseFrame(text) {
  * Checks one wire row and extracts what the charts need. Returns null when the row lacks what
  * the dashboard relies on (it is then counted as rejected, not shown).
  * @param {any} row
- * @returns {{id: number, host: string, x: number, cpu: number, ram: number} | null}
+ * @returns {{id: number, host: string, x: number, cpu: number, ram: number, modes: number[] | null} | null}
  */
 export function rowPoint(row) {
   if (!row || typeof row !== 'object') return null;
@@ -62,13 +71,15 @@ export function rowPoint(row) {
   if (!Number.isFinite(ms)) return null;
   const cpu = row.cpu && typeof row.cpu.usage_percent === 'number' ? row.cpu.usage_percent : NaN;
   const ram = row.ram && typeof row.ram.used_percent === 'number' ? row.ram.used_percent : NaN;
-  return { id: row.id, host: row.host, x: ms / 1000, cpu, ram };
+  const modes = stackModes(readModes(row.cpu));
+  return { id: row.id, host: row.host, x: ms / 1000, cpu, ram, modes };
 }
 
 export class HostSeries {
   /** @param {number} capacity */
-  constructor(capacity) {
-    this.ring = new Ring(capacity, 2);
+  constructor(capacity, coreCapacity = CORE_HISTORY) {
+    this.ring = new Ring(capacity, COLUMNS);
+    this.cores = new CoreHistory(coreCapacity);
     /** @type {Set<number>} ids currently in the ring */
     this.ids = new Set();
     /** newest row by collected_at (full wire object) */
@@ -78,6 +89,7 @@ export class HostSeries {
 
   clear() {
     this.ring.clear();
+    this.cores.clear();
     this.ids.clear();
     this.latest = null;
     this.latestX = -Infinity;
@@ -86,14 +98,20 @@ export class HostSeries {
   /**
    * Adds one row; returns 'added', 'duplicate' or 'stale' (older than everything kept).
    * @param {any} row
-   * @param {{id: number, x: number, cpu: number, ram: number}} p
+   * @param {{id: number, x: number, cpu: number, ram: number, modes?: number[] | null}} p
    */
   add(row, p) {
     if (this.ids.has(p.id)) return 'duplicate';
-    const evicted = this.ring.push(p.x, p.id, [p.cpu, p.ram]);
+    const values = new Array(COLUMNS).fill(NaN);
+    values[COL_CPU] = p.cpu;
+    values[COL_RAM] = p.ram;
+    if (p.modes) for (let i = 0; i < MODES.length; i++) values[COL_MODES + i] = p.modes[i];
+    const evicted = this.ring.push(p.x, p.id, values);
     if (evicted === undefined) return 'stale';
     this.ids.add(p.id);
     if (evicted !== null) this.ids.delete(evicted);
+    const pc = readPerCpu(row.cpu);
+    if (pc) this.cores.push(p.x, pc);
     if (p.x >= this.latestX) {
       this.latestX = p.x;
       this.latest = row;

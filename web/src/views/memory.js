@@ -1,24 +1,20 @@
-// Memory breakdown of the newest row: used / cached / free / available and swap.
+// Memory breakdown of the newest row (used / buffers / cached / free of total, shared, available)
+// and swap (total / used / free and %, with its threshold level).
 
 import { defItem, el, setText } from '../lib/dom.js';
 import { formatKb, formatPct, share } from '../lib/format.js';
+import { memoryParts, swapParts } from '../lib/memory.js';
+import { applyLevel } from '../lib/thresholds.js';
 
-/**
- * Splits total RAM into three parts that add up to it exactly:
- * used (total − available), reclaimable (available − free: page cache, buffers) and free.
- * @param {any} ram the row's `ram` object
- */
-export function memoryParts(ram) {
-  const total = ram?.total_kb ?? 0;
-  if (!(total > 0)) return null;
-  const free = clamp(ram.free_kb, 0, total);
-  const available = clamp(ram.available_kb, free, total);
-  const used = total - available;
-  return { total, used, reclaimable: available - free, free };
+/** A <dt>/<dd> pair that can be hidden (v2-only fields). */
+function optItem(dl, label, id) {
+  const dd = defItem(dl, label, id);
+  return { dt: /** @type {HTMLElement} */ (dd.previousElementSibling), dd };
 }
 
-function clamp(v, lo, hi) {
-  return typeof v === 'number' && Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : lo;
+function show(item, on) {
+  item.dt.hidden = !on;
+  item.dd.hidden = !on;
 }
 
 /** @param {HTMLElement} card */
@@ -26,49 +22,86 @@ export function createMemoryView(card) {
   const bar = el('div', 'stack');
   bar.setAttribute('role', 'img');
   const segUsed = el('span', 'seg used');
-  const segRecl = el('span', 'seg cached');
+  const segBuf = el('span', 'seg buffers');
+  const segCache = el('span', 'seg cached');
   const segFree = el('span', 'seg free');
-  bar.append(segUsed, segRecl, segFree);
+  bar.append(segUsed, segBuf, segCache, segFree);
   const dl = el('dl', 'kv');
   const used = defItem(dl, 'used', 'mem-used');
+  const buffers = optItem(dl, 'buffers', 'mem-buffers');
   const cached = defItem(dl, 'cached', 'mem-cached');
+  const shared = optItem(dl, 'shared', 'mem-shared');
   const free = defItem(dl, 'free', 'mem-free');
   const avail = defItem(dl, 'available', 'mem-available');
   const total = defItem(dl, 'total', 'mem-total');
+  for (const [d, cls] of [
+    [used, 'used'],
+    [buffers.dd, 'buffers'],
+    [cached, 'cached'],
+    [free, 'free'],
+  ]) {
+    const dt = /** @type {HTMLElement} */ (d.previousElementSibling);
+    dt.prepend(el('span', `key ${cls}`));
+  }
+
+  const swapHead = el('h3', '', 'Swap ');
+  const swapLevel = el('span', 'level', '');
+  swapLevel.id = 'swap-level';
+  swapHead.append(swapLevel);
   const swapBar = el('div', 'stack swap');
   const segSwap = el('span', 'seg swap-used');
   swapBar.append(segSwap);
   const dl2 = el('dl', 'kv');
-  const swap = defItem(dl2, 'swap used', 'mem-swap');
-  card.append(bar, dl, el('h3', '', 'Swap'), swapBar, dl2);
+  const swapUsed = defItem(dl2, 'used', 'swap-used');
+  const swapFree = defItem(dl2, 'free', 'swap-free');
+  const swapTotal = defItem(dl2, 'total', 'swap-total');
+  card.append(bar, dl, swapHead, swapBar, dl2);
 
   return {
     /** @param {any} row newest row of the selected host, or null */
     update(row) {
       const ram = row?.ram;
       const parts = memoryParts(ram);
+      show(buffers, parts?.buffers != null);
+      show(shared, typeof ram?.shared_kb === 'number');
       if (!parts) {
-        for (const d of [used, cached, free, avail, total, swap]) setText(d, '–');
-        for (const s of [segUsed, segRecl, segFree, segSwap]) s.style.width = '0';
+        for (const d of [used, cached, free, avail, total, swapUsed, swapFree, swapTotal]) setText(d, '–');
+        for (const s of [segUsed, segBuf, segCache, segFree, segSwap]) s.style.width = '0';
+        applyLevel(swapLevel, null);
         return;
       }
       segUsed.style.width = `${share(parts.used, parts.total)}%`;
-      segRecl.style.width = `${share(parts.reclaimable, parts.total)}%`;
+      segBuf.style.width = `${share(parts.buffers ?? 0, parts.total)}%`;
+      segCache.style.width = `${share(parts.cached, parts.total)}%`;
       segFree.style.width = `${share(parts.free, parts.total)}%`;
-      bar.setAttribute('aria-label', `used ${formatPct(ram.used_percent)} of ${formatKb(parts.total)}`);
-      setText(used, `${formatKb(ram.used_kb ?? parts.used)} (${formatPct(ram.used_percent)})`);
-      setText(cached, formatKb(ram.cached_kb));
-      setText(free, formatKb(ram.free_kb));
+      bar.setAttribute(
+        'aria-label',
+        `used ${formatPct(share(parts.used, parts.total))}, buffers ${formatPct(share(parts.buffers ?? 0, parts.total))}, ` +
+          `cached ${formatPct(share(parts.cached, parts.total))}, free ${formatPct(share(parts.free, parts.total))} of ${formatKb(parts.total)}`,
+      );
+      const ofTotal = (kb) => `${formatKb(kb)} (${formatPct(share(kb, parts.total))})`;
+      setText(used, ofTotal(parts.used));
+      if (parts.buffers !== null) setText(buffers.dd, ofTotal(parts.buffers));
+      setText(cached, ofTotal(parts.buffers !== null ? parts.cached : ram.cached_kb));
+      if (typeof ram.shared_kb === 'number') setText(shared.dd, formatKb(ram.shared_kb));
+      setText(free, ofTotal(parts.free));
       setText(avail, formatKb(ram.available_kb));
       setText(total, formatKb(parts.total));
-      const st = ram.swap_total_kb;
-      if (typeof st === 'number' && st > 0) {
-        const su = Math.max(0, st - (ram.swap_free_kb ?? st));
-        segSwap.style.width = `${share(su, st)}%`;
-        setText(swap, `${formatKb(su)} / ${formatKb(st)} (${formatPct(share(su, st))})`);
+
+      const sw = swapParts(ram);
+      swapBar.hidden = sw === null;
+      applyLevel(swapLevel, sw?.pct);
+      if (sw) {
+        segSwap.style.width = `${sw.pct}%`;
+        segSwap.dataset.level = swapLevel.dataset.level ?? '';
+        setText(swapUsed, `${formatKb(sw.used)} (${formatPct(sw.pct)})`);
+        setText(swapFree, formatKb(sw.free));
+        setText(swapTotal, formatKb(sw.total));
       } else {
         segSwap.style.width = '0';
-        setText(swap, 'no swap');
+        setText(swapUsed, 'no swap');
+        setText(swapFree, '–');
+        setText(swapTotal, '–');
       }
     },
   };

@@ -1,4 +1,5 @@
 // Wire rows as the broadcaster sends them (SPEC §3 snapshot + id, route, received_at).
+import { readFileSync } from 'node:fs';
 
 /** @param {Partial<{id: number, host: string, t: number, cpu: number, ram: number, route: string}>} o */
 export function row({ id = 1, host = 'vm-1', t = 0, cpu = 10, ram = 40, route = 'a' } = {}) {
@@ -28,3 +29,14 @@ export function row({ id = 1, host = 'vm-1', t = 0, cpu = 10, ram = 40, route = 
 }
 
 export const T0 = Date.UTC(2026, 10, 23, 10, 0, 0) / 1000;
+
+/**
+ * The model's own snapshot v2 example (userland/model/tests/fixtures/snapshot_v2.json) as the
+ * broadcaster sends it: plus id, route and received_at.
+ * @param {Partial<{id: number, t: number}>} [o]
+ */
+export function rowV2({ id = 100, t = 0 } = {}) {
+  const snap = JSON.parse(readFileSync(new URL('../../../userland/model/tests/fixtures/snapshot_v2.json', import.meta.url), 'utf8'));
+  const collected = new Date(Date.UTC(2026, 10, 23, 10, 0, 0) + t * 1000).toISOString();
+  return { ...snap, id, route: 'b', received_at: collected, collected_at: collected };
+}

@@ -1,8 +1,8 @@
 // Frame parsing and the store: backfill replaces, live rows append, duplicates by id never
 // double-plotted, late rows land in time order, junk is counted and dropped.
 import { describe, expect, it } from 'vitest';
-import { parseFrame, rowPoint, Store } from '../../src/lib/store.js';
-import { row, T0 } from './fixtures.js';
+import { COL_MODES, COLUMNS, parseFrame, rowPoint, Store } from '../../src/lib/store.js';
+import { row, rowV2, T0 } from './fixtures.js';
 
 const frame = (o) => JSON.stringify(o);
 const ids = (store, host) => store.host(host).ring.idList();
@@ -26,7 +26,7 @@ describe('parseFrame', () => {
 
 describe('rowPoint', () => {
   it('extracts x (seconds), cpu and ram', () => {
-    expect(rowPoint(row({ id: 9, t: 2.5, cpu: 12.5, ram: 33 }))).toEqual({ id: 9, host: 'vm-1', x: T0 + 2.5, cpu: 12.5, ram: 33 });
+    expect(rowPoint(row({ id: 9, t: 2.5, cpu: 12.5, ram: 33 }))).toEqual({ id: 9, host: 'vm-1', x: T0 + 2.5, cpu: 12.5, ram: 33, modes: null });
   });
 
   it('refuses rows without id, valid host or time', () => {
@@ -135,5 +135,24 @@ describe('Store', () => {
       expect(s.host(h).ids.size).toBe(3600);
       expect(s.host(h).ring.firstX()).toBe(T0 + 100);
     }
+  });
+
+  it('v2 rows: stacked modes in the ring, per-core values in the core history; v1 rows leave gaps', () => {
+    const s = new Store();
+    s.apply({ type: 'samples', samples: [rowV2({ id: 1, t: 0 }), { ...row({ id: 2, t: 1 }), host: 'vm-1' }, rowV2({ id: 3, t: 2 })] });
+    const h = s.host('vm-1');
+    const view = h.ring.view();
+    expect(view).toHaveLength(1 + COLUMNS);
+    const top = view[1 + COL_MODES + 7];
+    expect(Array.from(top)[0]).toBe(100);
+    expect(Number.isNaN(top[1])).toBe(true);
+    expect(view[1 + COL_MODES][2]).toBe(15.2);
+    // The v1 row in between has no per-CPU list: two samples kept.
+    expect(h.cores.length).toBe(2);
+    expect(h.cores.value(1, 0)).toBe(80.5);
+    expect(h.cores.value(1, 3)).toBe(8);
+    // A history frame clears the core history too.
+    s.apply({ type: 'history', samples: [rowV2({ id: 4, t: 5 })] });
+    expect(h.cores.length).toBe(1);
   });
 });
