@@ -74,6 +74,52 @@ function snapshot(host, agoMs, o = {}) {
   };
 }
 
+/** The host that reports snapshot v2 fields (the seeded hosts report v1 rows only). */
+const V2_HOST = 'e2e-v2';
+/** Known per-CPU usages and modes of the newest v2 row. */
+const PER_CPU = [91.5, 12.4, 0, 55.5];
+const MODES = { user: 52.5, nice: 3.25, system: 20.0, idle: 6.3, iowait: 8.45, irq: 1.5, softirq: 2.0, steal: 6.0, guest: 4.5, guest_nice: 1.25 };
+const USERS = ['root', 'alice', 'bob', 'www-data', '4321'];
+const STATES = ['S', 'S', 'R', 'S', 'D', 'S', 'I', 'T', 'Z', 't'];
+
+/** 50 processes (the model's MAX_TOP) with v2 fields; pid 4242 is the only `stress`. */
+function procs50() {
+  return Array.from({ length: 50 }, (_, i) => ({
+    pid: i === 0 ? 4242 : 2000 + i * 7,
+    ppid: 1,
+    comm: i === 0 ? 'stress (burn)' : `job-${String.fromCharCode(97 + (i % 26))}${i}`,
+    state: STATES[i % STATES.length],
+    rss_kb: 1000 + ((i * 7919) % 50000),
+    cpu_percent: Math.round(((i * 37) % 100) * 10 + 5) / 10,
+    uid: (i % 5) * 1000,
+    user: i === 0 ? 'alice' : USERS[i % 5],
+    threads: 1 + ((i * 3) % 17),
+    nice: (i % 40) - 20,
+  }));
+}
+
+/**
+ * A snapshot v2 (userland/model/README.md "Snapshot version 2"): per-CPU usage, modes,
+ * buffers/shared/swap_used, pressure, top rows with uid/user/threads/nice.
+ */
+function snapshotV2(host, agoMs, { perCpu = PER_CPU, cpu = 93.7 } = {}) {
+  const s = snapshot(host, agoMs, { cpu, ram: 61.5, top: procs50() });
+  s.cpu.cores = perCpu.length;
+  s.cpu.modes = { ...MODES };
+  s.cpu.per_cpu = perCpu.map((usage_percent, i) => ({ cpu: i, usage_percent }));
+  s.ram.swap_free_kb = 262144; // 75 % of 1 GiB used: "warning"
+  s.ram.swap_used_kb = s.ram.swap_total_kb - s.ram.swap_free_kb;
+  s.ram.buffers_kb = 131072;
+  s.ram.shared_kb = 65536;
+  const st = (a, b) => ({ avg10: a, avg60: b, avg300: b / 2, total_us: 123456 });
+  s.pressure = {
+    cpu: { some: st(12.04, 8.71), full: st(0, 0) },
+    memory: { some: st(1.25, 0.4), full: st(0.5, 0.12) },
+    io: { some: st(0, 0.1), full: st(0, 0.05) },
+  };
+  return s;
+}
+
 /** POSTs snapshots to an ingest; returns its JSON answer. */
 async function post(ingest, body) {
   const res = await fetch(`${ingest.base}/api/v1/metrics`, {
@@ -242,6 +288,151 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     assert.equal(await page.getAttribute('[data-field="zombie"]', 'data-alert'), 'true');
     assert.equal(await page.getAttribute('[data-field="disk_sleep"]', 'data-alert'), null);
     await page.screenshot({ path: join(LOG_DIR, 'host2-1366x768.png') });
+  });
+
+  it('a v2 snapshot shows per-core values, modes, swap, buffers and pressure', async () => {
+    // Three samples so the per-core history has a few columns; the newest has PER_CPU.
+    const older = [snapshotV2(V2_HOST, 4000, { perCpu: [10, 20, 30, 40], cpu: 25 }), snapshotV2(V2_HOST, 2000, { perCpu: [50, 60, 70, 80], cpu: 65 })];
+    await post(ingestA, older);
+    await post(ingestB, [snapshotV2(V2_HOST, 0)]);
+    await page.waitForSelector(`#host-select option[value="${V2_HOST}"]`, { state: 'attached', timeout: 3000 });
+    await page.selectOption('#host-select', V2_HOST);
+    await page.waitForFunction(() => document.getElementById('cpu-now').textContent === '93.7 %', null, { timeout: 3000 });
+    // Per-core strip: four cells with the posted values (attribute, tooltip and cell text).
+    await page.waitForSelector('#percore-card:not([hidden])', { timeout: 3000 });
+    const cells = await page.$$eval('#percore-strip .core', (cs) => cs.map((c) => ({ cpu: c.dataset.cpu, value: c.dataset.value, title: c.title, text: c.querySelector('.core-val')?.textContent })));
+    assert.deepEqual(cells, PER_CPU.map((u, i) => ({ cpu: String(i), value: u.toFixed(1), title: `cpu ${i}: ${u.toFixed(1)} %`, text: `${u.toFixed(1)} %` })));
+    assert.equal(await page.textContent('#percore-busiest'), 'busiest: cpu 0 91.5 % · cpu 3 55.5 % · cpu 1 12.4 %');
+    assert.match(await page.textContent('#percore-summary'), /^4 CPUs · mean 39\.[89] % · max 91\.5 %$/);
+    assert.equal(await page.$$eval('#percore-strip .core.hot', (cs) => cs.map((c) => c.dataset.cpu).join(',')), '0,1,3');
+    assert.equal(await page.evaluate((h) => window.__procpulse.store.host(h).cores.length, V2_HOST), 3);
+    assert.match(await page.textContent('#percore-caption'), /^history: 3 samples/);
+    // Modes: legend values and the stacked series in the chart buffer.
+    await page.waitForSelector('#modes-card:not([hidden])');
+    const legend = await page.$$eval('#modes-legend li', (ls) => Object.fromEntries(ls.map((l) => [l.dataset.mode, [l.querySelector('.label').textContent, l.querySelector('.value').textContent]])));
+    for (const m of ['user', 'nice', 'system', 'iowait', 'irq', 'softirq', 'steal', 'idle']) assert.equal(legend[m][1], `${MODES[m].toFixed(1)} %`, m);
+    assert.equal(legend.user[0], 'user (incl. guest 4.5 %)');
+    assert.equal(legend.nice[0], 'nice (incl. guest nice 1.3 %)');
+    const stackTop = await page.evaluate((h) => {
+      const v = window.__procpulse.store.host(h).ring.view();
+      return v.slice(3).map((c) => c[c.length - 1]);
+    }, V2_HOST);
+    assert.deepEqual(stackTop, [52.5, 55.75, 75.75, 84.2, 85.7, 87.7, 93.7, 100]);
+    // Thresholds: CPU 93.7 critical, RAM 61.5 careful, swap 75 % warning (word and symbol).
+    assert.equal(await page.textContent('#cpu-level'), '✖ critical');
+    assert.equal(await page.getAttribute('#cpu-level', 'data-level'), 'critical');
+    assert.equal(await page.textContent('#ram-level'), '◆ careful');
+    assert.equal(await page.textContent('#swap-level'), '▲ warning');
+    assert.equal(await page.textContent('#swap-used'), '768 MiB (75.0 %)');
+    assert.equal(await page.textContent('#swap-free'), '256 MiB');
+    assert.equal(await page.textContent('#swap-total'), '1.0 GiB');
+    assert.equal(await page.textContent('#mem-buffers'), '128 MiB (3.1 %)');
+    assert.equal(await page.textContent('#mem-shared'), '64.0 MiB');
+    // Pressure.
+    await page.waitForSelector('#pressure-card:not([hidden])');
+    const psi = (res, k) => page.textContent(`#pressure-table [data-resource="${res}"] [data-kind="${k}"]`);
+    assert.equal(await psi('cpu', 'some-avg10'), '12.04');
+    assert.equal(await psi('cpu', 'some-avg60'), '8.71');
+    assert.equal(await psi('memory', 'full-avg10'), '0.50');
+    assert.equal(await psi('io', 'full-avg60'), '0.05');
+    await page.screenshot({ path: join(LOG_DIR, 'dashboard-v2.png'), fullPage: true });
+  });
+
+  it('process table: filter by command, user and pid; 10/25/50 rows; sort by columns', async () => {
+    const pidsShown = () => page.$$eval('#top-table tbody tr', (trs) => trs.map((t) => Number(t.dataset.pid)));
+    const col = (key) => page.$$eval(`#top-table tbody tr td:nth-child(${['pid', 'user', 'command', 'state', 'threads', 'nice', 'cpu', 'rss'].indexOf(key) + 1})`, (tds) => tds.map((t) => t.textContent));
+    const all = procs50();
+    // An earlier test sorted by RSS: back to CPU % descending (the default).
+    for (let i = 0; i < 2 && (await page.getAttribute('th[data-col="cpu"]', 'aria-sort')) !== 'descending'; i++) await page.click('#sort-cpu');
+    assert.equal((await pidsShown()).length, 10);
+    assert.equal(await page.textContent('#top-pos'), '1–10 of 50');
+    // Default: CPU % descending.
+    const byCpu = [...all].sort((p, q) => q.cpu_percent - p.cpu_percent || p.pid - q.pid).slice(0, 10).map((p) => p.pid);
+    assert.deepEqual(await pidsShown(), byCpu);
+    assert.equal(await page.getAttribute('th[data-col="cpu"]', 'aria-sort'), 'descending');
+    // Rows per page.
+    await page.selectOption('#top-per-page', '25');
+    assert.equal((await pidsShown()).length, 25);
+    await page.selectOption('#top-per-page', '50');
+    assert.equal((await pidsShown()).length, 50);
+    await page.selectOption('#top-per-page', '10');
+    assert.equal((await pidsShown()).length, 10);
+    await page.click('#top-next');
+    assert.equal(await page.textContent('#top-pos'), '11–20 of 50');
+    // Filter by command, by user, by pid.
+    await page.fill('#top-filter', 'stress');
+    assert.deepEqual(await pidsShown(), [4242]);
+    assert.deepEqual(await col('command'), ['stress (burn)']);
+    await page.fill('#top-filter', 'bob');
+    assert.deepEqual(await col('user'), Array(10).fill('bob'));
+    assert.equal(await page.textContent('#top-pos'), '1–10 of 10');
+    await page.fill('#top-filter', '4242');
+    assert.deepEqual(await pidsShown(), [4242]);
+    await page.fill('#top-filter', 'no-such-process');
+    assert.deepEqual(await pidsShown(), []);
+    assert.match(await page.textContent('#top-note'), /no process matches/);
+    await page.fill('#top-filter', '');
+    await page.selectOption('#top-per-page', '50');
+    // Sort: PID ascending then descending; user; threads; state letters with names.
+    await page.click('#sort-pid');
+    assert.deepEqual(await pidsShown(), all.map((p) => p.pid).sort((a, b) => a - b));
+    assert.equal(await page.getAttribute('th[data-col="pid"]', 'aria-sort'), 'ascending');
+    assert.equal(await page.getAttribute('th[data-col="cpu"]', 'aria-sort'), 'none');
+    await page.click('#sort-pid');
+    assert.deepEqual(await pidsShown(), all.map((p) => p.pid).sort((a, b) => b - a));
+    assert.equal(await page.getAttribute('th[data-col="pid"]', 'aria-sort'), 'descending');
+    await page.click('#sort-user');
+    const users = await col('user');
+    assert.deepEqual(users, [...users].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })));
+    assert.equal(users[0], '4321');
+    await page.click('#sort-threads');
+    const threads = (await col('threads')).map(Number);
+    assert.deepEqual(threads, [...threads].sort((a, b) => b - a));
+    await page.click('#sort-nice');
+    const nice = (await col('nice')).map(Number);
+    assert.deepEqual(nice, [...nice].sort((a, b) => a - b));
+    await page.click('#sort-rss');
+    const rssPids = await pidsShown();
+    assert.deepEqual(rssPids, [...all].sort((p, q) => q.rss_kb - p.rss_kb || q.cpu_percent - p.cpu_percent || p.pid - q.pid).map((p) => p.pid));
+    await page.click('#sort-state');
+    const states = await col('state');
+    assert.equal(states[0], 'R');
+    assert.equal(states.at(-1), 'I');
+    assert.equal(await page.getAttribute('#top-table tbody tr:first-child td.state', 'title'), 'running');
+    assert.match(await page.textContent('#state-legend'), /R running · S sleeping · D disk sleep · T stopped · t traced · Z zombie · X dead · I idle/);
+    // Back to the defaults the other tests expect.
+    await page.click('#sort-cpu');
+    await page.selectOption('#top-per-page', '10');
+  });
+
+  it('the v2 panels fit a phone (390x844)', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await sleep(300);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `horizontal overflow of ${overflow}px on a phone`);
+    await page.screenshot({ path: join(LOG_DIR, 'dashboard-v2-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1366, height: 768 });
+  });
+
+  it('v1 rows still render: v2 panels hidden (not zero), em dashes in the table', async () => {
+    await page.selectOption('#host-select', HOSTS[0]);
+    await page.waitForFunction(() => document.getElementById('cpu-now').textContent === '12.3 %', null, { timeout: 2000 });
+    for (const id of ['percore-card', 'modes-card', 'pressure-card']) assert.equal(await page.isHidden(`#${id}`), true, id);
+    assert.equal(await page.isHidden('#mem-buffers'), true);
+    assert.equal(await page.isHidden('#mem-shared'), true);
+    const cells = await page.$$eval('#top-table tbody tr:first-child td', (tds) => tds.map((t) => t.textContent));
+    assert.equal(cells.length, 8);
+    assert.equal(cells[0], '666');
+    assert.deepEqual([cells[1], cells[4], cells[5]], ['—', '—', '—']);
+    assert.equal(await page.textContent('#cpu-level'), '✓ ok');
+    // A v1 row becoming the newest of the v2 host hides its v2 panels again.
+    await post(ingestA, [snapshot(V2_HOST, 0, { cpu: 44.4 })]);
+    await page.selectOption('#host-select', V2_HOST);
+    await page.waitForFunction(() => document.getElementById('cpu-now').textContent === '44.4 %', null, { timeout: 2000 });
+    for (const id of ['percore-card', 'modes-card', 'pressure-card']) assert.equal(await page.isHidden(`#${id}`), true, id);
+    assert.equal(await page.textContent('#top-pos'), '1–3 of 3');
+    // The restart test below expects the second seeded host on screen.
+    await page.selectOption('#host-select', HOSTS[1]);
   });
 
   it('the split shown equals ingest GET /api/v1/stats', async () => {
