@@ -3,7 +3,8 @@
 //!
 //! - [`schema::samples`] — the Diesel table (one schema for both backends);
 //! - [`row::SampleRow`] (read) and [`row::NewSample`] (insert), with conversions to and
-//!   from [`procpulse_model::Snapshot`];
+//!   from [`procpulse_model::Snapshot`] (v1 and v2: the v2 groups `cpu.modes`,
+//!   `cpu.per_cpu` and `pressure` are stored as the compact text of [`compact`]);
 //! - [`pool::Database`] — chosen by URL (`sqlite://path`, `mysql://user:pass@host:port/db`),
 //!   with a read pool and a write pool, and [`with_conn!`] to run one Diesel query on
 //!   either backend;
@@ -15,6 +16,7 @@
 //! It is not an ORM layer for arbitrary tables, and it does not decide HTTP semantics:
 //! callers map [`StorageError::is_unavailable`] to 503 themselves.
 
+pub mod compact;
 pub mod error;
 pub mod migrate;
 pub mod mysql_insert;

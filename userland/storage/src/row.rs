@@ -1,5 +1,6 @@
 //! Row types of the `samples` table and their conversion to and from the snapshot.
 
+use crate::compact;
 use crate::schema::samples;
 use diesel::prelude::*;
 use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
@@ -74,6 +75,18 @@ pub struct SampleRow {
     pub procs_threads: i64,
     /// `top` as JSON text, if any.
     pub top_json: Option<String>,
+    /// Buffers, KiB (v2).
+    pub ram_buffers_kb: Option<i64>,
+    /// Shmem, KiB (v2).
+    pub ram_shared_kb: Option<i64>,
+    /// SwapTotal − SwapFree, KiB (v2).
+    pub ram_swap_used_kb: Option<i64>,
+    /// `cpu.modes` in the compact text of [`crate::compact`] (v2).
+    pub cpu_modes: Option<String>,
+    /// `cpu.per_cpu` in the compact text of [`crate::compact`] (v2).
+    pub cpu_per_cpu: Option<String>,
+    /// `pressure` in the compact text of [`crate::compact`] (v2).
+    pub pressure: Option<String>,
 }
 
 /// A row to insert (everything but `id`). Build it with [`NewSample::from_snapshot`].
@@ -144,10 +157,22 @@ pub struct NewSample {
     pub procs_threads: i64,
     /// JSON text of `top`, NULL when empty.
     pub top_json: Option<String>,
+    /// KiB, NULL when absent (v2).
+    pub ram_buffers_kb: Option<i64>,
+    /// KiB, NULL when absent (v2).
+    pub ram_shared_kb: Option<i64>,
+    /// KiB, NULL when absent (v2).
+    pub ram_swap_used_kb: Option<i64>,
+    /// Compact text of `cpu.modes`, NULL when absent (v2).
+    pub cpu_modes: Option<String>,
+    /// Compact text of `cpu.per_cpu`, NULL when empty (v2).
+    pub cpu_per_cpu: Option<String>,
+    /// Compact text of `pressure`, NULL when absent (v2).
+    pub pressure: Option<String>,
 }
 
 /// Number of columns a [`NewSample`] binds (one placeholder each in an INSERT).
-pub const NEW_SAMPLE_COLUMNS: usize = 30;
+pub const NEW_SAMPLE_COLUMNS: usize = 36;
 
 /// Converts an instant to the naive UTC value stored in the table, truncated to
 /// milliseconds (both backends then store exactly the same value).
@@ -211,12 +236,38 @@ impl NewSample {
             procs_idle: db_int(s.procs.idle),
             procs_threads: db_int(s.procs.threads),
             top_json,
+            ram_buffers_kb: s.ram.buffers_kb.map(db_int),
+            ram_shared_kb: s.ram.shared_kb.map(db_int),
+            ram_swap_used_kb: s.ram.swap_used_kb.map(db_int),
+            cpu_modes: s.cpu.modes.as_ref().map(compact::encode_modes),
+            cpu_per_cpu: (!s.cpu.per_cpu.is_empty())
+                .then(|| compact::encode_per_cpu(&s.cpu.per_cpu)),
+            pressure: s.pressure.as_ref().map(compact::encode_pressure),
+        }
+    }
+}
+
+/// Decodes one compact v2 column; damaged text (never written by this crate) drops the
+/// field with a warning rather than the whole row.
+fn decode_v2<T>(
+    row_id: i64,
+    text: Option<&str>,
+    decode: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    match decode(text?) {
+        Ok(v) => Some(v),
+        Err(error) => {
+            tracing::warn!(id = row_id, %error, "Ignoring an unreadable snapshot v2 column");
+            None
         }
     }
 }
 
 impl SampleRow {
     /// The snapshot this row stores (`top` is empty if `top_json` is NULL or unreadable).
+    /// A NULL v2 column gives the absent field, so a v1 row is the v1 snapshot again (it
+    /// serializes with no v2 key); an unreadable one is dropped the same way, with a
+    /// warning.
     ///
     /// Fails only on an unknown `source` string, which ingest never writes.
     pub fn to_snapshot(&self) -> Result<Snapshot, String> {
@@ -236,8 +287,13 @@ impl SampleRow {
                 load1: self.load1,
                 load5: self.load5,
                 load15: self.load15,
-                modes: None,
-                per_cpu: Vec::new(),
+                modes: decode_v2(self.id, self.cpu_modes.as_deref(), compact::decode_modes),
+                per_cpu: decode_v2(
+                    self.id,
+                    self.cpu_per_cpu.as_deref(),
+                    compact::decode_per_cpu,
+                )
+                .unwrap_or_default(),
             },
             ram: Ram {
                 total_kb: model_int(self.ram_total_kb),
@@ -248,9 +304,9 @@ impl SampleRow {
                 swap_total_kb: model_int(self.ram_swap_total_kb),
                 swap_free_kb: model_int(self.ram_swap_free_kb),
                 used_percent: self.ram_used_percent,
-                buffers_kb: None,
-                shared_kb: None,
-                swap_used_kb: None,
+                buffers_kb: self.ram_buffers_kb.map(model_int),
+                shared_kb: self.ram_shared_kb.map(model_int),
+                swap_used_kb: self.ram_swap_used_kb.map(model_int),
             },
             procs: Procs {
                 total: model_int(self.procs_total),
@@ -265,7 +321,7 @@ impl SampleRow {
                 threads: model_int(self.procs_threads),
             },
             top,
-            pressure: None,
+            pressure: decode_v2(self.id, self.pressure.as_deref(), compact::decode_pressure),
         })
     }
 }

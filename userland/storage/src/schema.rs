@@ -5,6 +5,12 @@
 //! (`migrations/sqlite`, `migrations/mysql`). Beyond SPEC §5 the table also keeps
 //! `ram_swap_total_kb`, `ram_swap_free_kb` and `procs_dead`, so that a row converts back
 //! to the full [`procpulse_model::Snapshot`] without loss.
+//!
+//! Snapshot v2 (migration `2026-11-30-000000_snapshot_v2`) appended six NULLable columns:
+//! `ram_buffers_kb`, `ram_shared_kb`, `ram_swap_used_kb` as integers, and `cpu_modes`,
+//! `cpu_per_cpu`, `pressure` as the compact text of [`crate::compact`]. NULL means the
+//! snapshot did not carry the field (every v1 row), so a v1 row reads back as the v1
+//! snapshot it was. With 37 columns the table needs Diesel's `64-column-tables` feature.
 
 diesel::table! {
     /// One row per stored snapshot. Timestamps are UTC with millisecond precision.
@@ -75,7 +81,26 @@ diesel::table! {
         procs_idle -> BigInt,
         /// All threads.
         procs_threads -> BigInt,
-        /// The optional `top` array as JSON text; NULL when the sample had none.
+        /// The optional `top` array as JSON text; NULL when the sample had none. Its
+        /// entries carry the v2 keys (`uid`, `user`, `threads`, `nice`) when posted.
         top_json -> Nullable<Text>,
+        /// Buffers, KiB (v2); NULL when absent.
+        ram_buffers_kb -> Nullable<BigInt>,
+        /// Shmem, KiB (v2); NULL when absent.
+        ram_shared_kb -> Nullable<BigInt>,
+        /// SwapTotal − SwapFree, KiB (v2); NULL when absent.
+        ram_swap_used_kb -> Nullable<BigInt>,
+        /// `cpu.modes` (v2): the ten percentages comma-separated in /proc/stat order
+        /// (`user,nice,system,idle,iowait,irq,softirq,steal,guest,guest_nice`), shortest
+        /// exact decimals, e.g. `15.2,1.05,4.5,75.05,1.5,0.2,0.5,2,3,0`; NULL when absent.
+        cpu_modes -> Nullable<Text>,
+        /// `cpu.per_cpu` (v2): one comma-separated item per CPU, `usage` when the CPU
+        /// number follows the previous one (first: 0), else `cpu:usage` — a contiguous
+        /// 4-CPU host is `80.5,5.25,0,8.05`; NULL when the list is empty.
+        cpu_per_cpu -> Nullable<Text>,
+        /// `pressure` (v2): `cpu;memory;io`, each empty (absent), `some` or `some/full`,
+        /// a line being `avg10,avg60,avg300,total_us`; NULL when the snapshot had no
+        /// `pressure` object (`;;` when it had one with no resource).
+        pressure -> Nullable<Text>,
     }
 }

@@ -27,7 +27,9 @@ use crate::row::{NEW_SAMPLE_COLUMNS, NewSample};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-/// Rows per INSERT on SQLite: SQLite ≥ 3.32 allows 32,766 bound parameters per statement.
+/// Rows per INSERT on SQLite: SQLite ≥ 3.32 allows 32,766 bound parameters per statement
+/// (910 rows of 36 columns since snapshot v2, so a full 1,000-snapshot request is two
+/// statements in its one transaction).
 pub const SQLITE_ROWS_PER_STATEMENT: usize = 32_766 / NEW_SAMPLE_COLUMNS;
 /// Rows per INSERT on MySQL: the protocol allows 65,535 placeholders per statement.
 pub const MYSQL_ROWS_PER_STATEMENT: usize = 65_535 / NEW_SAMPLE_COLUMNS;
@@ -284,9 +286,9 @@ mod tests {
         assert_eq!(plan(&rows, &existing), [true, true, false, false, false]);
     }
 
-    // Statements stay under the placeholder limits, and one full request fits one
-    // SQLite statement.
+    // Statements stay under the placeholder limits, and one full request fits two
+    // SQLite statements (one before the six v2 columns).
     const _: () = assert!(SQLITE_ROWS_PER_STATEMENT * NEW_SAMPLE_COLUMNS <= 32_766);
     const _: () = assert!(MYSQL_ROWS_PER_STATEMENT * NEW_SAMPLE_COLUMNS <= 65_535);
-    const _: () = assert!(SQLITE_ROWS_PER_STATEMENT >= procpulse_model::validate::MAX_BATCH);
+    const _: () = assert!(2 * SQLITE_ROWS_PER_STATEMENT >= procpulse_model::validate::MAX_BATCH);
 }
