@@ -3,7 +3,7 @@
 // runs against the real ingest and broadcaster.
 
 /** CPUs per host index for the v2 fields (0 = a v1 row without them). */
-const CORES = [64, 4, 0, 1024];
+const CORES = [64, 4, 0, 16, 1024];
 const USERS = ['root', 'alice', 'postgres', 'www-data', '1001'];
 
 const COMMS = ['systemd', 'kworker/0:1', 'procpulse-agent', 'postgres', 'nginx: worker', 'java', '(sd-pam)', 'bash', 'sshd', 'node'];

@@ -71,7 +71,7 @@ export function createModesView(card) {
           label: MODES[i],
           stroke: MODE_COLORS[i],
           fill: MODE_COLORS[i],
-          width: 1,
+          width: 0, // fills only: no stroke pass over 3600 points per band
           points: { show: false },
           spanGaps: false,
         })),

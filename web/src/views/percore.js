@@ -7,6 +7,9 @@ import { el, setText } from '../lib/dom.js';
 import { formatPct } from '../lib/format.js';
 import { busiest, heatColor, heatRgb, heatRows, HISTORY_MISSING, perCpuSummary, readPerCpu, stripLayout } from '../lib/percore.js';
 
+/** Pixel colours of the 201 history steps (0.5 % each). */
+const PALETTE = Array.from({ length: 201 }, (_, b) => heatRgb(b / 2));
+
 /** @param {HTMLElement} card */
 export function createPerCoreView(card) {
   const summary = el('span', 'muted num', '');
@@ -34,8 +37,8 @@ export function createPerCoreView(card) {
   /** @type {import('../lib/percore.js').CoreHistory | null} */
   let lastHistory = null;
   let lastWidth = 0;
-  new ResizeObserver(() => {
-    const w = canvas.clientWidth;
+  new ResizeObserver((entries) => {
+    const w = Math.round(entries[entries.length - 1].contentRect.width);
     if (w === lastWidth) return;
     lastWidth = w;
     if (lastHistory && !card.hidden) drawHeat(lastHistory);
@@ -55,10 +58,42 @@ export function createPerCoreView(card) {
     });
   }
 
+  // Heatmap state: an ImageData of `capacity` columns (one per sample, newest at the right) by
+  // `rows` rows, updated incrementally: a new sample shifts the image left and paints one
+  // column; a cleared history, a new CPU count or a new height repaints it all.
+  /** @type {ImageData | null} */
+  let img = null;
+  let drawn = { history: /** @type {any} */ (null), width: -1, rows: -1, lastX: -Infinity, length: 0 };
+  /** @type {Uint16Array} */
+  let rowOf = new Uint16Array(0);
+  let acc = new Int16Array(0);
+
+  function paintColumn(col, bytes, n, rows, cols) {
+    const data = /** @type {ImageData} */ (img).data;
+    acc.fill(-1);
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      if (b !== HISTORY_MISSING && b > acc[rowOf[i]]) acc[rowOf[i]] = b;
+    }
+    for (let r = 0; r < rows; r++) {
+      const o = (r * cols + col) * 4;
+      if (acc[r] < 0) {
+        data[o + 3] = 0;
+        continue;
+      }
+      const rgb = PALETTE[Math.min(200, acc[r])];
+      data[o] = rgb[0];
+      data[o + 1] = rgb[1];
+      data[o + 2] = rgb[2];
+      data[o + 3] = 255;
+    }
+  }
+
   function drawHeat(history) {
     const n = history.width;
     const cssH = Math.max(40, Math.min(160, n * 6));
-    const cssW = Math.max(200, canvas.clientWidth || card.clientWidth - 30);
+    // Width from the ResizeObserver: reading clientWidth here would force a layout per sample.
+    const cssW = Math.max(200, lastWidth || canvas.clientWidth);
     const dpr = window.devicePixelRatio || 1;
     canvas.style.height = `${cssH}px`;
     if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
@@ -68,36 +103,44 @@ export function createPerCoreView(card) {
     const ctx = canvas.getContext('2d');
     if (!ctx) return;
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    if (history.length === 0 || n === 0) return;
-    const { rows, rowOf } = heatRows(n, cssH);
+    if (history.length === 0 || n === 0) {
+      drawn = { history: null, width: -1, rows: -1, lastX: -Infinity, length: 0 };
+      return;
+    }
+    const layout = heatRows(n, cssH);
+    const rows = layout.rows;
     const cols = history.capacity;
-    off.width = cols;
-    off.height = rows;
     const octx = off.getContext('2d');
     if (!octx) return;
-    const img = octx.createImageData(cols, rows);
-    const acc = new Int16Array(rows);
-    const palette = [];
-    for (let b = 0; b <= 200; b++) palette.push(heatRgb(b / 2));
-    const x0 = cols - history.length;
-    for (let k = 0; k < history.length; k++) {
-      const { bytes } = history.sample(k);
-      acc.fill(-1);
-      for (let i = 0; i < n; i++) {
-        const b = bytes[i];
-        if (b !== HISTORY_MISSING && b > acc[rowOf[i]]) acc[rowOf[i]] = b;
-      }
-      for (let r = 0; r < rows; r++) {
-        if (acc[r] < 0) continue;
-        const [R, G, B] = palette[Math.min(200, acc[r])];
-        const o = (r * cols + x0 + k) * 4;
-        img.data[o] = R;
-        img.data[o + 1] = G;
-        img.data[o + 2] = B;
-        img.data[o + 3] = 255;
+    // New samples since the last paint (they are appended in time order).
+    let fresh = 0;
+    while (fresh < history.length && history.sample(history.length - 1 - fresh).x > drawn.lastX) fresh++;
+    const full =
+      drawn.history !== history ||
+      drawn.width !== n ||
+      drawn.rows !== rows ||
+      history.lastX() < drawn.lastX ||
+      history.length < drawn.length ||
+      fresh >= cols ||
+      !img;
+    if (full) {
+      rowOf = layout.rowOf;
+      acc = new Int16Array(rows);
+      off.width = cols;
+      off.height = rows;
+      img = octx.createImageData(cols, rows);
+      const x0 = cols - history.length;
+      for (let k = 0; k < history.length; k++) paintColumn(x0 + k, history.sample(k).bytes, n, rows, cols);
+    } else if (fresh > 0) {
+      const data = /** @type {ImageData} */ (img).data;
+      for (let r = 0; r < rows; r++) data.copyWithin(r * cols * 4, (r * cols + fresh) * 4, (r + 1) * cols * 4);
+      for (let j = 0; j < fresh; j++) {
+        const k = history.length - fresh + j;
+        paintColumn(cols - fresh + j, history.sample(k).bytes, n, rows, cols);
       }
     }
-    octx.putImageData(img, 0, 0);
+    drawn = { history, width: n, rows, lastX: history.lastX(), length: history.length };
+    octx.putImageData(/** @type {ImageData} */ (img), 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
     const span = history.length > 1 ? history.sample(history.length - 1).x - history.sample(0).x : 0;
