@@ -4,7 +4,12 @@
 # single snapshots (fresh sample_ids) over keep-alive connections.
 #
 #   ci/bench/ingest.sh        (INGEST_BENCH_SECONDS=10 INGEST_BENCH_CLIENTS="150 1000"
-#                              INGEST_BENCH_BACKENDS="mariadb sqlite")
+#                              INGEST_BENCH_BACKENDS="mariadb sqlite"
+#                              INGEST_BENCH_SNAPSHOT=v1|v2|v2-64)
+#
+# INGEST_BENCH_SNAPSHOT picks the body every client posts: v1 (default, the v1 fixture),
+# v2 (model/tests/fixtures/snapshot_v2.json: 4 CPUs, modes, pressure, 3 top entries) or
+# v2-64 (the same on a 64-CPU host).
 #
 # The load client is userland/ingest/examples/ingest_load.rs (hyper, one connection per
 # client); it shares the machine's 2 cores with ingest and the database. A request counts
@@ -22,6 +27,7 @@ CLIENTS=${INGEST_BENCH_CLIENTS:-"150 1000"}
 BACKENDS=${INGEST_BENCH_BACKENDS:-"mariadb sqlite"}
 PORT=${INGEST_BENCH_PORT:-18800}
 POOL=${INGEST_BENCH_POOL:-64}
+SNAPSHOT=${INGEST_BENCH_SNAPSHOT:-v1}
 
 ci/deps.sh base db >/dev/null
 cargo build --release -j2 -q -p procpulse-ingest --bin procpulse-ingest --example ingest_load
@@ -97,7 +103,7 @@ run_one() { # backend mode clients
   load_avg=$(cut -d' ' -f1 /proc/loadavg)
   [ "$backend" = mariadb ] && db_pid=$(cat "$MDIR/mysqld.pid")
   cpu0_ingest=$(cpu_of "$INGEST_PID"); [ -n "$db_pid" ] && cpu0_db=$(cpu_of "$db_pid")
-  json=$("$LOAD" --target "127.0.0.1:$PORT" --clients "$clients" --seconds "$DUR" --prefix "b-$mode-$clients")
+  json=$("$LOAD" --target "127.0.0.1:$PORT" --clients "$clients" --seconds "$DUR" --prefix "b-$mode-$clients" --snapshot "$SNAPSHOT")
   cpu1_ingest=$(cpu_of "$INGEST_PID"); [ -n "$db_pid" ] && cpu1_db=$(cpu_of "$db_pid")
   kill -TERM "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=""
   local stored

@@ -3,7 +3,11 @@
 //! and latency percentiles of acknowledged requests as one JSON line.
 //!
 //! `cargo run --release -p procpulse-ingest --example ingest_load -- \
-//!     --target 127.0.0.1:8000 --clients 150 --seconds 10`
+//!     --target 127.0.0.1:8000 --clients 150 --seconds 10 [--snapshot v1|v2|v2-64]`
+//!
+//! `--snapshot` picks the body: `v1` (default, `snapshot_valid.json`), `v2` (the v2
+//! fixture: 4 CPUs, modes, pressure, 3 top entries with v2 keys) or `v2-64` (the v2
+//! fixture on a 64-CPU host).
 
 use procpulse_ingest::client::Conn;
 use std::net::SocketAddr;
@@ -16,6 +20,7 @@ struct Args {
     clients: usize,
     seconds: f64,
     prefix: String,
+    snapshot: String,
 }
 
 fn args() -> Args {
@@ -24,6 +29,7 @@ fn args() -> Args {
         clients: 150,
         seconds: 10.0,
         prefix: format!("load-{}", std::process::id()),
+        snapshot: "v1".to_owned(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -34,6 +40,7 @@ fn args() -> Args {
             "--clients" => a.clients = v.parse().expect("--clients N"),
             "--seconds" => a.seconds = v.parse().expect("--seconds S"),
             "--prefix" => a.prefix = v.clone(),
+            "--snapshot" => a.snapshot = v.clone(),
             other => panic!("unknown flag {other}"),
         }
         i += 2;
@@ -41,11 +48,21 @@ fn args() -> Args {
     a
 }
 
-fn template() -> (String, String) {
-    let mut v: serde_json::Value = serde_json::from_str(include_str!(
-        "../../model/tests/fixtures/snapshot_valid.json"
-    ))
-    .unwrap();
+fn template(kind: &str) -> (String, String) {
+    let text = match kind {
+        "v1" => include_str!("../../model/tests/fixtures/snapshot_valid.json"),
+        "v2" | "v2-64" => include_str!("../../model/tests/fixtures/snapshot_v2.json"),
+        other => panic!("--snapshot {other}: expected v1, v2 or v2-64"),
+    };
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    if kind == "v2-64" {
+        v["cpu"]["cores"] = 64.into();
+        v["cpu"]["per_cpu"] = (0..64u32)
+            .map(|cpu| {
+                serde_json::json!({"cpu": cpu, "usage_percent": f64::from(cpu * 1543 % 10_001) / 100.0})
+            })
+            .collect();
+    }
     v["sample_id"] = "@@ID@@".into();
     v["collected_at"] = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -59,7 +76,7 @@ fn template() -> (String, String) {
 #[tokio::main]
 async fn main() {
     let a = args();
-    let (pre, post) = template();
+    let (pre, post) = template(&a.snapshot);
     let (pre, post) = (Arc::new(pre), Arc::new(post));
     let errors = Arc::new(AtomicU64::new(0));
     let non_200 = Arc::new(AtomicU64::new(0));

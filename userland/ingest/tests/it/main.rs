@@ -13,3 +13,5 @@ mod cancel;
 mod faults;
 // SIGTERM drains in-flight requests and exits 0.
 mod shutdown;
+// Snapshot v2 and v1 bodies stored and read back as posted.
+mod v2;
