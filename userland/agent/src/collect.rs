@@ -423,13 +423,18 @@ impl Agent {
         }
     }
 
-    /// Renders `/metrics`: refreshes the host gauges from a fresh snapshot first.
-    pub fn render_metrics(&self) -> String {
-        match self.snapshot() {
-            Ok(s) => self.host_metrics.update(&s),
-            Err(e) => tracing::debug!(error = %e, "No snapshot for /metrics"),
-        }
-        procpulse_service::metrics::render(&self.registry)
+    /// Renders `/metrics` in `format`: the agent's own metrics, and the host series from a
+    /// fresh snapshot and the CPU time counters read now, from the snapshot's source.
+    pub fn render_metrics(&self, format: procpulse_service::metrics::Format) -> String {
+        let snap = self
+            .snapshot()
+            .inspect_err(|e| tracing::debug!(error = %e, "No snapshot for /metrics"))
+            .ok();
+        let source = snap.as_ref().map_or_else(|| self.source(), |s| s.source);
+        let cpu =
+            crate::host_metrics::CpuSeconds::read(&self.files, source, self.host_metrics.clk_tck());
+        let host = self.host_metrics.scrape(snap.as_ref(), cpu.as_ref());
+        procpulse_service::metrics::render(format, &[&self.registry, &host])
     }
 
     /// How long the push loop waits between snapshots.

@@ -36,6 +36,7 @@ pub fn routes(
         .and_then(handlers::readyz);
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(procpulse_service::metrics::format())
         .and(with_agent(agent.clone()))
         .and_then(handlers::metrics);
     snapshot

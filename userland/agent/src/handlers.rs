@@ -109,12 +109,11 @@ pub async fn readyz(agent: Arc<Agent>) -> Result<Response, warp::Rejection> {
     ))
 }
 
-/// GET /metrics
-pub async fn metrics(agent: Arc<Agent>) -> Result<Response, warp::Rejection> {
-    let mut res = Response::new(agent.render_metrics().into());
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    Ok(res)
+/// GET /metrics: OpenMetrics or the text format 0.0.4, as `Accept` asks.
+pub async fn metrics(
+    format: procpulse_service::metrics::Format,
+    agent: Arc<Agent>,
+) -> Result<Response, warp::Rejection> {
+    let body = agent.render_metrics(format);
+    Ok(procpulse_service::metrics::response(format, body))
 }

@@ -6,6 +6,7 @@
 //! It is not a framework: each service still owns its routes, state and handlers.
 
 pub mod error;
+pub mod exposition;
 pub mod metrics;
 pub mod serve;
 pub mod shutdown;
