@@ -335,6 +335,8 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     assert.equal(await psi('cpu', 'some-avg60'), '8.71');
     assert.equal(await psi('memory', 'full-avg10'), '0.50');
     assert.equal(await psi('io', 'full-avg60'), '0.05');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await sleep(100);
     await page.screenshot({ path: join(LOG_DIR, 'dashboard-v2.png'), fullPage: true });
   });
 
@@ -410,6 +412,7 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     await sleep(300);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `horizontal overflow of ${overflow}px on a phone`);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(LOG_DIR, 'dashboard-v2-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1366, height: 768 });
   });
@@ -488,6 +491,17 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
       assert.ok(c.ordered);
     }
     assert.equal(check[1].n, SEED_POINTS + 1);
+    // The backfill carries the v2 fields too: per-core history and stacked modes of the v2
+    // host's three v2 rows (its newest row is v1: a gap in the modes series).
+    const v2 = await page.evaluate((h) => {
+      const s = window.__procpulse.store.host(h);
+      const v = s.ring.view();
+      return { cores: s.cores.length, cpu0: s.cores.value(s.cores.length - 1, 0), user: Array.from(v[3]), idleTop: Array.from(v[10]) };
+    }, V2_HOST);
+    assert.equal(v2.cores, 3);
+    assert.equal(v2.cpu0, 91.5);
+    assert.deepEqual(v2.user, [52.5, 52.5, 52.5, null].map((x) => x ?? NaN));
+    assert.deepEqual(v2.idleTop.slice(0, 3), [100, 100, 100]);
   });
 
   it('without a usable WebSocket the page falls back to GET /api/v1/latest', async () => {

@@ -147,7 +147,7 @@ export function createPerCoreView(card) {
     const perRow = n > rows ? `; ${Math.ceil(n / rows)} CPUs per row, the busiest shown` : '';
     setText(
       caption,
-      `history: ${history.length} samples over ${Math.round(span / 60)} min (newest right, at most ${cols}), cpu 0 at the top${perRow}`,
+      `history: ${history.length} samples over ${span < 120 ? `${Math.round(span)} s` : `${Math.round(span / 60)} min`} (newest right, at most ${cols}), cpu 0 at the top${perRow}`,
     );
     canvas.setAttribute('aria-label', `per-core usage heatmap, ${history.length} samples of ${n} CPUs`);
   }
