@@ -407,6 +407,27 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     await page.selectOption('#top-per-page', '10');
   });
 
+  it('1,024 CPUs: one small cell each, values in tooltips, the busiest named', async () => {
+    const host = 'e2e-1024';
+    const usage = (i) => (i === 777 ? 99.5 : i === 5 ? 97 : (i * 13) % 60);
+    const s = snapshotV2(host, 0, { perCpu: Array.from({ length: 1024 }, (_, i) => usage(i)), cpu: 31.2 });
+    await post(ingestA, [s]);
+    await page.waitForSelector(`#host-select option[value="${host}"]`, { state: 'attached', timeout: 3000 });
+    await page.selectOption('#host-select', host);
+    await page.waitForFunction(() => document.querySelectorAll('#percore-strip .core').length === 1024, null, { timeout: 3000 });
+    assert.equal(await page.getAttribute('#percore-strip', 'data-size'), 'small');
+    assert.equal(await page.getAttribute('#percore-strip [data-cpu="777"]', 'title'), 'cpu 777: 99.5 %');
+    assert.equal(await page.getAttribute('#percore-strip [data-cpu="1023"]', 'data-value'), usage(1023).toFixed(1));
+    assert.match(await page.textContent('#percore-busiest'), /^busiest: cpu 777 99\.5 % · cpu 5 97\.0 % · /);
+    const box = await page.evaluate(() => {
+      const r = document.getElementById('percore-card').getBoundingClientRect();
+      return { w: r.width, h: r.height };
+    });
+    assert.ok(box.h < 900, `per-core card ${box.h}px high with 1,024 CPUs`);
+    const worst = await page.evaluate(() => Math.max(...window.__procpulse.drawTimes.slice(-5)));
+    console.log(`# 1,024 CPUs: per-core card ${Math.round(box.w)}x${Math.round(box.h)} px, slowest of the last 5 redraws ${worst.toFixed(1)} ms`);
+  });
+
   it('the v2 panels fit a phone (390x844)', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await sleep(300);

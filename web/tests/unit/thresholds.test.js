@@ -1,6 +1,6 @@
 // One definition of the usage thresholds (Glances' defaults) for CPU, RAM and swap.
 import { describe, expect, it } from 'vitest';
-import { LEVEL_MARK, LEVELS, level, THRESHOLDS } from '../../src/lib/thresholds.js';
+import { applyLevel, LEVEL_MARK, LEVELS, level, THRESHOLDS } from '../../src/lib/thresholds.js';
 
 describe('thresholds', () => {
   it('are 50 / 70 / 90 %', () => {
@@ -33,5 +33,15 @@ describe('thresholds', () => {
     expect(new Set(marks).size).toBe(4);
     for (const l of LEVELS) expect(LEVEL_MARK[l]).toContain(l);
     expect(new Set(marks.map((m) => m.split(' ')[0])).size).toBe(4);
+  });
+
+  it('applyLevel writes the mark as text and the level as data-level; unknown clears both', () => {
+    const node = { textContent: '', dataset: /** @type {Record<string, string>} */ ({}) };
+    expect(applyLevel(/** @type {any} */ (node), 93.7)).toBe('critical');
+    expect(node).toEqual({ textContent: '✖ critical', dataset: { level: 'critical' } });
+    applyLevel(/** @type {any} */ (node), 75);
+    expect(node).toEqual({ textContent: '▲ warning', dataset: { level: 'warning' } });
+    expect(applyLevel(/** @type {any} */ (node), undefined)).toBeNull();
+    expect(node).toEqual({ textContent: '', dataset: {} });
   });
 });
