@@ -75,10 +75,12 @@ struct SnapshotView<'a> {
     procs: &'a procpulse_model::Procs,
     #[serde(skip_serializing_if = "<[TopProcess]>::is_empty")]
     top: &'a [TopProcess],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pressure: Option<&'a procpulse_model::Pressure>,
 }
 
 impl<'a> SnapshotView<'a> {
-    /// `snap` with `top` in place of its own rows.
+    /// `snap` with `top` in place of its own rows (and its `pressure`).
     fn new(snap: &'a Snapshot, top: &'a [TopProcess]) -> Self {
         SnapshotView {
             sample_id: &snap.sample_id,
@@ -89,6 +91,16 @@ impl<'a> SnapshotView<'a> {
             ram: &snap.ram,
             procs: &snap.procs,
             top,
+            pressure: snap.pressure.as_ref(),
+        }
+    }
+
+    /// Without `top` and `pressure`, the two last fields, which the request path writes
+    /// after it.
+    fn head(snap: &'a Snapshot) -> Self {
+        SnapshotView {
+            pressure: None,
+            ..SnapshotView::new(snap, &[])
         }
     }
 }
@@ -145,7 +157,16 @@ impl Agent {
         let tag = instance_tag(&boot_id, start, std::process::id());
         let ids = SampleIds::new(&host, &tag);
         let source = SourceState::new(config.source, &files);
-        let sampler = Arc::new(Sampler::new(files.clone()));
+        anyhow::ensure!(
+            config.snapshot_top <= MAX_TOP,
+            "snapshot_top is {} but a snapshot holds at most {MAX_TOP} top rows",
+            config.snapshot_top
+        );
+        let sampler = Arc::new(Sampler::new(
+            files.clone(),
+            config.snapshot_top,
+            &config.passwd_path,
+        ));
 
         let mut reg = new_registry();
         let http = HttpMetrics::register(&mut reg, ROUTES);
@@ -177,6 +198,12 @@ impl Agent {
             tokio::spawn(agent.clone().recheck_loop(shutdown));
         }
         Ok(agent)
+    }
+
+    /// Takes a background sample now (as the sampler does every interval) and returns
+    /// it; for tests and embedders that need a window of their own choosing.
+    pub async fn sample_now(self: &Arc<Self>) -> Result<Arc<Sample>, ReadError> {
+        self.clone().sample_once().await
     }
 
     async fn sample_once(self: Arc<Self>) -> Result<Arc<Sample>, ReadError> {
@@ -270,14 +297,16 @@ impl Agent {
     /// `top` from the background sample instead of copying it (the request path).
     pub fn snapshot_json(&self) -> Result<Vec<u8>, CollectError> {
         let (snap, sample) = self.take()?;
-        let view = SnapshotView::new(&snap, &[]);
+        let view = SnapshotView::head(&snap);
         let mut out = Vec::with_capacity(JSON_CAPACITY);
         serde_json::to_writer(&mut out, &view).map_err(|e| CollectError::Encode(e.to_string()))?;
+        debug_assert_eq!(out.last(), Some(&b'}'));
+        out.pop();
         if let Some(sample) = sample.as_deref() {
             let top = self.top(Some(sample));
             if !top.is_empty() {
-                // `top` is the last field: splice the sample's serialized rows in before
-                // the closing brace (the same bytes serde would write, made once).
+                // `top` and `pressure` are the last fields: splice the sample's serialized
+                // rows in before them (the same bytes serde would write, made once).
                 let fresh;
                 let cached: &[u8] = match sample.top_json.get() {
                     Some((n, json)) if *n == top.len() => json,
@@ -288,13 +317,15 @@ impl Agent {
                         &fresh
                     }
                 };
-                debug_assert_eq!(out.last(), Some(&b'}'));
-                out.pop();
                 out.extend_from_slice(b",\"top\":");
                 out.extend_from_slice(cached);
-                out.push(b'}');
             }
         }
+        if let Some(p) = &snap.pressure {
+            out.extend_from_slice(b",\"pressure\":");
+            serde_json::to_writer(&mut out, p).map_err(|e| CollectError::Encode(e.to_string()))?;
+        }
+        out.push(b'}');
         Ok(out)
     }
 
@@ -302,7 +333,7 @@ impl Agent {
     fn take(&self) -> Result<(Snapshot, Option<Arc<Sample>>), CollectError> {
         let sample = self.sampler.latest();
         let snap = match self.source.current() {
-            Source::Kmod => match self.read_kmod() {
+            Source::Kmod => match self.read_kmod(sample.as_deref()) {
                 Ok(s) => s,
                 Err(e) if self.source.mode() == SourceMode::Auto => {
                     if self.source.set_kmod(false, "module file unreadable") {
@@ -324,11 +355,14 @@ impl Agent {
         sample.map(|s| &s.top[..n.min(s.top.len())]).unwrap_or(&[])
     }
 
-    fn read_kmod(&self) -> Result<Snapshot, CollectError> {
-        let cpu = self
+    /// The module files afresh; per-mode shares and pressure from the background `sample`
+    /// (the module's counters over the sampler's window: see [`Sample::kmod_modes`]).
+    fn read_kmod(&self, sample: Option<&Sample>) -> Result<Snapshot, CollectError> {
+        let mut cpu = self
             .files
             .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)?
             .to_cpu();
+        cpu.modes = sample.and_then(|s| s.kmod_modes);
         let kram = self
             .files
             .read_with(ProcFile::KmodRam, parse::parse_procpulse_ram)?;
@@ -351,7 +385,7 @@ impl Agent {
             ram,
             procs,
             top: Vec::new(),
-            pressure: None,
+            pressure: sample.and_then(|s| s.pressure),
         })
     }
 
@@ -373,13 +407,13 @@ impl Agent {
                 load1: load.load1,
                 load5: load.load5,
                 load15: load.load15,
-                modes: None,
-                per_cpu: Vec::new(),
+                modes: sample.cpu_modes,
+                per_cpu: sample.per_cpu.clone(),
             },
             ram,
             procs: sample.procs.clone(),
             top: Vec::new(),
-            pressure: None,
+            pressure: sample.pressure,
         })
     }
 
@@ -392,11 +426,19 @@ impl Agent {
         let sample = self.sampler.latest().ok_or(CollectError::NoSample)?;
         let rows = match sort {
             // Already sorted by CPU share.
-            SortBy::Cpu => sample.tasks.iter().take(n).map(|t| t.to_top()).collect(),
+            SortBy::Cpu => sample
+                .tasks
+                .iter()
+                .take(n)
+                .map(|t| t.to_top(&sample.users))
+                .collect(),
             SortBy::Rss => {
                 let mut idx: Vec<&crate::sampler::Task> = sample.tasks.iter().collect();
                 idx.sort_by(|a, b| b.rss_kb.cmp(&a.rss_kb).then(a.pid.cmp(&b.pid)));
-                idx.into_iter().take(n).map(|t| t.to_top()).collect()
+                idx.into_iter()
+                    .take(n)
+                    .map(|t| t.to_top(&sample.users))
+                    .collect()
             }
         };
         Ok((sample, rows))

@@ -74,8 +74,12 @@ pub struct Config {
     pub sample_interval: Duration,
     /// How often `auto` re-checks whether the modules are loaded.
     pub module_check_interval: Duration,
-    /// Entries of `top` in each snapshot (0 = none, at most 50).
+    /// Entries of `top` in each snapshot (0 = none, at most
+    /// [`MAX_TOP`](procpulse_model::snapshot::MAX_TOP) = 50; more is an error at start).
     pub snapshot_top: usize,
+    /// The passwd file naming the uids of `top` rows (`/etc/passwd`; the monitored
+    /// host's when the agent runs in a container with its /etc mounted elsewhere).
+    pub passwd_path: PathBuf,
     /// Push mode, if enabled.
     pub push: Option<PushConfig>,
 }
@@ -90,6 +94,7 @@ impl Config {
             sample_interval: Duration::from_millis(1000),
             module_check_interval: Duration::from_secs(5),
             snapshot_top: 10,
+            passwd_path: PathBuf::from("/etc/passwd"),
             push: None,
         }
     }

@@ -15,7 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The files read on the request path.
+/// The files read on the request path and by the sampler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcFile {
     /// `meminfo`.
@@ -32,6 +32,12 @@ pub enum ProcFile {
     KmodProcs,
     /// `procpulse_tasks`.
     KmodTasks,
+    /// `pressure/cpu` (PSI).
+    PressureCpu,
+    /// `pressure/memory` (PSI).
+    PressureMemory,
+    /// `pressure/io` (PSI).
+    PressureIo,
 }
 
 impl ProcFile {
@@ -45,6 +51,9 @@ impl ProcFile {
             ProcFile::KmodRam => "procpulse_ram",
             ProcFile::KmodProcs => "procpulse_procs",
             ProcFile::KmodTasks => "procpulse_tasks",
+            ProcFile::PressureCpu => "pressure/cpu",
+            ProcFile::PressureMemory => "pressure/memory",
+            ProcFile::PressureIo => "pressure/io",
         }
     }
 }
@@ -70,6 +79,16 @@ pub enum ReadError {
     /// The text did not parse.
     #[error(transparent)]
     Parse(#[from] procpulse_model::parse::ParseError),
+}
+
+impl ReadError {
+    /// The OS error number of a failed read (`None` for parse errors).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            ReadError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
 }
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);

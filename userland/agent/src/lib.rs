@@ -11,7 +11,8 @@
 //! CPU/process sampler of the /proc fallback, [`source`] decides kmod vs procfs,
 //! [`collect`] builds snapshots, [`filters`]/[`handlers`] are the HTTP routes,
 //! [`host_metrics`] the Prometheus gauges, [`push`] the push mode, [`ids`] the sample ids,
-//! [`threads`] the per-core server threads the binary runs.
+//! [`threads`] the per-core server threads the binary runs, [`users`] the user names
+//! of top rows.
 
 pub mod collect;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod push;
 pub mod sampler;
 pub mod source;
 pub mod threads;
+pub mod users;
 
 pub use collect::Agent;
 pub use config::{Config, PushConfig, SourceMode};

@@ -34,8 +34,12 @@ struct Args {
     )]
     module_check_interval_seconds: u64,
     /// Entries of `top` in each snapshot (0-50).
-    #[arg(long, env = "PROCPULSE_SNAPSHOT_TOP", default_value_t = 10)]
-    snapshot_top: usize,
+    #[arg(long, env = "PROCPULSE_SNAPSHOT_TOP", default_value_t = 10,
+          value_parser = clap::value_parser!(u8).range(0..=50))]
+    snapshot_top: u8,
+    /// passwd file naming the uids of top rows (the monitored host's).
+    #[arg(long, env = "PROCPULSE_PASSWD_FILE", default_value = "/etc/passwd")]
+    passwd_file: PathBuf,
     /// Ingest URL to push snapshots to (enables push mode).
     #[arg(long, env = "PROCPULSE_PUSH_URL")]
     push_url: Option<String>,
@@ -66,7 +70,8 @@ fn main() -> anyhow::Result<()> {
     config.hostname = a.hostname;
     config.sample_interval = Duration::from_millis(a.sample_interval_ms.max(10));
     config.module_check_interval = Duration::from_secs(a.module_check_interval_seconds.max(1));
-    config.snapshot_top = a.snapshot_top.min(50);
+    config.snapshot_top = usize::from(a.snapshot_top);
+    config.passwd_path = a.passwd_file;
     config.push = a.push_url.map(|url| {
         let mut p = PushConfig::new(url, Duration::from_secs(a.push_interval_seconds.max(1)));
         p.queue_capacity = a.push_queue_capacity.max(1);

@@ -14,6 +14,26 @@ fn normalise(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
+/// On the walk, `uid` is the owner of the fixture's `<pid>` directory (whoever checked
+/// the tree out): checked against it and its name, then replaced.
+fn normalise_owners(mut v: serde_json::Value, root: &Path) -> serde_json::Value {
+    use std::os::unix::fs::MetadataExt;
+    for row in v["top"].as_array_mut().unwrap() {
+        let pid = row["pid"].as_u64().unwrap();
+        let owner = std::fs::metadata(root.join(pid.to_string())).unwrap().uid();
+        assert_eq!(row["uid"], owner, "{row}");
+        let want = match owner {
+            0 => "root".to_owned(),
+            1000 => "alice".to_owned(),
+            n => n.to_string(),
+        };
+        assert_eq!(row["user"], want.as_str(), "{row}");
+        row["uid"] = "<owner of /proc/<pid>>".into();
+        row["user"] = "<its name>".into();
+    }
+    v
+}
+
 /// Compares with the golden file; `UPDATE_GOLDEN=1` rewrites it.
 fn check_golden(name: &str, got: &serde_json::Value) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,7 +57,10 @@ async fn procfs_fixture_matches_golden() {
     // The snapshot passes ingest's own validation.
     let snap: procpulse_model::Snapshot = serde_json::from_value(v.clone()).unwrap();
     procpulse_model::validate(&snap).unwrap();
-    check_golden("snapshot_procfs.json", &normalise(v));
+    check_golden(
+        "snapshot_procfs.json",
+        &normalise_owners(normalise(v), &fixture("procfs")),
+    );
     a.stop().await;
 }
 

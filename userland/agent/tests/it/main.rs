@@ -14,3 +14,6 @@ mod push;
 mod routes;
 /// Source selection: auto switching, kmod-only, fallback.
 mod source;
+/// Snapshot v2 fields on fixture trees: modes on both sources, pressure, top-row owners,
+/// threads and nice, the 50-row limit.
+mod v2;

@@ -51,6 +51,8 @@ pub fn config(root: &Path, source: SourceMode) -> Config {
     // One sample for the whole test unless a test says otherwise.
     c.sample_interval = Duration::from_secs(3600);
     c.module_check_interval = Duration::from_secs(3600);
+    // Fixed names for the fixtures' uids (0 root, 1000 alice); live tests use /etc/passwd.
+    c.passwd_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/passwd");
     c
 }
 
