@@ -13,7 +13,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::feed::{Feed, HISTORY_LOAD_ROWS};
-use crate::history::{MAX_POINTS, WINDOW, downsample};
+use crate::history::{MAX_POINTS, WINDOW, downsample, points_budget};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 
@@ -178,12 +178,19 @@ async fn history(q: HashMap<String, String>, state: ApiState) -> Result<Response
             .host_rows(&host, q.since, i64::MAX, HISTORY_LOAD_ROWS)
             .await
             .map_err(|e| unavailable(&e))?;
-        for i in downsample(rows.len(), MAX_POINTS) {
+        // At most MAX_POINTS, and no more than MAX_HOST_BYTES of them (big v2 rows of
+        // hosts with hundreds of CPUs), evenly spread and always with the newest.
+        let encoded: Vec<String> = downsample(rows.len(), MAX_POINTS)
+            .into_iter()
+            .map(|i| rows[i].to_json())
+            .collect();
+        let bytes = encoded.iter().map(String::len).sum();
+        for i in downsample(encoded.len(), points_budget(encoded.len(), bytes)) {
             if !first {
                 out.push(',');
             }
             first = false;
-            out.push_str(&rows[i].to_json());
+            out.push_str(&encoded[i]);
         }
     }
     out.push_str("]}");

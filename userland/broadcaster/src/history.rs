@@ -6,7 +6,18 @@
 //! The poller loads it once from the database at start-up and then appends every row it
 //! delivers, so a client's history and the `samples` frames that follow it meet exactly at
 //! the cursor (no gap, no duplicate) and a connect costs no query. History points carry
-//! no `top` table except each host's newest row.
+//! no `top` table except each host's newest row; they keep every other field, snapshot v2
+//! ones included (`cpu.modes`, `cpu.per_cpu`, `ram.buffers_kb/shared_kb/swap_used_kb`,
+//! `pressure`), which the dashboard charts over the window.
+//!
+//! Memory and frame size are bounded per host by points and by bytes. Measured (unit
+//! tests below): a v1 point is 490 bytes of JSON, a v2 point of a 64-CPU host 3,250 bytes
+//! (64 `per_cpu` entries of ~35 bytes each, plus modes and pressure), so 900 of them
+//! (2.9 MB) fit [`MAX_HOST_BYTES`] and such a host keeps one point a second; a host with
+//! much bigger rows gets fewer points, still evenly spread over the window, instead of a
+//! frame that grows with its CPU count (1,024 CPUs: 35.7 KB a point, 88 points sent). In
+//! memory a host holds at most about twice what it sends (≤ 1,800 points and
+//! ≤ 2 × [`MAX_HOST_BYTES`] of text: 5.9 MB for the 64-CPU host, 0.9 MB for a v1 one).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,9 +32,25 @@ use crate::row::Row;
 pub const WINDOW: Duration = Duration::minutes(15);
 /// Most points per host in a `history` frame (one a second for 15 minutes).
 pub const MAX_POINTS: usize = 900;
+/// Most bytes of one host's points in a `history` frame (3 MiB: 900 points of a 64-CPU
+/// v2 host fit with room to spare).
+pub const MAX_HOST_BYTES: usize = 3 * 1024 * 1024;
 /// Points kept per host before thinning in memory: twice what is sent, so that thinning
 /// is rare and the sent points stay close to even.
 const MAX_KEPT: usize = 2 * MAX_POINTS;
+/// Bytes of points kept per host before thinning, for the same reason.
+const MAX_KEPT_BYTES: usize = 2 * MAX_HOST_BYTES;
+
+/// How many of `n` points holding `bytes` of text in all a history sends: at most
+/// [`MAX_POINTS`], and no more than fit [`MAX_HOST_BYTES`] at their average size (at
+/// least two, the window's ends).
+pub fn points_budget(n: usize, bytes: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let avg = bytes.div_ceil(n).max(1);
+    MAX_POINTS.min(MAX_HOST_BYTES / avg).max(2).min(n)
+}
 
 #[derive(Debug, Clone)]
 struct Point {
@@ -36,6 +63,8 @@ struct Point {
 struct HostHistory {
     /// Sorted by (collected_at, id).
     points: Vec<Point>,
+    /// Sum of the points' text lengths.
+    bytes: usize,
     newest_id: i64,
     newest_at: OffsetDateTime,
     newest_full: Arc<str>,
@@ -66,6 +95,7 @@ impl History {
             .entry(row.snapshot.host.clone())
             .or_insert_with(|| HostHistory {
                 points: Vec::new(),
+                bytes: 0,
                 newest_id: row.id,
                 newest_at: at,
                 newest_full: Arc::clone(&full),
@@ -79,12 +109,20 @@ impl History {
         let pos = host
             .points
             .partition_point(|p| (p.collected_at, p.id) < key);
+        host.bytes += point.lite.len();
         host.points.insert(pos, point);
         let horizon = host.newest_at - WINDOW;
         let old = host.points.partition_point(|p| p.collected_at < horizon);
+        host.bytes -= host.points[..old]
+            .iter()
+            .map(|p| p.lite.len())
+            .sum::<usize>();
         host.points.drain(..old);
-        if host.points.len() > MAX_KEPT {
-            let keep = downsample(host.points.len(), MAX_POINTS);
+        if host.points.len() > MAX_KEPT || host.bytes > MAX_KEPT_BYTES {
+            let keep = downsample(
+                host.points.len(),
+                points_budget(host.points.len(), host.bytes),
+            );
             let mut i = 0;
             let mut next = keep.iter().copied().peekable();
             host.points.retain(|_| {
@@ -95,6 +133,7 @@ impl History {
                 i += 1;
                 kept
             });
+            host.bytes = host.points.iter().map(|p| p.lite.len()).sum();
         }
     }
 
@@ -107,7 +146,8 @@ impl History {
     pub fn frame(&self) -> Utf8Bytes {
         let mut rows: Vec<&str> = Vec::new();
         for host in self.hosts.values() {
-            for i in downsample(host.points.len(), MAX_POINTS) {
+            let k = points_budget(host.points.len(), host.bytes);
+            for i in downsample(host.points.len(), k) {
                 let p = &host.points[i];
                 rows.push(if p.id == host.newest_id {
                     &host.newest_full
@@ -135,6 +175,12 @@ impl History {
         self.hosts.values().map(|h| h.points.len()).sum()
     }
 
+    /// Bytes of point text held in memory, all hosts (each host's newest full row, shared
+    /// with its point when it has no `top`, is not counted).
+    pub fn bytes(&self) -> usize {
+        self.hosts.values().map(|h| h.bytes).sum()
+    }
+
     /// Whether no point is held.
     pub fn is_empty(&self) -> bool {
         self.hosts.is_empty()
@@ -159,7 +205,7 @@ pub fn downsample(n: usize, k: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::tests::row;
+    use crate::row::tests::{row, row_v2};
 
     fn ids(frame: &str) -> Vec<i64> {
         let v: serde_json::Value = serde_json::from_str(frame).unwrap();
@@ -215,6 +261,100 @@ mod tests {
         let s = v["samples"].as_array().unwrap();
         assert!(s[0].get("top").is_none() && s[1].get("top").is_none());
         assert_eq!(s[2]["top"][0]["pid"], 1);
+    }
+
+    /// The samples of the frame that belong to `host`.
+    fn host_points(frame: &str, host: &str) -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_str(frame).unwrap();
+        v["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["host"] == host)
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn v2_points_keep_modes_per_cpu_ram_and_pressure_v1_points_do_not_gain_them() {
+        let mut h = History::default();
+        for i in 0..3 {
+            push(&mut h, row_v2(i, "vm-2", i, 64));
+            push(&mut h, row(10 + i, "vm-1", i));
+        }
+        let v2 = host_points(&h.frame(), "vm-2");
+        assert_eq!(v2.len(), 3);
+        for (i, p) in v2.iter().enumerate() {
+            assert_eq!(p["cpu"]["per_cpu"].as_array().unwrap().len(), 64, "{i}");
+            assert_eq!(p["cpu"]["per_cpu"][63]["cpu"], 63);
+            assert!(p["cpu"]["modes"]["iowait"].is_number());
+            assert!(p["ram"]["buffers_kb"].is_number() && p["ram"]["shared_kb"].is_number());
+            assert!(p["pressure"]["io"]["some"]["avg300"].is_number());
+            assert_eq!(p.get("top").is_some(), i == 2, "top only on the newest");
+        }
+        for p in host_points(&h.frame(), "vm-1") {
+            assert!(p["cpu"].get("per_cpu").is_none() && p["cpu"].get("modes").is_none());
+            assert!(p.get("pressure").is_none() && p["ram"].get("buffers_kb").is_none());
+        }
+        let latest = h.latest();
+        let newest: serde_json::Value = serde_json::from_str(&latest[0].1).unwrap();
+        assert_eq!(newest["host"], "vm-2");
+        assert_eq!(newest["top"][0]["nice"], 5);
+        assert_eq!(newest["cpu"]["per_cpu"].as_array().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn a_64_cpu_host_keeps_full_resolution_and_its_point_cost_is_known() {
+        let point = row_v2(1, "vm-64", 0, 64).to_json_lite().len();
+        let v1 = row(1, "vm-1", 0).to_json_lite().len();
+        println!("history point: v1 {v1} B, v2 with 64 CPUs {point} B");
+        // Stated in the module docs: ~0.5 KB (v1), ~3.4 KB (v2, 64 CPUs).
+        assert!((300..700).contains(&v1), "v1 point {v1} bytes");
+        assert!(
+            (2_800..4_000).contains(&point),
+            "64-CPU point {point} bytes"
+        );
+        assert!(MAX_POINTS * point <= MAX_HOST_BYTES);
+        let mut h = History::default();
+        for i in 0..2_000 {
+            push(&mut h, row_v2(i, "vm-64", i * 600 / 2_000, 64));
+        }
+        assert_eq!(ids(&h.frame()).len(), MAX_POINTS);
+        assert!(h.bytes() <= MAX_KEPT_BYTES);
+    }
+
+    #[test]
+    fn a_host_with_huge_rows_is_bounded_by_bytes_not_just_points() {
+        let mut h = History::default();
+        let point = row_v2(0, "vm-1024", 0, 1024).to_json_lite().len();
+        for i in 0..400 {
+            push(&mut h, row_v2(i, "vm-1024", i * 600 / 400, 1024));
+            assert!(
+                h.bytes() <= MAX_KEPT_BYTES + point,
+                "{i}: {} bytes",
+                h.bytes()
+            );
+        }
+        let frame = h.frame();
+        let got = ids(&frame);
+        println!(
+            "1,024 CPUs: {point} B a point, {} points sent ({} B), {} B held",
+            got.len(),
+            frame.len(),
+            h.bytes()
+        );
+        assert!(got.len() < MAX_POINTS && got.len() >= 2, "{}", got.len());
+        assert_eq!(*got.last().unwrap(), 399, "the newest point survives");
+        assert!(got.windows(2).all(|w| w[1] > w[0]));
+        // The frame is within the budget (plus the newest row's top table).
+        assert!(
+            frame.len() <= MAX_HOST_BYTES + 4096,
+            "{} bytes",
+            frame.len()
+        );
+        assert_eq!(points_budget(0, 0), 0);
+        assert_eq!(points_budget(5, 100), 5);
+        assert_eq!(points_budget(10_000, 10_000 * MAX_HOST_BYTES), 2);
     }
 
     #[test]

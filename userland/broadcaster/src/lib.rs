@@ -10,6 +10,15 @@
 //! newest state; a client that stops answering pings is dropped. Replicas need no
 //! coordination: each keeps its own cursor.
 //!
+//! Rows go out as the stored snapshot plus `id`, `route` and `received_at` ([`row`]), in
+//! whichever shape was posted: a snapshot v2 row carries `cpu.modes`, `cpu.per_cpu`,
+//! `ram.buffers_kb/shared_kb/swap_used_kb`, `pressure` and the v2 keys of its `top`
+//! entries in `samples` frames, in every `history` point (only `top` is left out of all
+//! but a host's newest point) and in `/api/v1/latest` and `/api/v1/history`; a v1 row has
+//! none of these keys. The history is bounded per host by points (900 sent) and by bytes
+//! ([`history::MAX_HOST_BYTES`]): a 64-CPU v2 point is about 3.3 KB, so such hosts keep
+//! full resolution while hosts with hundreds of CPUs get fewer, evenly spread points.
+//!
 //! It is not a message broker: nothing is persisted here and a client that reconnects
 //! starts again from `hello` + `history`.
 //!

@@ -115,6 +115,50 @@ pub(crate) mod tests {
         }
     }
 
+    /// [`row`] as a snapshot v2 row of a host with `cpus` CPUs (the model's v2 fixture
+    /// values for modes, RAM and pressure; usages with two decimals, as the agent sends).
+    pub(crate) fn row_v2(id: i64, host: &str, secs: i64, cpus: u32) -> Row {
+        let mut r = row(id, host, secs);
+        let v2: Snapshot =
+            serde_json::from_str(include_str!("../../model/tests/fixtures/snapshot_v2.json"))
+                .unwrap();
+        let s = &mut r.snapshot;
+        s.cpu.cores = cpus;
+        s.cpu.modes = v2.cpu.modes;
+        s.cpu.per_cpu = (0..cpus)
+            .map(|cpu| procpulse_model::CoreUsage {
+                cpu,
+                usage_percent: f64::from((cpu * 1543 + 77) % 10_000) / 100.0,
+            })
+            .collect();
+        s.ram = v2.ram.clone();
+        s.pressure = v2.pressure;
+        s.top = v2.top.clone();
+        r
+    }
+
+    #[test]
+    fn a_v2_row_keeps_its_v2_fields_on_the_wire_and_lite_drops_only_top() {
+        let r = row_v2(8, "vm-2", 1, 64);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["cpu"]["per_cpu"].as_array().unwrap().len(), 64);
+        assert_eq!(v["cpu"]["modes"]["steal"], 2.0);
+        assert_eq!(v["ram"]["swap_used_kb"], 1048572);
+        assert_eq!(v["pressure"]["memory"]["full"]["avg10"], 0.5);
+        assert_eq!(v["top"][0]["user"], "alice");
+        let back: Snapshot = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r.snapshot);
+        let lite: serde_json::Value = serde_json::from_str(&r.to_json_lite()).unwrap();
+        assert!(lite.get("top").is_none());
+        let mut no_top = r.snapshot.clone();
+        no_top.top.clear();
+        assert_eq!(serde_json::from_value::<Snapshot>(lite).unwrap(), no_top);
+        // A v1 row has none of the v2 keys.
+        let v1: serde_json::Value = serde_json::from_str(&row(9, "vm-1", 1).to_json()).unwrap();
+        assert!(v1["cpu"].get("per_cpu").is_none() && v1["cpu"].get("modes").is_none());
+        assert!(v1.get("pressure").is_none() && v1["ram"].get("buffers_kb").is_none());
+    }
+
     #[test]
     fn wire_row_is_snapshot_plus_id_route_received_at() {
         let r = row(7, "vm-1", 3);

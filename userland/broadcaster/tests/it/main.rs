@@ -17,3 +17,5 @@ mod origin;
 mod http;
 // SIGTERM-style shutdown: Going Away close frames, run() returns.
 mod shutdown;
+// Snapshot v2 fields in live frames, history and REST; v1 rows without them.
+mod v2;

@@ -9,13 +9,13 @@ use procpulse_service::Shutdown;
 
 use crate::support::*;
 
-struct Ingest {
-    url: String,
-    shutdown: Shutdown,
-    task: tokio::task::JoinHandle<()>,
+pub(crate) struct Ingest {
+    pub(crate) url: String,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
-async fn start_ingest(db: &TestDb, route: &str, mode: WriteMode) -> Ingest {
+pub(crate) async fn start_ingest(db: &TestDb, route: &str, mode: WriteMode) -> Ingest {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/v1/metrics", listener.local_addr().unwrap());
     let shutdown = Shutdown::new();
@@ -34,7 +34,11 @@ async fn start_ingest(db: &TestDb, route: &str, mode: WriteMode) -> Ingest {
     }
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> serde_json::Value {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
     for _ in 0..100 {
         let res = client.post(url).json(body).send().await.unwrap();
         if res.status() == 200 {
