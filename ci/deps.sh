@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what procpulse's build, tests and benchmarks need on Debian 12.
-# Usage: ci/deps.sh [group...]   groups: base kernel db web bench (default: all)
+# Usage: ci/deps.sh [group...]   groups: base kernel db web bench prom (default: all)
 # Idempotent: packages already present are skipped, so a warm machine pays ~1 s.
 set -euo pipefail
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(base kernel db web bench)
+[ ${#groups[@]} -gt 0 ] || groups=(base kernel db web bench prom)
 
 declare -A PKGS=(
   [base]="build-essential pkg-config curl ca-certificates procps psmisc jq python3-venv"
@@ -13,11 +13,14 @@ declare -A PKGS=(
   [db]="mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat libsqlite3-dev sqlite3 nginx-light"
   [web]="chromium nodejs"
   [bench]="wrk prometheus-node-exporter hyperfine"
+  # ci/test-prometheus.sh: a real Prometheus 2.42 (+ promtool), node_exporter to compare
+  # with, and a strict OpenMetrics parser (python3 prometheus_client).
+  [prom]="prometheus prometheus-node-exporter python3-prometheus-client"
 )
 
 want=()
 for g in "${groups[@]}"; do
-  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel db web bench)" >&2; exit 2; }
+  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel db web bench prom)" >&2; exit 2; }
   for p in ${PKGS[$g]}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
   done
@@ -38,7 +41,7 @@ if [ ${#want[@]} -gt 0 ]; then
   fi
   $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
   # Debian starts packaged daemons on install; procpulse runs its own private instances.
-  for svc in mariadb nginx prometheus-node-exporter; do
+  for svc in mariadb nginx prometheus prometheus-node-exporter; do
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi

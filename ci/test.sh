@@ -54,7 +54,7 @@ run_script() { # run ci/<script> if it exists; a missing one is a failure, not a
   if [ ! -x "ci/$s" ]; then echo "ci/$s is missing" >&2; return 1; fi
   "ci/$s"
 }
-stage_agent() { run_script test-agent.sh; }
+stage_agent() { run_script test-agent.sh && run_script test-prometheus.sh; }
 stage_ingest() { run_script test-ingest.sh; }
 stage_broadcaster() { run_script test-broadcaster.sh; }
 stage_loadgen() { run_script test-loadgen.sh; }
