@@ -412,6 +412,59 @@ cpu1 250 10 60 500 4 2 1 1 20 0\n",
         assert!(t.contains("procpulse_cpu_seconds_total{cpu=\"3\",mode=\"user\"} 1.5\n"));
     }
 
+    /// A proc root in a fresh temp dir holding `files`.
+    fn proc_root(files: &[(&str, &str)]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "procpulse-host-metrics-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn counters_come_from_the_module_or_proc_stat() {
+        let stat =
+            "cpu  300 0 0 0 0 0 0 0 0 0\ncpu0 100 0 0 0 0 0 0 0 0 0\ncpu1 200 0 0 0 0 0 0 0 0 0\n";
+        let core = |cpu: u32, user_ns: u64| {
+            format!(
+                "{{\"cpu\":{cpu},\"user_ns\":{user_ns},\"nice_ns\":0,\"system_ns\":0,\"idle_ns\":0,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":0,\"steal_ns\":0,\"guest_ns\":7,\"guest_nice_ns\":0}}"
+            )
+        };
+        let head = "\"cores\":2,\"usage_percent_x100\":0,\"window_ms\":1000,\"user_ns\":0,\"nice_ns\":0,\"system_ns\":0,\"idle_ns\":0,\"iowait_ns\":0,\"irq_ns\":0,\"softirq_ns\":0,\"steal_ns\":0,\"load1_x100\":0,\"load5_x100\":0,\"load15_x100\":0";
+        let kmod = format!(
+            "{{{head},\"per_cpu\":[{},{}]}}\n",
+            core(0, 1_250_000_000),
+            core(1, 3_000_000_000)
+        );
+        let dir = proc_root(&[("stat", stat), ("procpulse_cpu", &kmod)]);
+        let files = ProcFiles::new(&dir);
+        let k = CpuSeconds::read(&files, Source::Kmod, 100.0).unwrap();
+        assert_eq!(k.units_per_second, 1e9);
+        assert_eq!(k.per_cpu[1].0, 1);
+        assert_eq!(k.per_cpu[1].1.user, 3_000_000_000);
+        assert_eq!(k.per_cpu[0].1.guest, 7);
+        // The procfs source reads /proc/stat even when the module is there.
+        let p = CpuSeconds::read(&files, Source::Procfs, 100.0).unwrap();
+        assert_eq!(p.units_per_second, 100.0);
+        assert_eq!(p.per_cpu[1].1.user, 200);
+        // A module without per_cpu: /proc/stat.
+        std::fs::write(dir.join("procpulse_cpu"), format!("{{{head}}}\n")).unwrap();
+        let files = ProcFiles::new(&dir);
+        let old = CpuSeconds::read(&files, Source::Kmod, 100.0).unwrap();
+        assert_eq!((old.units_per_second, old.per_cpu.len()), (100.0, 2));
+        // Nothing readable: no CPU series at all.
+        std::fs::remove_file(dir.join("stat")).unwrap();
+        let files = ProcFiles::new(&dir);
+        assert_eq!(CpuSeconds::read(&files, Source::Procfs, 100.0), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn memory_is_one_gauge_per_quantity_in_bytes() {
         let m = HostMetrics::register(&mut Registry::default());
