@@ -2,8 +2,8 @@
 # Tests of the agent part: procpulse-model parsers (unit + proptest), procpulse-stress
 # (real processes), procpulse-agent (in-process server on fixture trees and on this
 # machine's /proc with procpulse-stress holding 5 zombies and 3 stopped processes,
-# compared with `ps`), then a smoke test of the real agent binary: env-var flags, every
-# route, SIGTERM → exit 0.
+# compared with `ps`, and the snapshot v2 fields against /proc and `ps`), then a smoke
+# test of the real agent binary: env-var flags, every route, v2 fields, SIGTERM → exit 0.
 #
 #   ci/test-agent.sh
 #
@@ -40,6 +40,19 @@ smoke() {
   curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" >"$work/snap.json" || ok=0
   jq -e '.host == "smoke-host" and .source == "procfs" and (.sample_id | test("^smoke-host-[0-9a-f]{6}-[0-9]{9}$")) and .procs.total > 0 and .ram.total_kb > 0' "$work/snap.json" >/dev/null || { echo "bad snapshot: $(cat "$work/snap.json")"; ok=0; }
   curl -fsS "http://127.0.0.1:$port/api/v1/processes?top=5&sort=rss" | jq -e '.processes | length == 5' >/dev/null || ok=0
+  # Snapshot v2: modes once the sampler has a window (200 ms), one per_cpu entry per
+  # online CPU, pressure iff /proc/pressure/cpu is readable, named top rows.
+  sleep 0.5
+  curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" >"$work/v2.json" || ok=0
+  local psi=false cpus_online
+  cat /proc/pressure/cpu >/dev/null 2>&1 && psi=true
+  cpus_online=$(grep -c '^cpu[0-9]' /proc/stat)
+  jq -e --argjson psi "$psi" --argjson n "$cpus_online" '
+    (.cpu.modes | [.user, .nice, .system, .idle, .iowait, .irq, .softirq, .steal] | add | . > 99.5 and . < 100.5)
+    and (.cpu.per_cpu | length == $n) and ((.pressure != null) == $psi)
+    and (.ram.buffers_kb != null) and (.top | length == 10)
+    and (.top | all(.user != null and .threads >= 1 and .nice != null))' "$work/v2.json" >/dev/null \
+    || { echo "bad v2 snapshot: $(cat "$work/v2.json")"; ok=0; }
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || ok=0
   # Saved first: `curl | grep -q` under pipefail fails when grep exits before curl is done.
   curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || ok=0
@@ -66,6 +79,11 @@ smoke() {
     echo "a second agent started on a port in use"; ok=0
   fi
   grep -q "in use" "$work/second.log" || { echo "second agent: no 'in use' error: $(cat "$work/second.log")"; ok=0; }
+  # More top rows than a snapshot may hold is refused with the range.
+  if PROCPULSE_SNAPSHOT_TOP=51 "$ROOT/target/debug/procpulse-agent" >"$work/top51.log" 2>&1; then
+    echo "--snapshot-top 51 accepted"; ok=0
+  fi
+  grep -q "0..=50" "$work/top51.log" || { echo "--snapshot-top 51: no range in the error: $(cat "$work/top51.log")"; ok=0; }
   kill -TERM "$pid"
   rc=0
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
