@@ -296,8 +296,7 @@ async fn v2_fields_agree_with_this_machine() {
             }
         }
         let stress_row = snap.top.iter().find(|r| u64::from(r.pid) == stress_pid);
-        if last.is_empty() && compared > 0 && stress_row.is_some() {
-            let s = stress_row.unwrap();
+        if let Some(s) = stress_row.filter(|_| last.is_empty() && compared > 0) {
             assert_eq!(s.nice, Some(5), "{s:?}");
             if root {
                 assert_eq!((s.uid, s.user.as_deref()), (Some(65534), Some("nobody")));
