@@ -491,8 +491,14 @@ mod tests {
 
     #[test]
     fn view_serializes_exactly_like_snapshot() {
-        let v = include_str!("../../model/tests/fixtures/snapshot_valid.json");
-        let snap: Snapshot = serde_json::from_str(v).unwrap();
+        let v1 = include_str!("../../model/tests/fixtures/snapshot_valid.json");
+        let v2 = include_str!("../../model/tests/fixtures/snapshot_v2.json");
+        for v in [v1, v2] {
+            view_matches(serde_json::from_str(v).unwrap());
+        }
+    }
+
+    fn view_matches(snap: Snapshot) {
         for top in [&snap.top[..], &[]] {
             let mut owned = snap.clone();
             owned.top = top.to_vec();

@@ -22,11 +22,8 @@ fn normalise_owners(mut v: serde_json::Value, root: &Path) -> serde_json::Value 
         let pid = row["pid"].as_u64().unwrap();
         let owner = std::fs::metadata(root.join(pid.to_string())).unwrap().uid();
         assert_eq!(row["uid"], owner, "{row}");
-        let want = match owner {
-            0 => "root".to_owned(),
-            1000 => "alice".to_owned(),
-            n => n.to_string(),
-        };
+        let passwd = std::fs::read_to_string(fixture("../passwd")).unwrap();
+        let want = procpulse_agent::users::parse_passwd(&passwd).name(owner);
         assert_eq!(row["user"], want.as_str(), "{row}");
         row["uid"] = "<owner of /proc/<pid>>".into();
         row["user"] = "<its name>".into();
