@@ -114,7 +114,8 @@ case $MONITOR in
 esac
 if [ "$MONITOR" = host ]; then
   say "starting the agent on this host (127.0.0.1:$AGENT_PORT)"
-  "$BIN/procpulse-agent" --listen "127.0.0.1:$AGENT_PORT" >"$LOGS/agent.log" 2>&1 &
+  # 50 top rows: the dashboard's process table offers 10, 25 or 50.
+  "$BIN/procpulse-agent" --listen "127.0.0.1:$AGENT_PORT" --snapshot-top 50 >"$LOGS/agent.log" 2>&1 &
   PIDS+=($!)
   MONITOR_DESC="this host, agent on /proc"
 fi

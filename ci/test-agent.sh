@@ -56,7 +56,7 @@ smoke() {
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || ok=0
   # Saved first: `curl | grep -q` under pipefail fails when grep exits before curl is done.
   curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || ok=0
-  grep -q '^procpulse_host_memory_bytes{state="total"}' "$work/metrics.txt" || { echo "metrics lack host memory"; ok=0; }
+  grep -q '^procpulse_memory_total_bytes ' "$work/metrics.txt" || { echo "metrics lack host memory"; ok=0; }
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] || ok=0
   [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/v1/snapshot")" = 405 ] || ok=0
   # 3 server threads, each on its own SO_REUSEPORT socket; 60 connections, 60 distinct ids.

@@ -77,7 +77,8 @@ vm)
   ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2
   echo "PPVM agent starting on 0.0.0.0:${PORT:-5200}"
   while true; do
-    /bin/procpulse-agent --listen "0.0.0.0:${PORT:-5200}" --source auto --hostname "procpulse-vm"
+    # 50 top rows: the dashboard's process table offers 10, 25 or 50.
+    /bin/procpulse-agent --listen "0.0.0.0:${PORT:-5200}" --source auto --hostname "procpulse-vm" --snapshot-top 50
     echo "PPVM agent exited ($?), restarting in 1 s"; sleep 1
   done
   ;;

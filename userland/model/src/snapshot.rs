@@ -315,7 +315,7 @@ pub struct TopProcess {
     /// Share of one CPU over the last sampling interval, percent (may exceed 100 for
     /// multi-threaded processes).
     pub cpu_percent: f64,
-    /// Real user id (v2).
+    /// Effective user id, as `ps -o user` shows it (v2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     /// User name of `uid` when the monitored host resolves it, else the uid in decimal

@@ -40,7 +40,7 @@ async fn every_route_answers() {
     );
     let text = res.text().await.unwrap();
     for needle in [
-        "procpulse_host_memory_bytes{state=\"total\"} ",
+        "procpulse_memory_total_bytes ",
         "procpulse_host_processes{state=\"zombie\"} 1",
         "procpulse_host_cpu_cores 2",
         "procpulse_host_load1 0.52",
