@@ -131,6 +131,34 @@ pub struct CpuModes {
 }
 
 impl CpuModes {
+    /// The ten modes in [`CpuModes::all`] order (/proc/stat order).
+    pub fn from_array(v: [f64; 10]) -> Self {
+        let [
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        ] = v;
+        CpuModes {
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        }
+    }
+
     /// The eight exclusive modes, in /proc/stat order, with their wire names.
     pub fn exclusive(&self) -> [(&'static str, f64); 8] {
         [

@@ -59,30 +59,7 @@ pub fn decode_modes(s: &str) -> Result<CpuModes, String> {
     if parts.next().is_some() {
         return Err(format!("cpu_modes: more than 10 values in {s:?}"));
     }
-    let [
-        user,
-        nice,
-        system,
-        idle,
-        iowait,
-        irq,
-        softirq,
-        steal,
-        guest,
-        guest_nice,
-    ] = v;
-    Ok(CpuModes {
-        user,
-        nice,
-        system,
-        idle,
-        iowait,
-        irq,
-        softirq,
-        steal,
-        guest,
-        guest_nice,
-    })
+    Ok(CpuModes::from_array(v))
 }
 
 /// `cpu_per_cpu` text of `cores` (empty for no entry; store NULL then).

@@ -88,18 +88,18 @@ pub struct KmodCpuCore {
 impl KmodCpuCore {
     /// This CPU's counters (ns) as [`CpuTimes`].
     pub fn times(&self) -> CpuTimes {
-        CpuTimes {
-            user: self.user_ns,
-            nice: self.nice_ns,
-            system: self.system_ns,
-            idle: self.idle_ns,
-            iowait: self.iowait_ns,
-            irq: self.irq_ns,
-            softirq: self.softirq_ns,
-            steal: self.steal_ns,
-            guest: self.guest_ns,
-            guest_nice: self.guest_nice_ns,
-        }
+        CpuTimes::from_array([
+            self.user_ns,
+            self.nice_ns,
+            self.system_ns,
+            self.idle_ns,
+            self.iowait_ns,
+            self.irq_ns,
+            self.softirq_ns,
+            self.steal_ns,
+            self.guest_ns,
+            self.guest_nice_ns,
+        ])
     }
 }
 
@@ -129,18 +129,18 @@ impl KmodCpu {
     /// The aggregate counters (ns) as [`CpuTimes`], for [`CpuTimes::modes_since`];
     /// guest fields are 0 when the module predates them.
     pub fn times(&self) -> CpuTimes {
-        CpuTimes {
-            user: self.user_ns,
-            nice: self.nice_ns,
-            system: self.system_ns,
-            idle: self.idle_ns,
-            iowait: self.iowait_ns,
-            irq: self.irq_ns,
-            softirq: self.softirq_ns,
-            steal: self.steal_ns,
-            guest: self.guest_ns.unwrap_or(0),
-            guest_nice: self.guest_nice_ns.unwrap_or(0),
-        }
+        CpuTimes::from_array([
+            self.user_ns,
+            self.nice_ns,
+            self.system_ns,
+            self.idle_ns,
+            self.iowait_ns,
+            self.irq_ns,
+            self.softirq_ns,
+            self.steal_ns,
+            self.guest_ns.unwrap_or(0),
+            self.guest_nice_ns.unwrap_or(0),
+        ])
     }
 }
 

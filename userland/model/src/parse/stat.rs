@@ -32,6 +32,35 @@ pub struct CpuTimes {
 }
 
 impl CpuTimes {
+    /// The ten counters in /proc/stat order: user nice system idle iowait irq softirq
+    /// steal guest guest_nice.
+    pub fn from_array(v: [u64; 10]) -> Self {
+        let [
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        ] = v;
+        CpuTimes {
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        }
+    }
+
     /// Ticks spent idle or waiting for I/O.
     pub fn idle_all(&self) -> u64 {
         self.idle.saturating_add(self.iowait)
