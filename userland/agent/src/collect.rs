@@ -323,7 +323,17 @@ impl Agent {
         }
         if let Some(p) = &snap.pressure {
             out.extend_from_slice(b",\"pressure\":");
-            serde_json::to_writer(&mut out, p).map_err(|e| CollectError::Encode(e.to_string()))?;
+            // The snapshot's pressure is the sample's: serialized once per sample.
+            match sample.as_deref() {
+                Some(s) if s.pressure.as_ref() == Some(p) => {
+                    let json = s.pressure_json.get_or_init(|| {
+                        serde_json::to_vec(p).expect("pressure serializes (numbers only)")
+                    });
+                    out.extend_from_slice(json);
+                }
+                _ => serde_json::to_writer(&mut out, p)
+                    .map_err(|e| CollectError::Encode(e.to_string()))?,
+            }
         }
         out.push(b'}');
         Ok(out)

@@ -161,6 +161,8 @@ pub struct Sample {
     /// `top[..n]` as JSON with its `n`, serialized by the first snapshot request that
     /// needs it and copied by the others (the rows change only once per interval).
     pub top_json: std::sync::OnceLock<(usize, Vec<u8>)>,
+    /// `pressure` as JSON, serialized by the first snapshot request that needs it.
+    pub pressure_json: std::sync::OnceLock<Vec<u8>>,
 }
 
 /// Keeps the previous readings and publishes samples.
@@ -360,6 +362,7 @@ impl Sampler {
             top,
             users,
             top_json: std::sync::OnceLock::new(),
+            pressure_json: std::sync::OnceLock::new(),
             at: now,
             load,
             cpu_usage_percent: usage,
