@@ -82,6 +82,8 @@ pub struct Config {
     pub passwd_path: PathBuf,
     /// Push mode, if enabled.
     pub push: Option<PushConfig>,
+    /// HTTP deadlines and connection cap of the server.
+    pub http: procpulse_service::HttpLimits,
 }
 
 impl Config {
@@ -96,6 +98,7 @@ impl Config {
             snapshot_top: 10,
             passwd_path: PathBuf::from("/etc/passwd"),
             push: None,
+            http: procpulse_service::HttpLimits::default(),
         }
     }
 }

@@ -60,6 +60,8 @@ struct Args {
     /// first thread's CPU).
     #[arg(long, env = "PROCPULSE_PIN_THREADS")]
     pin_threads: bool,
+    #[command(flatten)]
+    http: procpulse_service::HttpLimits,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +74,7 @@ fn main() -> anyhow::Result<()> {
     config.module_check_interval = Duration::from_secs(a.module_check_interval_seconds.max(1));
     config.snapshot_top = usize::from(a.snapshot_top);
     config.passwd_path = a.passwd_file;
+    config.http = a.http;
     config.push = a.push_url.map(|url| {
         let mut p = PushConfig::new(url, Duration::from_secs(a.push_interval_seconds.max(1)));
         p.queue_capacity = a.push_queue_capacity.max(1);

@@ -115,11 +115,28 @@ pub fn run(
         let push = crate::spawn_push(&agent, &shutdown);
         let mut listeners = listeners.into_iter();
         let first = listeners.next().context("no listener")?;
+        // One connection cap for the whole service, shared by every server thread.
+        let gate = agent.config().http.gate();
         let others = listeners
             .enumerate()
-            .map(|(i, l)| spawn_server(i + 1, cpu_of(i + 1), l, agent.clone(), shutdown.clone()))
+            .map(|(i, l)| {
+                let server = Server {
+                    agent: agent.clone(),
+                    shutdown: shutdown.clone(),
+                    gate: gate.clone(),
+                };
+                spawn_server(i + 1, cpu_of(i + 1), l, server)
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        serve_on(first, agent, shutdown).await?;
+        serve_on(
+            first,
+            Server {
+                agent,
+                shutdown,
+                gate,
+            },
+        )
+        .await?;
         for t in others {
             tokio::task::spawn_blocking(move || t.join())
                 .await?
@@ -139,12 +156,18 @@ fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("tokio runtime")
 }
 
+/// What each server thread serves with.
+struct Server {
+    agent: Arc<Agent>,
+    shutdown: Shutdown,
+    gate: procpulse_service::ConnectionGate,
+}
+
 fn spawn_server(
     index: usize,
     cpu: Option<usize>,
     listener: StdListener,
-    agent: Arc<Agent>,
-    shutdown: Shutdown,
+    server: Server,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
     std::thread::Builder::new()
         .name(format!("agent-http-{index}"))
@@ -152,18 +175,16 @@ fn spawn_server(
             if let Some(cpu) = cpu {
                 pin_to(cpu);
             }
-            current_thread_runtime()?.block_on(serve_on(listener, agent, shutdown))
+            current_thread_runtime()?.block_on(serve_on(listener, server))
         })
         .context("starting a server thread")
 }
 
-async fn serve_on(
-    listener: StdListener,
-    agent: Arc<Agent>,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
+async fn serve_on(listener: StdListener, server: Server) -> anyhow::Result<()> {
     let listener = TcpListener::from_std(listener)?;
-    procpulse_service::serve(listener, filters::routes(agent), shutdown).await;
+    let limits = server.agent.config().http.clone();
+    let routes = filters::routes(server.agent);
+    procpulse_service::serve_gated(listener, routes, server.shutdown, &limits, server.gate).await;
     Ok(())
 }
 

@@ -89,6 +89,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Most WebSocket clients at once.
     pub max_clients: usize,
+    /// HTTP deadlines and connection cap of the server (WebSocket clients count too).
+    pub http: procpulse_service::HttpLimits,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(45),
             max_clients: DEFAULT_MAX_CLIENTS,
+            http: procpulse_service::HttpLimits::default(),
         }
     }
 }
@@ -218,7 +221,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         .with(http_metrics.log());
 
     tracing::info!(database = %url, poll_interval_ms = config.poll_interval.as_millis() as u64, web_dir = %config.web_dir.display(), "Starting broadcaster");
-    procpulse_service::serve(listener, routes, shutdown.clone()).await;
+    procpulse_service::serve(listener, routes, shutdown.clone(), &config.http).await;
     // The filter tree (and its sender) is gone; each connection holds a clone until it
     // has sent its Going Away close frame.
     if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv())

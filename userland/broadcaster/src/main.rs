@@ -44,6 +44,8 @@ struct Args {
     /// Most WebSocket clients at once (more are answered 503).
     #[arg(long, env = "PROCPULSE_MAX_CLIENTS", default_value_t = DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
+    #[command(flatten)]
+    http: procpulse_service::HttpLimits,
 }
 
 #[tokio::main]
@@ -63,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         ping_interval: Duration::from_secs(args.ping_interval_seconds.max(1)),
         idle_timeout: Duration::from_secs(args.idle_timeout_seconds.max(1)),
         max_clients: args.max_clients,
+        http: args.http,
     };
     run(listener, config, shutdown).await?;
     Ok(())

@@ -70,6 +70,8 @@ pub struct Config {
     pub pool: PoolOptions,
     /// Seconds advertised in `Retry-After` on 503.
     pub retry_after: Duration,
+    /// HTTP deadlines and connection cap of the server.
+    pub http: procpulse_service::HttpLimits,
 }
 
 impl Config {
@@ -84,6 +86,7 @@ impl Config {
             token: None,
             pool: PoolOptions::default(),
             retry_after: Duration::from_secs(1),
+            http: procpulse_service::HttpLimits::default(),
         }
     }
 }

@@ -64,6 +64,7 @@ pub async fn run(
         auth = config.token.is_some(),
         "Starting ingest"
     );
+    let limits = config.http.clone();
     let state = state::AppState::new(state::State {
         db,
         writer,
@@ -73,7 +74,7 @@ pub async fn run(
         migrated,
     });
     let routes = filters::routes(state).with(http.log());
-    procpulse_service::serve(listener, routes, shutdown).await;
+    procpulse_service::serve(listener, routes, shutdown, &limits).await;
     Ok(())
 }
 

@@ -52,6 +52,8 @@ struct Cli {
     /// Require `Authorization: Bearer TOKEN` on /api/v1/*.
     #[arg(long, env = "PROCPULSE_INGEST_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    #[command(flatten)]
+    http: procpulse_service::HttpLimits,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +71,7 @@ fn main() -> anyhow::Result<()> {
     config.token = cli.token.filter(|t| !t.is_empty());
     config.pool.max_size = cli.db_pool_size.max(1);
     config.pool.timeout = Duration::from_millis(cli.db_timeout_ms.max(1));
+    config.http = cli.http;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

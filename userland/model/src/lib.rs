@@ -7,6 +7,7 @@
 
 pub mod parse;
 pub mod snapshot;
+pub mod time_text;
 pub mod validate;
 
 pub use snapshot::{

@@ -44,13 +44,14 @@ impl std::str::FromStr for Source {
 
 /// One sample of one host. `sample_id` is the idempotency key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Snapshot {
     /// Unique per sample, stable across retries (1–128 printable ASCII).
     pub sample_id: String,
     /// Host name (1–64 chars of `[A-Za-z0-9._-]`).
     pub host: String,
     /// When the sample was taken, RFC 3339 on the wire (UTC, millisecond precision).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::time_text")]
     pub collected_at: OffsetDateTime,
     /// Which path produced the sample.
     pub source: Source,
@@ -69,6 +70,11 @@ pub struct Snapshot {
     pub pressure: Option<Pressure>,
 }
 
+/// The procps state letters a `top[].state` may hold: those [`Procs::count_state`]
+/// counts (`R S D T t Z X x I`) and `P` (parked kernel thread, which Linux ≥ 4.14 shows in
+/// /proc/[pid]/stat and no category counts).
+pub const TOP_STATES: &[char] = &['R', 'S', 'D', 'T', 't', 'Z', 'X', 'x', 'I', 'P'];
+
 /// Most entries `top` may hold.
 pub const MAX_TOP: usize = 50;
 
@@ -81,6 +87,7 @@ pub const MODES_SUM_TOLERANCE: f64 = 0.5;
 
 /// CPU usage and load averages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Cpu {
     /// Busy share of all online CPUs over the last sampling window, percent (0–100).
     pub usage_percent: f64,
@@ -107,6 +114,7 @@ pub struct Cpu {
 /// `guest_nice` are already inside `user` and `nice` (as the kernel counts them) and are
 /// shown separately, like node_exporter's `mode="guest"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CpuModes {
     /// Normal processes in user mode (guest time included).
     pub user: f64,
@@ -193,6 +201,7 @@ impl CpuModes {
 
 /// One CPU's busy share over the sampling window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CoreUsage {
     /// The kernel's CPU number (`cpuN` in /proc/stat).
     pub cpu: u32,
@@ -203,6 +212,7 @@ pub struct CoreUsage {
 /// Pressure stall information of /proc/pressure/{cpu,memory,io}; each resource is absent
 /// when its file could not be read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Pressure {
     /// /proc/pressure/cpu.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,6 +227,7 @@ pub struct Pressure {
 
 /// The `some` and `full` lines of one pressure file.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PressureStall {
     /// Share of time at least one task was stalled on the resource.
     pub some: PressureLine,
@@ -228,6 +239,7 @@ pub struct PressureStall {
 
 /// One line of a pressure file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PressureLine {
     /// Percent of the last 10 s.
     pub avg10: f64,
@@ -241,6 +253,7 @@ pub struct PressureLine {
 
 /// Memory, in KiB as /proc/meminfo reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Ram {
     /// MemTotal, KiB.
     pub total_kb: u64,
@@ -271,6 +284,7 @@ pub struct Ram {
 
 /// Process counts by procps state letter. `total` is the sum of the categories.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Procs {
     /// Processes (thread-group leaders), sum of the categories below.
     pub total: u64,
@@ -295,16 +309,26 @@ pub struct Procs {
 }
 
 impl Procs {
-    /// Sum of the state categories (what `total` must equal).
+    /// Sum of the state categories (what `total` must equal), saturating at `u64::MAX`
+    /// (see [`Procs::checked_category_sum`]).
     pub fn category_sum(&self) -> u64 {
-        self.running
-            + self.sleeping
-            + self.disk_sleep
-            + self.stopped
-            + self.traced
-            + self.zombie
-            + self.dead
-            + self.idle
+        self.checked_category_sum().unwrap_or(u64::MAX)
+    }
+
+    /// Sum of the state categories, `None` when it does not fit a `u64` (a sum that
+    /// wraps must never equal a small `total`).
+    pub fn checked_category_sum(&self) -> Option<u64> {
+        [
+            self.sleeping,
+            self.disk_sleep,
+            self.stopped,
+            self.traced,
+            self.zombie,
+            self.dead,
+            self.idle,
+        ]
+        .into_iter()
+        .try_fold(self.running, u64::checked_add)
     }
 
     /// Counts one process with procps state letter `state`; unknown letters are ignored
@@ -329,6 +353,7 @@ impl Procs {
 
 /// One row of the top-processes table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TopProcess {
     /// Process id.
     pub pid: u32,
@@ -336,7 +361,7 @@ pub struct TopProcess {
     pub ppid: u32,
     /// Command name (at most 15 bytes in the kernel; may contain spaces and parentheses).
     pub comm: String,
-    /// procps state letter.
+    /// procps state letter, one of [`TOP_STATES`].
     pub state: String,
     /// Resident set size, KiB.
     pub rss_kb: u64,
@@ -357,3 +382,52 @@ pub struct TopProcess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nice: Option<i32>,
 }
+
+/// A deserializer that reads a struct only from a JSON object: the derived visitors also
+/// accept a sequence (fields by position), which would let `["id","host",…]` pass for a
+/// snapshot. Every snapshot type deserializes through it ([`map_only!`]).
+struct MapOnly<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for MapOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+/// `Serialize` and `Deserialize` for types whose derives are `#[serde(remote = "Self")]`
+/// (inherent functions): serialization as derived, deserialization from objects only.
+macro_rules! map_only {
+    ($($t:ty),* $(,)?) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <$t>::deserialize(MapOnly(d))
+            }
+        }
+    )*};
+}
+
+map_only!(
+    Snapshot,
+    Cpu,
+    CpuModes,
+    CoreUsage,
+    Pressure,
+    PressureStall,
+    PressureLine,
+    Ram,
+    Procs,
+    TopProcess,
+);

@@ -7,12 +7,27 @@
 //!   value outside its range (HTTP 422).
 
 use crate::snapshot::{
-    CpuModes, MAX_PER_CPU, MAX_TOP, MODES_SUM_TOLERANCE, PressureStall, Snapshot, TopProcess,
+    CpuModes, MAX_PER_CPU, MAX_TOP, MODES_SUM_TOLERANCE, PressureStall, Snapshot, TOP_STATES,
+    TopProcess,
 };
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 /// How far in the future `collected_at` may lie (clock skew allowance).
 pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
+/// The earliest `collected_at` accepted, compared as an instant (after conversion to UTC):
+/// the Unix epoch. No Linux clock reads earlier (`CLOCK_REALTIME` counts from it; a reset
+/// clock reads 1970-01-01), and every instant from it on is stored and read back exactly by
+/// both backends — SQLite's `YYYY-MM-DD HH:MM:SS.fff` text (which compares chronologically
+/// only for four-digit years ≥ 0) and MySQL's `DATETIME(3)` (1000-01-01..9999-12-31) —
+/// and renders as RFC 3339 (years 0000..9999). Year 1000 or `0000-01-01T00:30:00+01:00`
+/// (year −1 in UTC) are refused here rather than stored and then failing every read.
+pub const MIN_COLLECTED_AT: OffsetDateTime = datetime!(1970-01-01 00:00:00 UTC);
+/// The largest integer a stored column holds (`BIGINT`); every unsigned count, size and
+/// total on the wire must be at most this.
+pub const MAX_STORED_INT: u64 = i64::MAX as u64;
+/// The largest `cpu.cores` (`cpu_cores` is an `INTEGER`/`INT` column).
+pub const MAX_CORES: u32 = i32::MAX as u32;
 /// Most snapshots one POST may carry.
 pub const MAX_BATCH: usize = 1000;
 
@@ -321,12 +336,25 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
             "is more than 5 minutes in the future",
         ));
     }
+    if s.collected_at < MIN_COLLECTED_AT {
+        return Err(ValidationError::invalid(
+            "collected_at",
+            "must not be before 1970-01-01T00:00:00Z (in UTC)",
+        ));
+    }
+    check_stored_ints(s)?;
     percent("cpu.usage_percent", s.cpu.usage_percent)?;
     non_negative("cpu.load1", s.cpu.load1)?;
     non_negative("cpu.load5", s.cpu.load5)?;
     non_negative("cpu.load15", s.cpu.load15)?;
     if s.cpu.cores == 0 {
         return Err(ValidationError::invalid("cpu.cores", "must be at least 1"));
+    }
+    if s.cpu.cores > MAX_CORES {
+        return Err(ValidationError::invalid(
+            "cpu.cores",
+            format!("must be at most {MAX_CORES}"),
+        ));
     }
     if let Some(m) = &s.cpu.modes {
         check_modes(m)?;
@@ -387,15 +415,23 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
             }
         }
     }
-    if s.procs.total != s.procs.category_sum() {
-        return Err(ValidationError::invalid(
-            "procs.total",
-            format!(
-                "must equal the sum of the state counts ({} != {})",
-                s.procs.total,
-                s.procs.category_sum()
-            ),
-        ));
+    match s.procs.checked_category_sum() {
+        Some(sum) if sum == s.procs.total => {}
+        Some(sum) => {
+            return Err(ValidationError::invalid(
+                "procs.total",
+                format!(
+                    "must equal the sum of the state counts ({} != {sum})",
+                    s.procs.total
+                ),
+            ));
+        }
+        None => {
+            return Err(ValidationError::invalid(
+                "procs.total",
+                "must equal the sum of the state counts, which overflows",
+            ));
+        }
     }
     if s.top.len() > MAX_TOP {
         return Err(ValidationError::invalid(
@@ -414,21 +450,77 @@ pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationEr
                 "must be a finite, non-negative number",
             ));
         }
-        if p.comm.len() > 64 {
+        if p.comm.len() > 64 || p.comm.contains('\0') {
             return Err(ValidationError::invalid(
                 format!("top[{i}].comm"),
-                "must be at most 64 bytes",
+                "must be at most 64 bytes without NUL",
             ));
         }
-        if p.state.chars().count() != 1 {
+        let mut state = p.state.chars();
+        let letter = state.next().filter(|c| TOP_STATES.contains(c));
+        if letter.is_none() || state.next().is_some() {
             return Err(ValidationError::invalid(
                 format!("top[{i}].state"),
-                "must be one state letter",
+                "must be one procps state letter (R, S, D, T, t, Z, X, x, I or P)",
             ));
         }
         check_top_v2(i, p)?;
     }
     Ok(())
+}
+
+/// Every unsigned integer that is stored in a `BIGINT` column (or as text read back into
+/// the same type) is at most [`MAX_STORED_INT`], so it is stored and read back exactly.
+fn check_stored_ints(s: &Snapshot) -> Result<(), ValidationError> {
+    let r = &s.ram;
+    let p = &s.procs;
+    let fixed = [
+        ("ram.total_kb", Some(r.total_kb)),
+        ("ram.free_kb", Some(r.free_kb)),
+        ("ram.available_kb", Some(r.available_kb)),
+        ("ram.used_kb", Some(r.used_kb)),
+        ("ram.cached_kb", Some(r.cached_kb)),
+        ("ram.swap_total_kb", Some(r.swap_total_kb)),
+        ("ram.swap_free_kb", Some(r.swap_free_kb)),
+        ("ram.buffers_kb", r.buffers_kb),
+        ("ram.shared_kb", r.shared_kb),
+        ("ram.swap_used_kb", r.swap_used_kb),
+        ("procs.total", Some(p.total)),
+        ("procs.running", Some(p.running)),
+        ("procs.sleeping", Some(p.sleeping)),
+        ("procs.disk_sleep", Some(p.disk_sleep)),
+        ("procs.stopped", Some(p.stopped)),
+        ("procs.traced", Some(p.traced)),
+        ("procs.zombie", Some(p.zombie)),
+        ("procs.dead", Some(p.dead)),
+        ("procs.idle", Some(p.idle)),
+        ("procs.threads", Some(p.threads)),
+    ];
+    for (field, v) in fixed {
+        if v.is_some_and(|v| v > MAX_STORED_INT) {
+            return Err(too_big(field.to_owned()));
+        }
+    }
+    if let Some(pr) = &s.pressure {
+        for (name, stall) in [("cpu", &pr.cpu), ("memory", &pr.memory), ("io", &pr.io)] {
+            let Some(stall) = stall else { continue };
+            for (kind, line) in [("some", Some(&stall.some)), ("full", stall.full.as_ref())] {
+                if line.is_some_and(|l| l.total_us > MAX_STORED_INT) {
+                    return Err(too_big(format!("pressure.{name}.{kind}.total_us")));
+                }
+            }
+        }
+    }
+    for (i, t) in s.top.iter().enumerate() {
+        if t.rss_kb > MAX_STORED_INT {
+            return Err(too_big(format!("top[{i}].rss_kb")));
+        }
+    }
+    Ok(())
+}
+
+fn too_big(field: String) -> ValidationError {
+    ValidationError::invalid(field, format!("must be at most {MAX_STORED_INT} (2^63-1)"))
 }
 
 /// Every mode within 0..=100, the exclusive eight summing to 100 (± the rounding

@@ -368,3 +368,221 @@ fn v2_pressure_may_be_partial_and_cpu_full_absent() {
     let p = s.pressure.unwrap();
     assert!(p.io.is_none() && p.cpu.unwrap().full.is_none());
 }
+
+#[test]
+fn collected_at_is_bounded_below_after_conversion_to_utc() {
+    for bad in [
+        "1000-01-01T00:00:00Z",
+        "0000-01-01T00:30:00+01:00",
+        "0000-01-01T00:00:00Z",
+        "1969-12-31T23:59:59.999Z",
+        "1970-01-01T00:30:00+01:00",
+    ] {
+        let body = with(|v| v["collected_at"] = serde_json::json!(bad));
+        assert_eq!(
+            field_of(&body),
+            ("invalid_field".into(), "collected_at".into()),
+            "{bad}"
+        );
+    }
+    for good in ["1970-01-01T00:00:00Z", "1970-01-01T01:00:00+01:00"] {
+        let body = with(|v| v["collected_at"] = serde_json::json!(good));
+        assert!(decode_batch(&body, NOW).is_ok(), "{good}");
+    }
+}
+
+#[test]
+fn date_time_separator_is_t_only() {
+    for bad in [
+        "2026-11-23X10:00:00Z",
+        "2026-11-23_10:00:00Z",
+        "2026-11-23 10:00:00Z",
+        "2026-11-23\u{0}10:00:00Z",
+        "2026-11-23",
+    ] {
+        let body = with(|v| v["collected_at"] = serde_json::json!(bad));
+        assert_eq!(
+            field_of(&body),
+            ("invalid_type".into(), "collected_at".into()),
+            "{bad:?}"
+        );
+    }
+    let body = with(|v| v["collected_at"] = serde_json::json!("2026-11-23t10:00:00z"));
+    let s = decode_batch(&body, NOW).unwrap().remove(0);
+    assert_eq!(s.collected_at, datetime!(2026-11-23 10:00:00 UTC));
+}
+
+/// The fixture's values in field order, as a JSON array (what serde's derived visitors
+/// would take as a struct by position).
+fn positional(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => m.values().map(positional).collect(),
+        serde_json::Value::Array(a) => a.iter().map(positional).collect(),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn positional_arrays_are_not_snapshots() {
+    let valid: serde_json::Value = serde_json::from_str(VALID).unwrap();
+    // Sanity: the positional form has one element per field, nested ones too.
+    let pos = positional(&valid);
+    assert!(pos.is_array() && pos[4].is_array());
+    let body = serde_json::to_vec(&pos).unwrap();
+    let err = decode_batch(&body, NOW).unwrap_err();
+    assert_eq!(err.code(), "invalid_type", "{err}");
+    assert!(
+        err.to_string().contains("expected struct Snapshot"),
+        "{err}"
+    );
+    assert_eq!(err, decode_batch_checked(&body, NOW).unwrap_err());
+    let body = serde_json::to_vec(&serde_json::json!([pos, pos])).unwrap();
+    assert_eq!(field_of(&body), ("invalid_type".into(), "[0]".into()));
+    // A nested object by position, in an otherwise valid snapshot.
+    for key in ["cpu", "ram", "procs"] {
+        let body = with(|v| v[key] = positional(&v[key]));
+        assert_eq!(field_of(&body), ("invalid_type".into(), key.into()));
+    }
+    let body = with(|v| v["top"][0] = positional(&v["top"][0]));
+    assert_eq!(field_of(&body), ("invalid_type".into(), "top[0]".into()));
+    let body = with_v2(|v| v["pressure"]["io"]["some"] = positional(&v["pressure"]["io"]["some"]));
+    assert_eq!(
+        field_of(&body),
+        ("invalid_type".into(), "pressure.io.some".into())
+    );
+    for key in ["modes", "per_cpu"] {
+        let body = with_v2(|v| v["cpu"][key] = positional(&v["cpu"][key]));
+        assert_eq!(field_of(&body).0, "invalid_type", "{key}");
+    }
+}
+
+#[test]
+fn top_state_is_one_procps_letter() {
+    for good in ["R", "S", "D", "T", "t", "Z", "X", "x", "I", "P"] {
+        let body = with(|v| v["top"][0]["state"] = serde_json::json!(good));
+        assert!(decode_batch(&body, NOW).is_ok(), "{good}");
+    }
+    for bad in ["Q", "é", "r", "", "SS", " ", "\u{0}", "1"] {
+        let body = with(|v| v["top"][0]["state"] = serde_json::json!(bad));
+        assert_eq!(
+            field_of(&body),
+            ("invalid_field".into(), "top[0].state".into()),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn integers_must_fit_their_columns() {
+    let over = serde_json::json!(9_223_372_036_854_775_808u64);
+    let max = serde_json::json!(i64::MAX);
+    // Totals first so that the ≤ total rules do not fire before the column rule.
+    for key in [
+        "total_kb",
+        "free_kb",
+        "available_kb",
+        "used_kb",
+        "cached_kb",
+        "swap_total_kb",
+        "swap_free_kb",
+    ] {
+        let body = with(|v| {
+            v["ram"]["total_kb"] = max.clone();
+            v["ram"]["swap_total_kb"] = max.clone();
+            v["ram"][key] = over.clone();
+        });
+        assert_eq!(field_of(&body).1, format!("ram.{key}"));
+    }
+    for key in ["buffers_kb", "shared_kb", "swap_used_kb"] {
+        let body = with_v2(|v| v["ram"][key] = over.clone());
+        assert_eq!(field_of(&body).1, format!("ram.{key}"));
+    }
+    for key in [
+        "total",
+        "running",
+        "sleeping",
+        "disk_sleep",
+        "stopped",
+        "traced",
+        "zombie",
+        "dead",
+        "idle",
+        "threads",
+    ] {
+        let body = with(|v| v["procs"][key] = over.clone());
+        assert_eq!(field_of(&body).1, format!("procs.{key}"));
+    }
+    let body = with(|v| v["top"][0]["rss_kb"] = over.clone());
+    assert_eq!(field_of(&body).1, "top[0].rss_kb");
+    let body = with_v2(|v| v["pressure"]["memory"]["full"]["total_us"] = over.clone());
+    assert_eq!(field_of(&body).1, "pressure.memory.full.total_us");
+    // The largest storable values pass.
+    let body = with(|v| {
+        for key in ["total_kb", "used_kb"] {
+            v["ram"][key] = max.clone();
+        }
+        v["ram"]["available_kb"] = serde_json::json!(0);
+        v["top"][0]["rss_kb"] = max.clone();
+        v["procs"]["threads"] = max.clone();
+    });
+    decode_batch(&body, NOW).unwrap();
+}
+
+#[test]
+fn cores_must_fit_an_int_column() {
+    let body = with(|v| v["cpu"]["cores"] = serde_json::json!(2_147_483_648u64));
+    assert_eq!(
+        field_of(&body),
+        ("invalid_field".into(), "cpu.cores".into())
+    );
+    let body = with(|v| v["cpu"]["cores"] = serde_json::json!(2_147_483_647u64));
+    assert!(decode_batch(&body, NOW).is_ok());
+}
+
+#[test]
+fn a_process_sum_that_wraps_is_refused() {
+    // 2 × (2^63 − 1) + 2 = 2^64, which wraps to 0 = total in u64 arithmetic.
+    let body = with(|v| {
+        let p = &mut v["procs"];
+        for key in [
+            "total",
+            "disk_sleep",
+            "stopped",
+            "traced",
+            "zombie",
+            "dead",
+            "idle",
+        ] {
+            p[key] = serde_json::json!(0);
+        }
+        p["running"] = serde_json::json!(i64::MAX);
+        p["sleeping"] = serde_json::json!(i64::MAX);
+        p["disk_sleep"] = serde_json::json!(2);
+    });
+    assert_eq!(
+        field_of(&body),
+        ("invalid_field".into(), "procs.total".into())
+    );
+    let p = crate::Procs {
+        running: u64::MAX,
+        idle: 1,
+        ..Default::default()
+    };
+    assert_eq!(p.checked_category_sum(), None);
+    assert_eq!(p.category_sum(), u64::MAX);
+}
+
+#[test]
+fn nul_in_comm_is_refused() {
+    let body = with(|v| v["top"][0]["comm"] = serde_json::json!("in\u{0}it"));
+    assert_eq!(
+        field_of(&body),
+        ("invalid_field".into(), "top[0].comm".into())
+    );
+    let body = with_v2(|v| v["top"][0]["user"] = serde_json::json!("al\u{0}ice"));
+    assert_eq!(field_of(&body).1, "top[0].user");
+    // Four-byte characters are stored (utf8mb4) and read back.
+    let body = with(|v| v["top"][0]["comm"] = serde_json::json!("🦀 (x) y"));
+    let s = decode_batch(&body, NOW).unwrap().remove(0);
+    assert_eq!(s.top[0].comm, "🦀 (x) y");
+}

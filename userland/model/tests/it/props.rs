@@ -95,7 +95,7 @@ fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
             any::<u32>(),
             any::<u32>(),
             "[ -~]{0,15}",
-            "[RSDTtZXI]",
+            "[RSDTtZXxIP]",
             any::<u32>(),
             0u32..1_000_000,
             proptest::option::of((
@@ -201,7 +201,7 @@ fn valid_snapshot() -> impl Strategy<Value = Snapshot> {
             .collect::<Vec<_>>()
     });
     let line = || {
-        (pct(), pct(), pct(), any::<u64>()).prop_map(|(avg10, avg60, avg300, total_us)| {
+        (pct(), pct(), pct(), 0..=i64::MAX as u64).prop_map(|(avg10, avg60, avg300, total_us)| {
             PressureLine {
                 avg10,
                 avg60,
