@@ -58,7 +58,14 @@ fn yield_to_requests() {
     }
     let tid = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(tid), SAMPLER_NICE) {
-        tracing::debug!(error = %e, "Could not lower the sampler thread's priority");
+        // Once per process: a seccomp filter or missing CAP_SYS_NICE must not go unseen
+        // (the walk then competes with requests), nor flood the log.
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(error = %e, nice = SAMPLER_NICE, "Could not lower the sampler thread's priority (setpriority); the /proc walk runs at the servers' priority");
+        } else {
+            tracing::debug!(error = %e, "Could not lower the sampler thread's priority");
+        }
     }
 }
 

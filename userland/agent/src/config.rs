@@ -39,6 +39,8 @@ pub struct PushConfig {
     pub batch_max: usize,
     /// Optional bearer token for ingest.
     pub token: Option<String>,
+    /// Send the token over plain `http://` anyway (`--push-insecure`).
+    pub allow_insecure: bool,
     /// Longest wait between retries (a larger `Retry-After` is capped to it).
     pub max_backoff: Duration,
     /// How long SIGTERM waits for the queue to drain.
@@ -46,6 +48,27 @@ pub struct PushConfig {
 }
 
 impl PushConfig {
+    /// Refuses a configuration that would send the bearer token in clear: a token with
+    /// an `http://` URL needs `allow_insecure` (`--push-insecure`).
+    pub fn validate(&self) -> Result<(), String> {
+        let scheme = self
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => Ok(()),
+            Some("http") if self.token.is_none() || self.allow_insecure => Ok(()),
+            Some("http") => Err(format!(
+                "refusing to send the ingest token over plain http to {}: use an https:// URL, or pass --push-insecure (PROCPULSE_PUSH_INSECURE=true) to accept it",
+                self.url
+            )),
+            _ => Err(format!(
+                "push URL {:?} must start with http:// or https://",
+                self.url
+            )),
+        }
+    }
+
     /// Defaults for `url` every `interval`.
     pub fn new(url: impl Into<String>, interval: Duration) -> Self {
         PushConfig {
@@ -54,6 +77,7 @@ impl PushConfig {
             queue_capacity: 1024,
             batch_max: 100,
             token: None,
+            allow_insecure: false,
             max_backoff: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(5),
         }
@@ -82,11 +106,16 @@ pub struct Config {
     pub passwd_path: PathBuf,
     /// Push mode, if enabled.
     pub push: Option<PushConfig>,
-    /// HTTP deadlines and connection cap of the server.
-    pub http: procpulse_service::HttpLimits,
+    /// TLS and authentication of the HTTP server (`--web-config`; default: neither).
+    pub web: crate::auth::WebConfig,
 }
 
 impl Config {
+    /// Checks what can be checked before start (push URL vs token).
+    pub fn validate(&self) -> Result<(), String> {
+        self.push.as_ref().map_or(Ok(()), PushConfig::validate)
+    }
+
     /// Defaults for a proc root.
     pub fn new(proc_root: impl Into<PathBuf>) -> Self {
         Config {
@@ -98,7 +127,7 @@ impl Config {
             snapshot_top: 10,
             passwd_path: PathBuf::from("/etc/passwd"),
             push: None,
-            http: procpulse_service::HttpLimits::default(),
+            web: crate::auth::WebConfig::default(),
         }
     }
 }

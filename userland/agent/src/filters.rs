@@ -1,6 +1,8 @@
 //! The agent's filter tree (SPEC §4). Paths are matched before methods so an unknown
 //! path answers 404 and a known path with another method 405, both in the JSON error
-//! shape via `procpulse_service::recover`.
+//! shape via `procpulse_service::recover`. With a web config that names tokens or users
+//! ([`crate::auth`]), every route but `/healthz` and `/readyz` needs credentials
+//! (401 + `WWW-Authenticate` otherwise, unknown paths included).
 
 use crate::collect::Agent;
 use crate::handlers;
@@ -27,6 +29,7 @@ pub fn routes(
         .and(warp::query::<handlers::ProcessesQuery>())
         .and(with_agent(agent.clone()))
         .and_then(handlers::processes);
+    let auth = crate::auth::require(crate::auth::Authenticator::new(&agent.config().web));
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .and_then(handlers::healthz);
@@ -39,16 +42,13 @@ pub fn routes(
         .and(procpulse_service::metrics::format())
         .and(with_agent(agent.clone()))
         .and_then(handlers::metrics);
-    snapshot
-        .or(processes)
-        .unify()
-        .or(healthz)
-        .unify()
+    let protected = auth.and(snapshot.or(processes).unify().or(metrics).unify());
+    healthz
         .or(readyz)
         .unify()
-        .or(metrics)
+        .or(protected)
         .unify()
-        .recover(procpulse_service::recover)
+        .recover(crate::auth::recover)
         .unify()
         .with(agent.http_metrics().log())
 }

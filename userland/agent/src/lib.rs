@@ -12,8 +12,10 @@
 //! [`collect`] builds snapshots, [`filters`]/[`handlers`] are the HTTP routes,
 //! [`host_metrics`] the Prometheus gauges, [`push`] the push mode, [`ids`] the sample ids,
 //! [`threads`] the per-core server threads the binary runs, [`users`] the user names
-//! of top rows.
+//! of top rows, [`auth`] the optional web config (bearer/basic auth, TLS files), [`tls`]
+//! the HTTPS acceptor.
 
+pub mod auth;
 pub mod collect;
 pub mod config;
 pub mod files;
@@ -25,6 +27,7 @@ pub mod push;
 pub mod sampler;
 pub mod source;
 pub mod threads;
+pub mod tls;
 pub mod users;
 
 pub use collect::Agent;
@@ -41,13 +44,13 @@ pub async fn spawn(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<(Arc<Agent>, tokio::task::JoinHandle<()>)> {
+    config.validate().map_err(anyhow::Error::msg)?;
     let agent = Agent::start(config, shutdown.clone()).await?;
     let routes = filters::routes(agent.clone());
     let push_agent = agent.clone();
     let handle = tokio::spawn(async move {
         let push = spawn_push(&push_agent, &shutdown);
-        let limits = push_agent.config().http.clone();
-        procpulse_service::serve(listener, routes, shutdown, &limits).await;
+        procpulse_service::serve(listener, routes, shutdown).await;
         if let Some(task) = push {
             let _ = task.await;
         }

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use procpulse_agent::auth::WebConfig;
 use procpulse_agent::{Config, PushConfig, SourceMode, threads};
 use procpulse_service::Shutdown;
 use std::path::PathBuf;
@@ -49,9 +50,25 @@ struct Args {
     /// Snapshots kept while ingest is unreachable (then the oldest is dropped).
     #[arg(long, env = "PROCPULSE_PUSH_QUEUE_CAPACITY", default_value_t = 1024)]
     push_queue_capacity: usize,
-    /// Bearer token for ingest.
+    /// Bearer token for ingest (prefer --ingest-token-file: an environment is readable by
+    /// more than the file).
     #[arg(long, env = "PROCPULSE_INGEST_TOKEN", hide_env_values = true)]
     ingest_token: Option<String>,
+    /// File holding the bearer token for ingest (e.g. a systemd credential,
+    /// `%d/ingest-token`); surrounding whitespace is ignored.
+    #[arg(
+        long,
+        env = "PROCPULSE_INGEST_TOKEN_FILE",
+        conflicts_with = "ingest_token"
+    )]
+    ingest_token_file: Option<PathBuf>,
+    /// Allow sending the ingest token over plain http:// (refused by default).
+    #[arg(long, env = "PROCPULSE_PUSH_INSECURE")]
+    push_insecure: bool,
+    /// Web config (TOML): TLS cert/key and bearer/basic authentication of this agent's
+    /// HTTP server; see the README. Default: plain HTTP, no authentication.
+    #[arg(long, env = "PROCPULSE_WEB_CONFIG")]
+    web_config: Option<PathBuf>,
     /// HTTP server threads, each with its own runtime and SO_REUSEPORT socket (0 = one per
     /// CPU this process may run on).
     #[arg(long, env = "PROCPULSE_THREADS", default_value_t = 0)]
@@ -60,8 +77,6 @@ struct Args {
     /// first thread's CPU).
     #[arg(long, env = "PROCPULSE_PIN_THREADS")]
     pin_threads: bool,
-    #[command(flatten)]
-    http: procpulse_service::HttpLimits,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,13 +89,26 @@ fn main() -> anyhow::Result<()> {
     config.module_check_interval = Duration::from_secs(a.module_check_interval_seconds.max(1));
     config.snapshot_top = usize::from(a.snapshot_top);
     config.passwd_path = a.passwd_file;
-    config.http = a.http;
+    if let Some(path) = &a.web_config {
+        config.web = WebConfig::load(path).context("--web-config")?;
+    }
+    let token = match &a.ingest_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--ingest-token-file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => a.ingest_token,
+    };
     config.push = a.push_url.map(|url| {
         let mut p = PushConfig::new(url, Duration::from_secs(a.push_interval_seconds.max(1)));
         p.queue_capacity = a.push_queue_capacity.max(1);
-        p.token = a.ingest_token;
+        p.token = token;
+        p.allow_insecure = a.push_insecure;
         p
     });
+    config.validate().map_err(anyhow::Error::msg)?;
     let threads = match a.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,

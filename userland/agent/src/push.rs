@@ -25,6 +25,41 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Time limit of one POST.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A uniformly random u64 from a per-process randomly keyed hasher (std's `RandomState`
+/// is seeded from the OS), so no RNG crate is needed for jitter.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static STATE: std::collections::hash_map::RandomState =
+            std::collections::hash_map::RandomState::new();
+    }
+    STATE.with(|s| {
+        let mut h = s.build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.finish()
+    })
+}
+
+/// Full jitter: a duration uniform in `[0, cap]` picked by `r` (a uniform u64).
+pub fn full_jitter(cap: Duration, r: u64) -> Duration {
+    let nanos = cap.as_nanos().min(u128::from(u64::MAX)) as u64;
+    // Multiply-shift maps r onto [0, nanos] without modulo bias worth mentioning.
+    let pick = ((u128::from(r) * (u128::from(nanos) + 1)) >> 64) as u64;
+    Duration::from_nanos(pick)
+}
+
+/// How long to wait before the next attempt: a `Retry-After` (capped) plus a uniform
+/// spread in `[0, backoff]`, or without one a uniform wait in `[0, backoff]`.
+pub fn retry_wait(after: Option<Duration>, backoff: Duration, r: u64) -> Duration {
+    let jitter = full_jitter(backoff, r);
+    match after {
+        Some(a) => a.min(MAX_RETRY_AFTER) + jitter,
+        None => jitter,
+    }
+}
+
 /// Push counters.
 #[derive(Debug, Clone, Default)]
 pub struct PushMetrics {
@@ -273,10 +308,7 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
                 settle(None);
                 metrics.failures.inc();
                 // Retry-After is honoured even beyond max_backoff (up to a sane cap).
-                let wait = match after {
-                    Some(a) => a.min(MAX_RETRY_AFTER).max(backoff),
-                    None => backoff,
-                };
+                let wait = retry_wait(after, backoff, random_u64());
                 if !failing {
                     tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, "Push failed; retrying");
                     failing = true;
@@ -301,4 +333,57 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
     }
     let _ = producer.await;
     tracing::info!("Push stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_jitter_stays_within_bounds() {
+        let cap = Duration::from_millis(1000);
+        assert_eq!(full_jitter(cap, 0), Duration::ZERO);
+        assert!(full_jitter(cap, u64::MAX) <= cap);
+        assert_eq!(full_jitter(Duration::ZERO, u64::MAX), Duration::ZERO);
+        for _ in 0..10_000 {
+            assert!(full_jitter(cap, random_u64()) <= cap);
+        }
+    }
+
+    #[test]
+    fn full_jitter_is_spread_uniformly() {
+        // 10,000 draws into 10 buckets of [0, 1 s]: each bucket near 1,000 (a lock-step
+        // fleet would put them all in one).
+        let cap = Duration::from_millis(1000);
+        let mut buckets = [0u32; 10];
+        for _ in 0..10_000 {
+            let ms = full_jitter(cap, random_u64()).as_millis() as usize;
+            buckets[ms.min(999) / 100] += 1;
+        }
+        for (i, b) in buckets.iter().enumerate() {
+            assert!(
+                (800..=1200).contains(b),
+                "bucket {i}: {b} of 10000 ({buckets:?})"
+            );
+        }
+        // Two agents' consecutive waits differ.
+        let a: Vec<_> = (0..8).map(|_| full_jitter(cap, random_u64())).collect();
+        let b: Vec<_> = (0..8).map(|_| full_jitter(cap, random_u64())).collect();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn retry_after_is_waited_out_then_spread() {
+        let backoff = Duration::from_secs(2);
+        for _ in 0..1000 {
+            let w = retry_wait(Some(Duration::from_secs(5)), backoff, random_u64());
+            assert!(
+                w >= Duration::from_secs(5) && w <= Duration::from_secs(7),
+                "{w:?}"
+            );
+            let w = retry_wait(Some(Duration::from_secs(10_000)), backoff, random_u64());
+            assert!(w >= MAX_RETRY_AFTER && w <= MAX_RETRY_AFTER + backoff);
+            assert!(retry_wait(None, backoff, random_u64()) <= backoff);
+        }
+    }
 }

@@ -2,6 +2,9 @@
 
 mod support;
 
+/// The web config's bearer/basic authentication and push mode's refusal of a token over http.
+mod auth;
+
 /// Snapshots of the fixture trees diffed against golden files.
 mod golden;
 /// The 6.12 module formats: swap from /proc/meminfo, kernel threads without a comm.
