@@ -1,6 +1,5 @@
 //! The REST fallback (`/api/v1/latest`, `/api/v1/history`), `/healthz` and `/readyz`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +47,63 @@ fn unavailable(error: &StorageError) -> Rejection {
     ))
 }
 
+/// The paths of the REST fallback (what a CORS preflight may ask about).
+pub fn rest_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "latest")
+        .or(warp::path!("api" / "v1" / "history"))
+        .unify()
+}
+
+/// The query string as `(name, value)` pairs in order (none when there is no query);
+/// percent-decoded, invalid UTF-8 replaced, never a rejection.
+fn query_pairs()
+-> impl Filter<Extract = (Vec<(String, String)>,), Error = std::convert::Infallible> + Clone {
+    warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify()
+        .map(|raw: String| url_pairs(&raw))
+}
+
+/// Splits and decodes an `application/x-www-form-urlencoded` query (`+` is a space).
+pub fn url_pairs(raw: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+            match b[i] {
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b'%' => match (hex(i + 1), hex(i + 2)) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                },
+                c => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
 /// Every route of this module.
 pub fn routes(state: ApiState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with = warp::any().map(move || state.clone());
@@ -65,7 +121,7 @@ pub fn routes(state: ApiState) -> impl Filter<Extract = (Response,), Error = Rej
         .map(latest);
     let history = warp::path!("api" / "v1" / "history")
         .and(warp::get())
-        .and(warp::query::<HashMap<String, String>>())
+        .and(query_pairs())
         .and(with)
         .and_then(history);
     healthz
@@ -115,6 +171,20 @@ fn latest(state: ApiState) -> Response {
     json(state.hub.latest_json(), StatusCode::OK)
 }
 
+/// How far back `since` may reach: a day. The history is a 15-minute view and the REST
+/// fallback exists for dashboards and scripts that missed the socket; a request for more
+/// is refused (422, field `since`) rather than clamped, so no caller mistakes a shorter
+/// answer for the whole range.
+pub const MAX_LOOKBACK: time::Duration = time::Duration::hours(24);
+/// Most rows one request loads from the database, all hosts together (each host at most
+/// [`HISTORY_LOAD_ROWS`], its newest).
+pub const MAX_REQUEST_ROWS: i64 = 50_000;
+/// Most bytes of samples in one answer (a host's points alone are at most
+/// [`crate::history::MAX_HOST_BYTES`], so a page always holds at least one host).
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// Most hosts in one answer (one query each).
+pub const MAX_PAGE_HOSTS: usize = 100;
+
 /// Query of `/api/v1/history`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryQuery {
@@ -122,33 +192,84 @@ pub struct HistoryQuery {
     pub host: Option<String>,
     /// Rows collected at or after this instant.
     pub since: OffsetDateTime,
+    /// Without `host`: start the page at this host name (the previous page's `next_host`).
+    pub from_host: Option<String>,
 }
 
-/// Parses and validates `host` and `since` (default: 15 minutes before `now`).
+fn host_name(field: &str, h: &str) -> Result<String, ApiError> {
+    let ok = h.len() <= 64
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(h.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be 1-64 characters of [A-Za-z0-9._-]"),
+        ))
+    }
+}
+
+/// The first 64 characters of a parameter name, for an error's `field`.
+fn field_name(name: &str) -> String {
+    name.chars().take(64).collect()
+}
+
+/// Parses and validates `host`, `since` (default: 15 minutes before `now`; at most
+/// [`MAX_LOOKBACK`] back, not in the future; RFC 3339 with `T` or `t` between date and
+/// time) and `from_host`. Total: any input gives a query or a 422 naming the field — an
+/// unknown parameter or one given twice included.
 pub fn parse_history_query(
-    q: &HashMap<String, String>,
+    pairs: &[(String, String)],
     now: OffsetDateTime,
 ) -> Result<HistoryQuery, ApiError> {
-    let host = match q.get("host").map(String::as_str) {
-        None | Some("") => None,
-        Some(h) => {
-            let ok = h.len() <= 64
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-            if !ok {
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, _) in pairs {
+        if !matches!(k.as_str(), "host" | "since" | "from_host") {
+            return Err(ApiError::invalid_field(
+                field_name(k),
+                "unknown parameter (known: host, since, from_host)",
+            ));
+        }
+        if seen.contains(&k.as_str()) {
+            return Err(ApiError::invalid_field(
+                k.as_str(),
+                format!("{k} is given more than once"),
+            ));
+        }
+        seen.push(k);
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let host = get("host").map(|h| host_name("host", h)).transpose()?;
+    let from_host = get("from_host")
+        .map(|h| host_name("from_host", h))
+        .transpose()?;
+    if host.is_some() && from_host.is_some() {
+        return Err(ApiError::invalid_field(
+            "from_host",
+            "from_host pages over every host; it cannot be combined with host",
+        ));
+    }
+    let since = match get("since") {
+        None => now - WINDOW,
+        Some(s) => {
+            // The `time` crate takes any byte between date and time; RFC 3339 says T (or t).
+            if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
                 return Err(ApiError::invalid_field(
-                    "host",
-                    "host must be 1-64 characters of [A-Za-z0-9._-]",
+                    "since",
+                    "since must be an RFC 3339 time (YYYY-MM-DDThh:mm:ssZ)",
                 ));
             }
-            Some(h.to_owned())
+            OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+                ApiError::invalid_field("since", format!("since must be an RFC 3339 time: {e}"))
+            })?
         }
-    };
-    let since = match q.get("since").map(String::as_str) {
-        None | Some("") => now - WINDOW,
-        Some(s) => OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-            ApiError::invalid_field("since", format!("since must be an RFC 3339 time: {e}"))
-        })?,
     };
     if since > now {
         return Err(ApiError::invalid_field(
@@ -156,28 +277,56 @@ pub fn parse_history_query(
             "since must not be in the future",
         ));
     }
-    Ok(HistoryQuery { host, since })
+    if since < now - MAX_LOOKBACK {
+        return Err(ApiError::invalid_field(
+            "since",
+            "since must be within the last 24 hours",
+        ));
+    }
+    Ok(HistoryQuery {
+        host,
+        since,
+        from_host,
+    })
 }
 
-/// GET /api/v1/history?host=&since=
-async fn history(q: HashMap<String, String>, state: ApiState) -> Result<Response, Rejection> {
+/// GET /api/v1/history?host=&since=&from_host=
+///
+/// Answers `{"samples":[…],"truncated":false}`, or, when a page limit
+/// ([`MAX_PAGE_HOSTS`], [`MAX_REQUEST_ROWS`], [`MAX_RESPONSE_BYTES`]) stopped it before
+/// every host was in, `{"samples":[…],"truncated":true,"next_host":"…"}`: the hosts are
+/// sent whole, in name order, and `from_host=<next_host>` asks for the rest.
+async fn history(q: Vec<(String, String)>, state: ApiState) -> Result<Response, Rejection> {
     let q = parse_history_query(&q, OffsetDateTime::now_utc()).map_err(warp::reject::custom)?;
     let hosts = match q.host {
         Some(h) => vec![h],
         None => state
             .feed
-            .hosts(i64::MAX)
+            .hosts_since(q.since, q.from_host.as_deref(), MAX_PAGE_HOSTS as i64 + 1)
             .await
             .map_err(|e| unavailable(&e))?,
     };
     let mut out = String::from(r#"{"samples":["#);
     let mut first = true;
-    for host in hosts {
+    let mut rows_left = MAX_REQUEST_ROWS;
+    let mut next_host = None;
+    for (i, host) in hosts.iter().enumerate() {
+        let limit = HISTORY_LOAD_ROWS.min(rows_left);
+        if i == MAX_PAGE_HOSTS || limit == 0 {
+            next_host = Some(host);
+            break;
+        }
         let rows = state
             .feed
-            .host_rows(&host, q.since, i64::MAX, HISTORY_LOAD_ROWS)
+            .host_rows(host, q.since, i64::MAX, limit)
             .await
             .map_err(|e| unavailable(&e))?;
+        rows_left -= rows.len() as i64;
+        if i > 0 && limit < HISTORY_LOAD_ROWS && rows.len() as i64 == limit {
+            // The request's row budget may have cut this host short: next page.
+            next_host = Some(host);
+            break;
+        }
         // At most MAX_POINTS, and no more than MAX_HOST_BYTES of them (big v2 rows of
         // hosts with hundreds of CPUs), evenly spread and always with the newest.
         let encoded: Vec<String> = downsample(rows.len(), MAX_POINTS)
@@ -185,7 +334,13 @@ async fn history(q: HashMap<String, String>, state: ApiState) -> Result<Response
             .map(|i| rows[i].to_json())
             .collect();
         let bytes = encoded.iter().map(String::len).sum();
-        for i in downsample(encoded.len(), points_budget(encoded.len(), bytes)) {
+        let keep = downsample(encoded.len(), points_budget(encoded.len(), bytes));
+        let size: usize = keep.iter().map(|&i| encoded[i].len() + 1).sum();
+        if i > 0 && out.len() + size > MAX_RESPONSE_BYTES {
+            next_host = Some(host);
+            break;
+        }
+        for i in keep {
             if !first {
                 out.push(',');
             }
@@ -193,16 +348,24 @@ async fn history(q: HashMap<String, String>, state: ApiState) -> Result<Response
             out.push_str(&encoded[i]);
         }
     }
-    out.push_str("]}");
+    match next_host {
+        None => out.push_str(r#"],"truncated":false}"#),
+        Some(h) => {
+            out.push_str(r#"],"truncated":true,"next_host":"#);
+            out.push_str(&serde_json::Value::from(h.as_str()).to_string());
+            out.push('}');
+        }
+    }
     Ok(json(out, StatusCode::OK))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use time::macros::datetime;
 
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -217,7 +380,8 @@ mod tests {
             ok,
             HistoryQuery {
                 host: None,
-                since: now - WINDOW
+                since: now - WINDOW,
+                from_host: None,
             }
         );
         let ok = parse_history_query(
@@ -227,15 +391,101 @@ mod tests {
         .unwrap();
         assert_eq!(ok.host.as_deref(), Some("vm-1"));
         assert_eq!(ok.since, datetime!(2026-11-23 09:00:00 UTC));
+        let ok = parse_history_query(
+            &q(&[
+                ("from_host", "vm-2"),
+                ("since", "2026-11-22t10:00:00+00:00"),
+            ]),
+            now,
+        )
+        .unwrap();
+        assert_eq!(ok.from_host.as_deref(), Some("vm-2"));
+        assert_eq!(ok.since, now - MAX_LOOKBACK);
         for (bad, field) in [
             (q(&[("host", "vm 1")]), "host"),
             (q(&[("host", &"x".repeat(65))]), "host"),
+            (q(&[("host", "é")]), "host"),
+            (q(&[("from_host", "a/b")]), "from_host"),
+            (q(&[("host", "a"), ("from_host", "b")]), "from_host"),
             (q(&[("since", "yesterday")]), "since"),
             (q(&[("since", "2026-11-23T11:00:00Z")]), "since"),
+            (q(&[("since", "2026-11-23 09:00:00Z")]), "since"),
+            (q(&[("since", "2026-11-23x09:00:00Z")]), "since"),
+            (q(&[("since", "2026-11-22T09:59:59Z")]), "since"),
+            (q(&[("since", "0000-01-01T00:30:00+01:00")]), "since"),
+            (
+                q(&[
+                    ("since", "2026-11-23T09:00:00Z"),
+                    ("since", "2026-11-23T09:00:00Z"),
+                ]),
+                "since",
+            ),
+            (q(&[("window", "%C3%A9")]), "window"),
+            (q(&[("é", "1")]), "é"),
         ] {
             let e = parse_history_query(&bad, now).unwrap_err();
-            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
-            assert_eq!(e.field.as_deref(), Some(field));
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+            assert_eq!(e.field.as_deref(), Some(field), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn query_strings_decode_without_failing() {
+        assert_eq!(
+            url_pairs("host=vm-1&since=2026-11-23T09%3A00%3A00Z&&x"),
+            q(&[
+                ("host", "vm-1"),
+                ("since", "2026-11-23T09:00:00Z"),
+                ("x", "")
+            ])
+        );
+        assert_eq!(url_pairs("a=%C3%A9+b%"), q(&[("a", "é b%")]));
+        assert_eq!(url_pairs("a=%C3"), q(&[("a", "\u{fffd}")]));
+        assert_eq!(url_pairs(""), q(&[]));
+    }
+
+    fn field_of(name: &str) -> String {
+        name.chars().take(64).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any query string: the parser answers a query or a 422 naming one of the
+        /// parameters it was given; it never panics.
+        #[test]
+        fn any_query_string_parses_or_names_a_field(raw in "[a-z_%=&+0-9A-FTZ:.\\-é\\x00-\\x7f]{0,80}") {
+            let pairs = url_pairs(&raw);
+            let now = datetime!(2026-11-23 10:00:00 UTC);
+            match parse_history_query(&pairs, now) {
+                Ok(h) => {
+                    prop_assert!(h.since <= now && h.since >= now - MAX_LOOKBACK);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+                    let field = e.field.clone().unwrap();
+                    prop_assert!(pairs.iter().any(|(k, _)| field_of(k) == field), "{field} not in {pairs:?}");
+                }
+            }
+        }
+
+        /// Arbitrary maps over the known names with arbitrary values.
+        #[test]
+        fn any_known_parameters_parse_or_name_their_field(
+            pairs in proptest::collection::vec(
+                (prop_oneof![Just("host"), Just("since"), Just("from_host")], any::<String>()),
+                0..4,
+            ),
+            since in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})",
+        ) {
+            let mut pairs: Vec<(String, String)> =
+                pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            pairs.push(("since".to_owned(), since));
+            let now = datetime!(2026-11-23 10:00:00 UTC);
+            if let Err(e) = parse_history_query(&pairs, now) {
+                let field = e.field.clone().unwrap();
+                prop_assert!(pairs.iter().any(|(k, _)| *k == field));
+            }
         }
     }
 }

@@ -99,6 +99,29 @@ impl Feed {
         })
     }
 
+    /// Distinct hosts with a row collected at or after `since`, by name, from `from`
+    /// (inclusive) on, at most `limit`.
+    pub async fn hosts_since(
+        &self,
+        since: OffsetDateTime,
+        from: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let since = to_db_time(since);
+        let from = from.unwrap_or("").to_owned();
+        with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table
+                .filter(samples::collected_at.ge(since))
+                .filter(samples::host.ge(&from))
+                .select(samples::host)
+                .distinct()
+                .order(samples::host.asc())
+                .limit(limit)
+                .load(conn)
+                .await?)
+        })
+    }
+
     /// Rows of `host` with `collected_at ≥ since` and `id ≤ upto`, oldest first; when
     /// there are more than `limit`, the newest `limit` of them.
     pub async fn host_rows(

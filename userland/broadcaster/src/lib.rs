@@ -136,35 +136,44 @@ fn with_cors(
                 .insert(header::VARY, HeaderValue::from_static("Origin"));
             res
         });
-    let preflight =
-        warp::path("api")
-            .and(warp::options())
-            .and(origin)
-            .map(move |origin: Option<String>| {
-                let mut res = Response::new(Default::default());
-                match origins
-                    .cors(origin.as_deref())
-                    .and_then(|o| HeaderValue::from_str(&o).ok())
-                {
-                    Some(allow) => {
-                        *res.status_mut() = StatusCode::NO_CONTENT;
-                        let h = res.headers_mut();
-                        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
-                        h.insert(
-                            header::ACCESS_CONTROL_ALLOW_METHODS,
-                            HeaderValue::from_static("GET"),
-                        );
-                        h.insert(
-                            header::ACCESS_CONTROL_MAX_AGE,
-                            HeaderValue::from_static("600"),
-                        );
-                    }
-                    None => *res.status_mut() = StatusCode::FORBIDDEN,
+    // Only the REST paths have a preflight, and only OPTIONS reaches it: a method filter
+    // behind a path prefix would turn every other unknown /api path into 405.
+    let preflight = warp::method()
+        .and_then(|m: warp::http::Method| async move {
+            if m == warp::http::Method::OPTIONS {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+        .and(api::rest_path())
+        .and(origin)
+        .map(move |origin: Option<String>| {
+            let mut res = Response::new(Default::default());
+            match origins
+                .cors(origin.as_deref())
+                .and_then(|o| HeaderValue::from_str(&o).ok())
+            {
+                Some(allow) => {
+                    *res.status_mut() = StatusCode::NO_CONTENT;
+                    let h = res.headers_mut();
+                    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+                    h.insert(
+                        header::ACCESS_CONTROL_ALLOW_METHODS,
+                        HeaderValue::from_static("GET"),
+                    );
+                    h.insert(
+                        header::ACCESS_CONTROL_MAX_AGE,
+                        HeaderValue::from_static("600"),
+                    );
                 }
-                res.headers_mut()
-                    .insert(header::VARY, HeaderValue::from_static("Origin"));
-                res
-            });
+                None => *res.status_mut() = StatusCode::FORBIDDEN,
+            }
+            res.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Origin"));
+            res
+        });
     answered.or(preflight).unify()
 }
 
@@ -218,6 +227,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         .unify()
         .recover(procpulse_service::recover)
         .unify()
+        .map(static_files::security_headers)
         .with(http_metrics.log());
 
     tracing::info!(database = %url, poll_interval_ms = config.poll_interval.as_millis() as u64, web_dir = %config.web_dir.display(), "Starting broadcaster");

@@ -19,3 +19,6 @@ mod http;
 mod shutdown;
 // Snapshot v2 fields in live frames, history and REST; v1 rows without them.
 mod v2;
+// Hostile requests as raw request lines: traversal, dotfiles, unknown routes, bad
+// history queries, security headers, history paging.
+mod edges;
