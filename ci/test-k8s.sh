@@ -209,6 +209,25 @@ verify_unit() {
 }
 step "systemd unit (systemd-analyze verify + security)" verify_unit
 
+unit_policy_ok() { # what the agent needs under the unit, and secrets only as credentials
+  local unit=k8s/vm/procpulse-agent.service rc=0
+  # The nice-10 sampler (setpriority) and --pin-threads (sched_setaffinity) are allowed
+  # back after @resources is denied, on a later line (systemd merges in order).
+  awk '/^SystemCallFilter=~.*@resources/ { d = NR } /^SystemCallFilter=setpriority sched_setaffinity$/ { a = NR }
+       END { exit !(d && a > d) }' "$unit" || { echo "setpriority/sched_setaffinity not allowed after ~@resources"; rc=1; }
+  grep -qx 'LoadCredential=web-config.toml:/etc/procpulse/agent-web-config.toml' "$unit" \
+    || { echo "web config not loaded as a credential"; rc=1; }
+  grep -qx 'Environment=PROCPULSE_WEB_CONFIG=%d/web-config.toml' "$unit" \
+    || { echo "PROCPULSE_WEB_CONFIG does not point into the credentials directory"; rc=1; }
+  if grep -E '^Environment=.*(TOKEN|PASSWORD|SECRET)[A-Z_]*=' "$unit" | grep -v '_FILE=%d/'; then
+    echo "a secret in Environment= (use LoadCredential=)"; rc=1
+  fi
+  [ "$(stat -c %a "$VMROOT/etc/procpulse/agent-web-config.toml" 2>/dev/null)" = 600 ] \
+    || { echo "install.sh did not create /etc/procpulse/agent-web-config.toml 0600"; rc=1; }
+  return $rc
+}
+step "systemd unit: setpriority/sched_setaffinity allowed, secrets as credentials" unit_policy_ok
+
 modules_conf_ok() {
   local m rc=0
   for m in procpulse_cpu procpulse_ram procpulse_procs; do

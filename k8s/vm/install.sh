@@ -43,6 +43,15 @@ install -d -m 0755 "$DESTDIR/usr/lib/sysusers.d" "$DESTDIR/usr/local/bin" \
 install -m 0644 "$HERE/sysusers.d/procpulse.conf" "$DESTDIR/usr/lib/sysusers.d/procpulse.conf"
 install -m 0755 "$agent_bin" "$DESTDIR/usr/local/bin/procpulse-agent"
 install -m 0644 "$HERE/procpulse-agent.service" "$DESTDIR/etc/systemd/system/procpulse-agent.service"
+# The agent's web config, loaded by the unit as a credential (LoadCredential=): kept if
+# present; else an empty one (plain HTTP, no authentication) for the administrator to fill.
+install -d -m 0750 "$DESTDIR/etc/procpulse"
+if [ ! -e "$DESTDIR/etc/procpulse/agent-web-config.toml" ]; then
+  printf '%s\n' '# procpulse-agent web config (TOML): TLS and bearer/basic auth; see the agent README.' \
+    '# Empty: plain HTTP, no authentication.' \
+    >"$DESTDIR/etc/procpulse/agent-web-config.toml"
+  chmod 0600 "$DESTDIR/etc/procpulse/agent-web-config.toml"
+fi
 if [ -n "$modules" ]; then
   PROCPULSE_DESTDIR=$DESTDIR "$HERE/install-modules.sh" "$modules"
 fi
