@@ -166,6 +166,12 @@ echo "PPVM default-target $def $(systemctl is-active "$def")"
 systemctl --failed --no-legend --plain | sed 's/^/PPVM failed-unit /'
 pid=$(systemctl show -p MainPID --value procpulse-agent.service)
 echo "PPVM agent $(systemctl is-active procpulse-agent.service) unit-user=$(systemctl show -p User --value procpulse-agent.service) process-user=$(stat -c %U "/proc/$pid") uid=$(stat -c %u "/proc/$pid")"
+# The sampler's blocking thread lowers itself to nice 10 (setpriority, allowed by the
+# unit's SystemCallFilter): the highest nice among the agent's threads, and how many
+# "Could not lower" warnings the agent logged (0 expected).
+maxnice=$(for t in /proc/"$pid"/task/*/stat; do sed 's/.*) //' "$t" | awk '{print $17}'; done | sort -n | tail -n 1)
+warned=$(journalctl -b -o cat -u procpulse-agent.service | grep -c 'Could not lower')
+echo "PPVM agent-nice max=${maxnice:-none} setpriority-warnings=$warned"
 # systemd-modules-load logs to the kernel log this early: select it by identifier.
 journalctl -b -o cat -t systemd-modules-load | sed -n "s/^Inserted module '\(.*\)'$/PPVM modules-load inserted \1/p"
 for m in procpulse_cpu procpulse_ram procpulse_procs; do
@@ -302,6 +308,9 @@ r=0
 { [[ $agent == "PPVM agent active unit-user=procpulse process-user=procpulse uid="* ]] &&
   [[ ${agent##*uid=} =~ ^[1-9][0-9]*$ ]]; } || r=1
 check "procpulse-agent.service" $r "${agent#PPVM agent }"
+nice=$(ppvm agent-nice)
+r=0; [[ $nice == "PPVM agent-nice max=10 setpriority-warnings=0" ]] || r=1
+check "sampler nice under the unit" $r "${nice#PPVM agent-nice }"
 inserted=$(ppvm "modules-load inserted" 10 | awk '{print $4}' | sort | paste -sd' ' -)
 loaded=$(ppvm "module " 10 | awk '{print $3}' | sort | paste -sd' ' -)
 r=0; { [ "$inserted" = "procpulse_cpu procpulse_procs procpulse_ram" ] && [ "$loaded" = "$inserted" ]; } || r=1
