@@ -272,6 +272,14 @@ def check_app_container(dep, c, rep):
     for e in c.get("env") or []:
         if re.search(r"(PASSWORD|TOKEN)", e["name"]) and "value" in e:
             rep.fail(where, f"{e['name']} has a literal value; use a secretKeyRef")
+    # Ingest authentication is mandatory in the cluster: the token's Secret must exist
+    # (an optional reference would start ingest without auth when it is missing).
+    if c["name"] == "ingest":
+        ref = (env.get("PROCPULSE_INGEST_TOKEN", {}).get("valueFrom") or {}).get("secretKeyRef")
+        if not ref:
+            rep.fail(where, "PROCPULSE_INGEST_TOKEN does not come from a Secret")
+        elif ref.get("optional"):
+            rep.fail(where, "the ingest token Secret is optional (auth must not be)")
 
 
 def check_deployment(dep, by_kind, rep):
@@ -618,6 +626,10 @@ MUTATIONS = [
      "want ingest-a 50"),
     ("canary weight 30", _edit("overlays/ingress-nginx/ingest-canary-ingress.yaml",
                                'canary-weight: "50"', 'canary-weight: "30"'), "canary-weight 30"),
+    ("optional ingest token", _edit("base/ingest-b-deployment.yaml",
+                                    "                  key: token\n",
+                                    "                  key: token\n                  optional: true\n"),
+     "the ingest token Secret is optional"),
     ("writable root filesystem", _edit("base/ingest-a-deployment.yaml",
                                        "readOnlyRootFilesystem: true",
                                        "readOnlyRootFilesystem: false"),
