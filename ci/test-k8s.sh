@@ -148,6 +148,31 @@ step "cross-checks fail on broken copies (self-test)" \
   "$PY" ci/k8s/check_manifests.py --self-test --kubectl "$KUBECTL" k8s
 step "cross-checks without kustomize (direct file load)" "$PY" ci/k8s/check_manifests.py k8s
 
+pin_digests_ok() { # k8s/pin-digests.sh on a copy, with a fake digest source
+  local copy="$WORK/pin" fake="$WORK/fake-digest" out rc=0
+  local d=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  rm -rf "$copy" && cp -r k8s "$copy"
+  printf '#!/bin/sh\necho %s\n' "$d" >"$fake" && chmod 755 "$fake"
+  PROCPULSE_OVERLAY="$copy/overlays/gke" PROCPULSE_DIGEST_CMD="$fake" \
+    k8s/pin-digests.sh europe-west1-docker.pkg.dev/p/procpulse 0.1.0 || return 1
+  out="$("$KUBECTL" kustomize "$copy/overlays/gke")" || return 1
+  for i in ingest broadcaster; do
+    grep -q "image: europe-west1-docker.pkg.dev/p/procpulse/$i@$d" <<<"$out" \
+      || { echo "$i not pinned by digest in the rendered overlay"; rc=1; }
+  done
+  if grep -E 'image: .*procpulse/(ingest|broadcaster):' <<<"$out"; then echo "a tag is left"; rc=1; fi
+  # A resolver that answers no digest is refused, and the file is left alone.
+  printf '#!/bin/sh\necho latest\n' >"$fake"
+  cp "$copy/overlays/gke/kustomization.yaml" "$WORK/pin-before"
+  if PROCPULSE_OVERLAY="$copy/overlays/gke" PROCPULSE_DIGEST_CMD="$fake" \
+    k8s/pin-digests.sh europe-west1-docker.pkg.dev/p/procpulse 2>/dev/null; then
+    echo "accepted a non-digest"; rc=1
+  fi
+  cmp -s "$WORK/pin-before" "$copy/overlays/gke/kustomization.yaml" || { echo "file changed on failure"; rc=1; }
+  return $rc
+}
+step "pin-digests.sh pins the GKE overlay's images by digest (fake resolver)" pin_digests_ok
+
 # --- 6. Dockerfiles and scripts
 step "hadolint k8s/docker/*.Dockerfile" \
   "$VENV/bin/hadolint" --config ci/k8s/hadolint.yaml k8s/docker/*.Dockerfile

@@ -272,6 +272,13 @@ def check_app_container(dep, c, rep):
     for e in c.get("env") or []:
         if re.search(r"(PASSWORD|TOKEN)", e["name"]) and "value" in e:
             rep.fail(where, f"{e['name']} has a literal value; use a secretKeyRef")
+    # The broadcaster only reads: its database user is the read-only one.
+    if c["name"] == "broadcaster":
+        for var in ("DB_USER", "DB_PASSWORD"):
+            ref = (env.get(var, {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+            if ref.get("name") != "procpulse-db-readonly":
+                rep.fail(where, f"{var} comes from {ref.get('name')!r}, want the read-only"
+                         " user's Secret procpulse-db-readonly")
     # Ingest authentication is mandatory in the cluster: the token's Secret must exist
     # (an optional reference would start ingest without auth when it is missing).
     if c["name"] == "ingest":
@@ -401,6 +408,44 @@ def check_network_policies(by_kind, rep):
                             ok = True
                 if not ok:
                     rep.fail(ident(dep), f"port {p['containerPort']} allowed by no NetworkPolicy")
+
+
+def check_egress(by_kind, rep):
+    """Every egress rule names its destinations (no blanket egress)."""
+    for pol in by_kind.get("NetworkPolicy", []):
+        for n, rule in enumerate(pol["spec"].get("egress") or []):
+            if not rule.get("to"):
+                rep.fail(ident(pol), f"egress rule {n} has no `to`: name its destinations")
+            for peer in rule.get("to") or []:
+                cidr = (peer.get("ipBlock") or {}).get("cidr", "")
+                if cidr.endswith("/0"):
+                    rep.fail(ident(pol), f"egress rule {n} allows {cidr}")
+
+
+def check_gateway_tls(by_kind, rep):
+    """A Gateway serves HTTPS; its plain HTTP listeners only redirect to https."""
+    for gw in by_kind.get("Gateway", []):
+        listeners = gw["spec"].get("listeners") or []
+        plain = {lst["name"] for lst in listeners if lst.get("protocol") == "HTTP"}
+        if not any(lst.get("protocol") == "HTTPS" and lst.get("tls") for lst in listeners):
+            rep.fail(ident(gw), "no HTTPS listener with tls: the ingest token would travel"
+                     " in clear")
+        for route in by_kind.get("HTTPRoute", []):
+            for parent in route["spec"].get("parentRefs") or []:
+                if parent["name"] != gw["metadata"]["name"]:
+                    continue
+                section = parent.get("sectionName")
+                if section is not None and section not in plain:
+                    continue
+                redirect_only = all(
+                    not rule.get("backendRefs") and any(
+                        f.get("type") == "RequestRedirect"
+                        and (f.get("requestRedirect") or {}).get("scheme") == "https"
+                        for f in rule.get("filters") or [])
+                    for rule in route["spec"].get("rules") or [])
+                if not redirect_only:
+                    rep.fail(ident(route), "attached to a plain HTTP listener and does not"
+                             " only redirect to https")
 
 
 def check_httproutes(by_kind, services, rep):
@@ -568,6 +613,8 @@ def check_rendered(name, docs, rep):
                     rep.fail(ident(cm), f"key {key} is not a PROCPULSE_* setting")
     services = check_services(by_kind, rep)
     check_network_policies(by_kind, rep)
+    check_egress(by_kind, rep)
+    check_gateway_tls(by_kind, rep)
     split = check_httproutes(by_kind, services, rep)
     split = check_canary(by_kind, services, rep) or split
     check_gke_policies(by_kind, services, rep)
@@ -630,6 +677,20 @@ MUTATIONS = [
                                     "                  key: token\n",
                                     "                  key: token\n                  optional: true\n"),
      "the ingest token Secret is optional"),
+    ("blanket DNS egress", _edit("base/dns-networkpolicy.yaml",
+                                 "    - to:\n", "    - toX:\n"), "has no `to`"),
+    ("egress to 0.0.0.0/0", _edit("base/cloudsql-proxy-networkpolicy.yaml",
+                                  "cidr: 199.36.153.8/30", "cidr: 0.0.0.0/0"),
+     "allows 0.0.0.0/0"),
+    ("Gateway without HTTPS", _edit("overlays/gke/procpulse-gateway.yaml",
+                                    "      protocol: HTTPS\n", "      protocol: HTTP\n"),
+     "no HTTPS listener"),
+    ("API served on plain HTTP", _edit("overlays/gke/ingest-httproute.yaml",
+                                       "sectionName: https", "sectionName: http"),
+     "does not only redirect to https"),
+    ("broadcaster writes", _edit("base/broadcaster-deployment.yaml",
+                                 "name: procpulse-db-readonly", "name: procpulse-db", count=-1),
+     "want the read-only user's Secret"),
     ("writable root filesystem", _edit("base/ingest-a-deployment.yaml",
                                        "readOnlyRootFilesystem: true",
                                        "readOnlyRootFilesystem: false"),

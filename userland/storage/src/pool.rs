@@ -6,7 +6,12 @@
 //!   exactly one connection ([`Database::write_pool`]): SQLite has one writer at a time
 //!   anyway, and queueing in the pool is cheaper than spinning on `SQLITE_BUSY`.
 //! - MySQL/MariaDB uses [`AsyncMysqlConnection`] (mysql_async); reads and writes share one
-//!   pool.
+//!   pool. Every connection sets, when it opens, what the write path relies on instead of
+//!   trusting the server's defaults ([`MYSQL_SESSION_SQL`]): `autocommit=1` (the
+//!   one-statement fast path of [`crate::write`] is its own transaction only then), a
+//!   strict `sql_mode` (a value the column cannot hold is an error, never clamped or
+//!   truncated) and `time_zone='+00:00'`. [`Database::durability_warning`] reports a
+//!   server whose `innodb_flush_log_at_trx_commit` is not 1.
 //!
 //! Pools are deadpool pools from diesel_async. Connections are created lazily, so a
 //! database that is down at start-up or restarts later is picked up again without
@@ -221,6 +226,36 @@ impl Database {
         &self.write
     }
 
+    /// `Some(warning)` when the server does not make every acknowledged commit durable:
+    /// on MySQL/MariaDB, `innodb_flush_log_at_trx_commit` other than 1 (0 or 2 lose up
+    /// to about a second of acknowledged commits on a crash of the server or host).
+    /// SQLite connections always run `synchronous=FULL`, so `None` there.
+    pub async fn durability_warning(&self) -> Result<Option<String>, StorageError> {
+        use diesel::sql_types::BigInt;
+        use diesel_async::RunQueryDsl;
+        let mut c = match self.read.get().await? {
+            PooledConn::Sqlite(_) => return Ok(None),
+            PooledConn::Mysql(c) => c,
+        };
+        let q = diesel::select(diesel::dsl::sql::<BigInt>(
+            "CAST(@@GLOBAL.innodb_flush_log_at_trx_commit AS SIGNED)",
+        ));
+        let flush: i64 = match q.get_result(&mut *c).await {
+            Ok(v) => v,
+            Err(e) => {
+                discard(c);
+                return Err(e.into());
+            }
+        };
+        Ok((flush != 1).then(|| {
+            format!(
+                "innodb_flush_log_at_trx_commit={flush}: the server acknowledges commits \
+                 before they are on disk, so a crash can lose about a second of accepted \
+                 samples (set it to 1)"
+            )
+        }))
+    }
+
     /// Checks the database answers a trivial query; returns how long that took.
     pub async fn ping(&self) -> Result<Duration, StorageError> {
         let start = Instant::now();
@@ -288,9 +323,31 @@ pub(crate) fn sqlite_setup_sql(busy_timeout_ms: u128) -> String {
 /// out again (server restarts and `wait_timeout` kill idle connections).
 pub const MYSQL_VERIFY_IDLE_AFTER: Duration = Duration::from_secs(2);
 
+/// `sql_mode` of every pooled MySQL connection: strict for every table (an out-of-range
+/// or too-long value is an error, not a warning with a clamped value), no zero dates,
+/// errors on division by zero, no silent engine substitution. Valid on MariaDB ≥ 10.2
+/// and MySQL 8.
+pub const MYSQL_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
+
+/// Session settings every pooled MySQL connection runs once when it opens (one statement,
+/// one round trip).
+pub static MYSQL_SESSION_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SET SESSION autocommit = 1, sql_mode = '{MYSQL_SQL_MODE}', time_zone = '+00:00'")
+});
+
 fn mysql_pool(url: &str, opts: &PoolOptions) -> Result<MysqlPool, StorageError> {
     let mut config = ManagerConfig::<MysqlConn>::default();
     config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = MysqlConn::establish(&url).await?;
+            conn.batch_execute(&MYSQL_SESSION_SQL)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
     let manager = AsyncDieselConnectionManager::<MysqlConn>::new_with_config(url, config);
     DeadPool::builder(manager)
         .max_size(opts.max_size)

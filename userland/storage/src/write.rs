@@ -1,8 +1,9 @@
 //! Idempotent inserts of samples, the write path ingest uses in both write modes.
 //!
 //! One call is one transaction: the sample_ids of the batch that are already stored are
-//! looked up, the rest are inserted with `INSERT IGNORE` (MySQL, literal statements: see
-//! [`crate::mysql_insert`]) / `INSERT OR IGNORE` (SQLite, Diesel's bound batch insert) in
+//! looked up, the rest are inserted with plain `INSERT`s (MySQL, literal statements: see
+//! [`crate::mysql_insert`]) / a plain `INSERT` (SQLite, Diesel's bound batch insert, under
+//! the write lock so no id can appear meanwhile) in
 //! as few multi-row statements as the limits allow, and the transaction commits. Every
 //! input row comes back marked stored or duplicate — also when a batch repeats a
 //! sample_id itself (the first occurrence wins) — so that a batched writer can tell each
@@ -17,7 +18,7 @@
 //! Concurrency: SQLite writes run on the single writer connection inside `BEGIN
 //! IMMEDIATE`, so lookup and insert see the same table. On MySQL another writer (the other
 //! route) may store one of the same sample_ids between the lookup and the insert; the
-//! insert then affects fewer rows than expected, the transaction is rolled back and
+//! insert then fails on the duplicate key, the transaction is rolled back and
 //! retried (the retry's lookup sees the other writer's committed row). Deadlocks are
 //! retried the same way.
 
@@ -156,11 +157,20 @@ mod sqlite {
                     let fresh = fresh_rows(&rows, &stored);
                     let mut statements = 0;
                     for chunk in fresh.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                        let n = diesel::insert_or_ignore_into(dsl::samples)
+                        // A plain INSERT: the lookup above ran under the write lock, so
+                        // no id of `chunk` is stored, and `OR IGNORE` would only turn a
+                        // row the table refuses (a CHECK or NOT NULL constraint) into a
+                        // row silently dropped yet reported stored.
+                        let n = diesel::insert_into(dsl::samples)
                             .values(chunk.to_vec())
                             .execute(c)?;
                         statements += 1;
-                        debug_assert_eq!(n, chunk.len());
+                        if n != chunk.len() {
+                            // Cannot happen under the write lock; rolls back if it does.
+                            return Err(diesel::result::Error::QueryBuilderError(
+                                format!("expected {} inserts, got {n}", chunk.len()).into(),
+                            ));
+                        }
                     }
                     Ok((stored, statements))
                 })
@@ -186,7 +196,7 @@ mod mysql {
         crate::mysql_insert::statements(rows, MYSQL_ROWS_PER_STATEMENT, on_duplicate)
     }
 
-    /// Inserts `rows` (`count` of them) with `INSERT IGNORE` statements inside the
+    /// Inserts `rows` (`count` of them) with plain `INSERT` statements inside the
     /// caller's transaction; [`StorageError::WriteRace`] unless every row went in (another
     /// writer stored one of the ids meanwhile). Returns the number of statements.
     async fn insert_every<'a>(
@@ -196,8 +206,24 @@ mod mysql {
     ) -> Result<usize, StorageError> {
         let mut statements = 0;
         let mut inserted = 0;
-        for (sql, _) in statements_for(rows, OnDuplicate::Skip) {
-            inserted += diesel::sql_query(sql).execute(c).await?;
+        // Plain INSERT, not INSERT IGNORE: IGNORE would also turn a row the table refuses
+        // (a CHECK constraint, an out-of-range value) into a warning and a row silently
+        // skipped. A duplicate key can only be another writer's row stored since the
+        // lookup: that is the race, rolled back and retried.
+        for (sql, _) in statements_for(rows, OnDuplicate::Fail) {
+            inserted += match diesel::sql_query(sql).execute(c).await {
+                Ok(n) => n,
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {
+                    return Err(StorageError::WriteRace {
+                        expected: count,
+                        inserted,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
             statements += 1;
         }
         if inserted != count {
@@ -225,7 +251,10 @@ mod mysql {
                 match conn.batch_execute(&sql).await {
                     Ok(()) => return Ok((all_new, 1)),
                     // Nothing stored; the exact path below finds out which rows are new.
-                    Err(diesel::result::Error::DatabaseError(kind, info)) => {
+                    Err(diesel::result::Error::DatabaseError(
+                        kind @ diesel::result::DatabaseErrorKind::UniqueViolation,
+                        info,
+                    )) => {
                         tracing::debug!(?kind, message = info.message(), "Fast insert refused");
                     }
                     Err(e) => return Err(e.into()),

@@ -11,3 +11,5 @@ mod write;
 mod read;
 // Pooled connections after server-side failures.
 mod pool;
+// Issue 14: byte-exact ids, session settings, durability check, refusals.
+mod edges;
