@@ -50,7 +50,8 @@ pub async fn spawn(
     let push_agent = agent.clone();
     let handle = tokio::spawn(async move {
         let push = spawn_push(&push_agent, &shutdown);
-        procpulse_service::serve(listener, routes, shutdown).await;
+        let limits = push_agent.config().http.clone();
+        procpulse_service::serve(listener, routes, shutdown, &limits).await;
         if let Some(task) = push {
             let _ = task.await;
         }

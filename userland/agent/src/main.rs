@@ -77,6 +77,8 @@ struct Args {
     /// first thread's CPU).
     #[arg(long, env = "PROCPULSE_PIN_THREADS")]
     pin_threads: bool,
+    #[command(flatten)]
+    http: procpulse_service::HttpLimits,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +91,7 @@ fn main() -> anyhow::Result<()> {
     config.module_check_interval = Duration::from_secs(a.module_check_interval_seconds.max(1));
     config.snapshot_top = usize::from(a.snapshot_top);
     config.passwd_path = a.passwd_file;
+    config.http = a.http;
     if let Some(path) = &a.web_config {
         config.web = WebConfig::load(path).context("--web-config")?;
     }

@@ -7,12 +7,14 @@
 
 pub mod error;
 pub mod exposition;
+pub mod limits;
 pub mod metrics;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use error::{ApiError, recover};
+pub use limits::{ConnectionGate, HttpLimits};
 pub use metrics::{HttpMetrics, MetricsRegistry};
-pub use serve::serve;
+pub use serve::{serve, serve_gated};
 pub use shutdown::Shutdown;
