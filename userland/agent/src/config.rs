@@ -106,8 +106,6 @@ pub struct Config {
     pub passwd_path: PathBuf,
     /// Push mode, if enabled.
     pub push: Option<PushConfig>,
-    /// HTTP deadlines and connection cap of the server.
-    pub http: procpulse_service::HttpLimits,
     /// TLS and authentication of the HTTP server (`--web-config`; default: neither).
     pub web: crate::auth::WebConfig,
 }
@@ -115,6 +113,15 @@ pub struct Config {
 impl Config {
     /// Checks what can be checked before start (push URL vs token).
     pub fn validate(&self) -> Result<(), String> {
+        // Until the acceptor is wired into the server, a TLS section must not silently
+        // leave the agent on plain HTTP.
+        if self.web.tls_server_config.is_some() {
+            return Err(
+                "web config: tls_server_config is not served yet by this build; \
+                        remove it (and terminate TLS in front of the agent) or upgrade"
+                    .into(),
+            );
+        }
         self.push.as_ref().map_or(Ok(()), PushConfig::validate)
     }
 
@@ -129,7 +136,6 @@ impl Config {
             snapshot_top: 10,
             passwd_path: PathBuf::from("/etc/passwd"),
             push: None,
-            http: procpulse_service::HttpLimits::default(),
             web: crate::auth::WebConfig::default(),
         }
     }

@@ -4,6 +4,8 @@ mod support;
 
 /// The web config's bearer/basic authentication and push mode's refusal of a token over http.
 mod auth;
+/// The TLS acceptor: a real handshake with a self-signed certificate, refusals.
+mod tls;
 
 /// Snapshots of the fixture trees diffed against golden files.
 mod golden;
