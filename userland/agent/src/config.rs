@@ -106,6 +106,8 @@ pub struct Config {
     pub passwd_path: PathBuf,
     /// Push mode, if enabled.
     pub push: Option<PushConfig>,
+    /// HTTP deadlines and connection cap of the server.
+    pub http: procpulse_service::HttpLimits,
     /// TLS and authentication of the HTTP server (`--web-config`; default: neither).
     pub web: crate::auth::WebConfig,
 }
@@ -136,6 +138,7 @@ impl Config {
             snapshot_top: 10,
             passwd_path: PathBuf::from("/etc/passwd"),
             push: None,
+            http: procpulse_service::HttpLimits::default(),
             web: crate::auth::WebConfig::default(),
         }
     }
