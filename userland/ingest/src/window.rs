@@ -11,8 +11,18 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
 pub fn parse_window(s: &str) -> Result<Duration, String> {
     let err =
         || format!("window must be a number followed by s, m, h or d (at most 1d), got {s:?}");
-    let unit_at = s.len().checked_sub(1).ok_or_else(err)?;
+    // Split off the last *character* (not byte): a multi-byte last character must be an
+    // error, not a panic on a non-boundary index.
+    let unit_at = s
+        .char_indices()
+        .next_back()
+        .map(|(i, _)| i)
+        .ok_or_else(err)?;
     let (num, unit) = s.split_at(unit_at);
+    // `u64::from_str` accepts a leading `+`; SPEC's form is digits only.
+    if !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
     let n: u64 = num.parse().map_err(|_| err())?;
     let secs = match unit {
         "s" => Some(n),
@@ -39,6 +49,36 @@ pub fn valid_host(h: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_multi_byte_last_character_is_an_error_not_a_panic() {
+        for s in ["é", "1é", "%C3%A9", "\u{1F600}", "5\u{0301}", "m", ""] {
+            assert!(parse_window(s).is_err(), "{s:?}");
+        }
+        assert!(parse_window("+5m").is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        /// Total: any string is a window or an error, never a panic; a window is within
+        /// (0, 1d]; and host validation is total too.
+        #[test]
+        fn parse_window_and_valid_host_are_total(s in any::<String>()) {
+            if let Ok(d) = parse_window(&s) {
+                prop_assert!(!d.is_zero() && d <= MAX_WINDOW);
+            }
+            let _ = valid_host(&s);
+        }
+
+        #[test]
+        fn number_unit_strings_parse_exactly(n in 0u64..200_000, unit in "[smhdé]") {
+            let r = parse_window(&format!("{n}{unit}"));
+            let mult = match unit.as_str() { "s" => 1, "m" => 60, "h" => 3600, "d" => 86_400, _ => 0 };
+            let want = n.checked_mul(mult).filter(|&s| s > 0 && s <= MAX_WINDOW.as_secs());
+            prop_assert_eq!(r.ok(), want.map(Duration::from_secs));
+        }
+    }
 
     #[test]
     fn windows() {
