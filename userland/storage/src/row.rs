@@ -2,9 +2,63 @@
 
 use crate::compact;
 use crate::schema::samples;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::mysql::{Mysql, MysqlValue};
 use diesel::prelude::*;
+use diesel::sql_types::Timestamp;
+use diesel::sqlite::{Sqlite, SqliteValue};
 use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
+use time::macros::datetime;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// The earliest stored timestamp a read renders (validation's lower bound for
+/// `collected_at`, naive UTC as stored).
+pub const MIN_READABLE_TIME: PrimitiveDateTime = datetime!(1970-01-01 00:00:00);
+/// The latest stored timestamp a read renders (RFC 3339 has four-digit years).
+pub const MAX_READABLE_TIME: PrimitiveDateTime = datetime!(9999-12-31 23:59:59.999);
+
+/// A timestamp column read so that a value the driver cannot decode (SQLite text that is
+/// no date, a MySQL zero date) does not fail the whole query: it reads as
+/// `PrimitiveDateTime::MIN`, outside [`MIN_READABLE_TIME`]..=[`MAX_READABLE_TIME`], and
+/// [`SampleRow::to_snapshot`] then refuses that row alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromSqlRow)]
+pub struct LenientTime(pub PrimitiveDateTime);
+
+impl LenientTime {
+    fn or_min(r: deserialize::Result<PrimitiveDateTime>) -> Self {
+        LenientTime(r.unwrap_or(PrimitiveDateTime::MIN))
+    }
+}
+
+impl From<LenientTime> for PrimitiveDateTime {
+    fn from(t: LenientTime) -> Self {
+        t.0
+    }
+}
+
+impl FromSql<Timestamp, Sqlite> for LenientTime {
+    fn from_sql(v: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(Self::or_min(<PrimitiveDateTime as FromSql<
+            Timestamp,
+            Sqlite,
+        >>::from_sql(v)))
+    }
+}
+
+impl FromSql<Timestamp, Mysql> for LenientTime {
+    fn from_sql(v: MysqlValue<'_>) -> deserialize::Result<Self> {
+        Ok(Self::or_min(<PrimitiveDateTime as FromSql<
+            Timestamp,
+            Mysql,
+        >>::from_sql(v)))
+    }
+}
+
+/// Whether a stored timestamp is one a read can render (RFC 3339) and validation could
+/// have accepted.
+pub fn readable_time(t: PrimitiveDateTime) -> bool {
+    (MIN_READABLE_TIME..=MAX_READABLE_TIME).contains(&t)
+}
 
 /// One stored row, as read back (every column, in table order).
 ///
@@ -23,9 +77,13 @@ pub struct SampleRow {
     pub source: String,
     /// Ingest route that stored it.
     pub route: String,
-    /// When the sample was taken (UTC).
+    /// When the sample was taken (UTC); `PrimitiveDateTime::MIN` when the stored value
+    /// does not decode ([`LenientTime`]).
+    #[diesel(deserialize_as = LenientTime)]
     pub collected_at: PrimitiveDateTime,
-    /// When ingest received it (UTC).
+    /// When ingest received it (UTC); `PrimitiveDateTime::MIN` when the stored value does
+    /// not decode ([`LenientTime`]).
+    #[diesel(deserialize_as = LenientTime)]
     pub received_at: PrimitiveDateTime,
     /// Percent 0–100.
     pub cpu_usage_percent: f64,
@@ -192,8 +250,10 @@ fn db_int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn model_int(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+/// A stored count back to the model's type; a negative one (never written by this crate)
+/// is an error naming the column.
+fn model_int(column: &'static str, v: i64) -> Result<u64, String> {
+    u64::try_from(v).map_err(|_| format!("{column} is negative ({v})"))
 }
 
 impl NewSample {
@@ -264,18 +324,38 @@ fn decode_v2<T>(
 }
 
 impl SampleRow {
-    /// The snapshot this row stores (`top` is empty if `top_json` is NULL or unreadable).
-    /// A NULL v2 column gives the absent field, so a v1 row is the v1 snapshot again (it
-    /// serializes with no v2 key); an unreadable one is dropped the same way, with a
-    /// warning.
+    /// The snapshot this row stores (`top` is empty if `top_json` is NULL or unreadable,
+    /// with a warning). A NULL v2 column gives the absent field, so a v1 row is the v1
+    /// snapshot again (it serializes with no v2 key); an unreadable one is dropped the
+    /// same way, with a warning.
     ///
-    /// Fails only on an unknown `source` string, which ingest never writes.
+    /// Fails on a row no validated snapshot could have made — an unknown `source`, a
+    /// timestamp outside [`MIN_READABLE_TIME`]..=[`MAX_READABLE_TIME`] or undecodable, a
+    /// negative count, `cpu_cores` < 1 — so that no read renders (or fails to render) it:
+    /// readers skip such a row with a warning naming its id.
     pub fn to_snapshot(&self) -> Result<Snapshot, String> {
-        let top: Vec<TopProcess> = self
-            .top_json
-            .as_deref()
-            .and_then(|t| serde_json::from_str(t).ok())
-            .unwrap_or_default();
+        for (column, t) in [
+            ("collected_at", self.collected_at),
+            ("received_at", self.received_at),
+        ] {
+            if !readable_time(t) {
+                return Err(format!(
+                    "{column} {t} is outside {MIN_READABLE_TIME}..={MAX_READABLE_TIME} or unreadable"
+                ));
+            }
+        }
+        let cores = u32::try_from(self.cpu_cores)
+            .ok()
+            .filter(|c| *c >= 1)
+            .ok_or_else(|| format!("cpu_cores {} is below 1", self.cpu_cores))?;
+        let top: Vec<TopProcess> = match self.top_json.as_deref() {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str(text).unwrap_or_else(|error| {
+                tracing::warn!(id = self.id, %error, "Ignoring an unreadable top_json column");
+                Vec::new()
+            }),
+        };
+        let opt = |column, v: Option<i64>| v.map(|v| model_int(column, v)).transpose();
         Ok(Snapshot {
             sample_id: self.sample_id.clone(),
             host: self.host.clone(),
@@ -283,7 +363,7 @@ impl SampleRow {
             source: self.source.parse::<Source>()?,
             cpu: Cpu {
                 usage_percent: self.cpu_usage_percent,
-                cores: u32::try_from(self.cpu_cores).unwrap_or(0),
+                cores,
                 load1: self.load1,
                 load5: self.load5,
                 load15: self.load15,
@@ -296,29 +376,29 @@ impl SampleRow {
                 .unwrap_or_default(),
             },
             ram: Ram {
-                total_kb: model_int(self.ram_total_kb),
-                free_kb: model_int(self.ram_free_kb),
-                available_kb: model_int(self.ram_available_kb),
-                used_kb: model_int(self.ram_used_kb),
-                cached_kb: model_int(self.ram_cached_kb),
-                swap_total_kb: model_int(self.ram_swap_total_kb),
-                swap_free_kb: model_int(self.ram_swap_free_kb),
+                total_kb: model_int("ram_total_kb", self.ram_total_kb)?,
+                free_kb: model_int("ram_free_kb", self.ram_free_kb)?,
+                available_kb: model_int("ram_available_kb", self.ram_available_kb)?,
+                used_kb: model_int("ram_used_kb", self.ram_used_kb)?,
+                cached_kb: model_int("ram_cached_kb", self.ram_cached_kb)?,
+                swap_total_kb: model_int("ram_swap_total_kb", self.ram_swap_total_kb)?,
+                swap_free_kb: model_int("ram_swap_free_kb", self.ram_swap_free_kb)?,
                 used_percent: self.ram_used_percent,
-                buffers_kb: self.ram_buffers_kb.map(model_int),
-                shared_kb: self.ram_shared_kb.map(model_int),
-                swap_used_kb: self.ram_swap_used_kb.map(model_int),
+                buffers_kb: opt("ram_buffers_kb", self.ram_buffers_kb)?,
+                shared_kb: opt("ram_shared_kb", self.ram_shared_kb)?,
+                swap_used_kb: opt("ram_swap_used_kb", self.ram_swap_used_kb)?,
             },
             procs: Procs {
-                total: model_int(self.procs_total),
-                running: model_int(self.procs_running),
-                sleeping: model_int(self.procs_sleeping),
-                disk_sleep: model_int(self.procs_disk_sleep),
-                stopped: model_int(self.procs_stopped),
-                traced: model_int(self.procs_traced),
-                zombie: model_int(self.procs_zombie),
-                dead: model_int(self.procs_dead),
-                idle: model_int(self.procs_idle),
-                threads: model_int(self.procs_threads),
+                total: model_int("procs_total", self.procs_total)?,
+                running: model_int("procs_running", self.procs_running)?,
+                sleeping: model_int("procs_sleeping", self.procs_sleeping)?,
+                disk_sleep: model_int("procs_disk_sleep", self.procs_disk_sleep)?,
+                stopped: model_int("procs_stopped", self.procs_stopped)?,
+                traced: model_int("procs_traced", self.procs_traced)?,
+                zombie: model_int("procs_zombie", self.procs_zombie)?,
+                dead: model_int("procs_dead", self.procs_dead)?,
+                idle: model_int("procs_idle", self.procs_idle)?,
+                threads: model_int("procs_threads", self.procs_threads)?,
             },
             top,
             pressure: decode_v2(self.id, self.pressure.as_deref(), compact::decode_pressure),

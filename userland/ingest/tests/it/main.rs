@@ -15,3 +15,7 @@ mod faults;
 mod shutdown;
 // Snapshot v2 and v1 bodies stored and read back as posted.
 mod v2;
+// Issue 14: byte-exact sample_ids, one poison among 100, readyz durability detail.
+mod edges14;
+// Rows no validated snapshot could make are skipped by every read.
+mod poison;
