@@ -212,6 +212,14 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
 
     browser = await launch({ width: 1366, height: 768 });
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    // Every page records Content-Security-Policy violations (the broadcaster sends a CSP
+    // with the dashboard's HTML); the last test asserts there were none.
+    await browser.context.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+      });
+    });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       if (m.type() !== 'error') return;
@@ -551,7 +559,12 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     await page.setViewportSize({ width: 1366, height: 768 });
   });
 
-  it('the page raised no errors', () => {
+  it('the page raised no errors and no CSP violations under the served policy', async () => {
+    const res = await fetch(`${broadcaster.base}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'/, `the dashboard is served without its CSP: ${csp}`);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
     assert.deepEqual(pageErrors, []);
   });
 });

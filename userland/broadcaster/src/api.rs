@@ -290,6 +290,78 @@ pub fn parse_history_query(
     })
 }
 
+/// One answer of `/api/v1/history` under the request limits: hosts are added whole, in
+/// order, until one does not fit.
+#[derive(Debug)]
+pub struct Page {
+    out: String,
+    hosts: usize,
+    rows_left: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Page {
+    /// An empty page.
+    pub fn new() -> Self {
+        Page {
+            out: String::from(r#"{"samples":["#),
+            hosts: 0,
+            rows_left: MAX_REQUEST_ROWS,
+        }
+    }
+
+    /// How many rows the next host may load, or `None` when the page is full.
+    pub fn next_limit(&self) -> Option<i64> {
+        let limit = HISTORY_LOAD_ROWS.min(self.rows_left);
+        (self.hosts < MAX_PAGE_HOSTS && limit > 0).then_some(limit)
+    }
+
+    /// Adds one host: `loaded` rows were read with `limit`, `encoded` are their (at most
+    /// [`MAX_POINTS`]) JSON texts, oldest first. `false` (nothing added) when the host
+    /// does not fit: the row budget may have cut it short, or its points would pass
+    /// [`MAX_RESPONSE_BYTES`]. The first host of a page always fits.
+    pub fn add(&mut self, loaded: usize, limit: i64, encoded: Vec<String>) -> bool {
+        let loaded = loaded as i64;
+        self.rows_left -= loaded.min(self.rows_left);
+        let empty = self.hosts == 0;
+        if !empty && limit < HISTORY_LOAD_ROWS && loaded >= limit {
+            return false;
+        }
+        let bytes = encoded.iter().map(String::len).sum();
+        let keep = downsample(encoded.len(), points_budget(encoded.len(), bytes));
+        let size: usize = keep.iter().map(|&i| encoded[i].len() + 1).sum();
+        if !empty && self.out.len() + size > MAX_RESPONSE_BYTES {
+            return false;
+        }
+        for i in keep {
+            if !self.out.ends_with('[') {
+                self.out.push(',');
+            }
+            self.out.push_str(&encoded[i]);
+        }
+        self.hosts += 1;
+        true
+    }
+
+    /// The answer: `truncated` and, when a host did not fit, `next_host`.
+    pub fn finish(mut self, next_host: Option<&str>) -> String {
+        match next_host {
+            None => self.out.push_str(r#"],"truncated":false}"#),
+            Some(h) => {
+                self.out.push_str(r#"],"truncated":true,"next_host":"#);
+                self.out.push_str(&serde_json::Value::from(h).to_string());
+                self.out.push('}');
+            }
+        }
+        self.out
+    }
+}
+
 /// GET /api/v1/history?host=&since=&from_host=
 ///
 /// Answers `{"samples":[…],"truncated":false}`, or, when a page limit
@@ -306,56 +378,30 @@ async fn history(q: Vec<(String, String)>, state: ApiState) -> Result<Response, 
             .await
             .map_err(|e| unavailable(&e))?,
     };
-    let mut out = String::from(r#"{"samples":["#);
-    let mut first = true;
-    let mut rows_left = MAX_REQUEST_ROWS;
+    let mut page = Page::new();
     let mut next_host = None;
-    for (i, host) in hosts.iter().enumerate() {
-        let limit = HISTORY_LOAD_ROWS.min(rows_left);
-        if i == MAX_PAGE_HOSTS || limit == 0 {
-            next_host = Some(host);
+    for host in &hosts {
+        let Some(limit) = page.next_limit() else {
+            next_host = Some(host.as_str());
             break;
-        }
+        };
         let rows = state
             .feed
             .host_rows(host, q.since, i64::MAX, limit)
             .await
             .map_err(|e| unavailable(&e))?;
-        rows_left -= rows.len() as i64;
-        if i > 0 && limit < HISTORY_LOAD_ROWS && rows.len() as i64 == limit {
-            // The request's row budget may have cut this host short: next page.
-            next_host = Some(host);
-            break;
-        }
         // At most MAX_POINTS, and no more than MAX_HOST_BYTES of them (big v2 rows of
         // hosts with hundreds of CPUs), evenly spread and always with the newest.
         let encoded: Vec<String> = downsample(rows.len(), MAX_POINTS)
             .into_iter()
             .map(|i| rows[i].to_json())
             .collect();
-        let bytes = encoded.iter().map(String::len).sum();
-        let keep = downsample(encoded.len(), points_budget(encoded.len(), bytes));
-        let size: usize = keep.iter().map(|&i| encoded[i].len() + 1).sum();
-        if i > 0 && out.len() + size > MAX_RESPONSE_BYTES {
-            next_host = Some(host);
+        if !page.add(rows.len(), limit, encoded) {
+            next_host = Some(host.as_str());
             break;
         }
-        for i in keep {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(&encoded[i]);
-        }
     }
-    match next_host {
-        None => out.push_str(r#"],"truncated":false}"#),
-        Some(h) => {
-            out.push_str(r#"],"truncated":true,"next_host":"#);
-            out.push_str(&serde_json::Value::from(h.as_str()).to_string());
-            out.push('}');
-        }
-    }
+    let out = page.finish(next_host);
     Ok(json(out, StatusCode::OK))
 }
 
@@ -442,6 +488,70 @@ mod tests {
         assert_eq!(url_pairs("a=%C3%A9+b%"), q(&[("a", "é b%")]));
         assert_eq!(url_pairs("a=%C3"), q(&[("a", "\u{fffd}")]));
         assert_eq!(url_pairs(""), q(&[]));
+    }
+
+    fn points(n: usize, size: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"i\":{i},\"p\":\"{}\"}}",
+                    "x".repeat(size.saturating_sub(20))
+                )
+            })
+            .collect()
+    }
+
+    fn parse(page: Page, next: Option<&str>) -> serde_json::Value {
+        serde_json::from_str(&page.finish(next)).unwrap()
+    }
+
+    #[test]
+    fn a_page_stops_at_the_row_budget_with_whole_hosts() {
+        let mut page = Page::new();
+        let mut loaded = Vec::new();
+        // Hosts that each have more rows than one host may load.
+        while let Some(limit) = page.next_limit() {
+            let rows = limit as usize; // the database had at least `limit`
+            if !page.add(rows, limit, points(MAX_POINTS, 100)) {
+                break;
+            }
+            loaded.push(rows);
+        }
+        assert_eq!(loaded.len() as i64, MAX_REQUEST_ROWS / HISTORY_LOAD_ROWS);
+        assert!(loaded.iter().all(|&n| n as i64 == HISTORY_LOAD_ROWS));
+        let v = parse(page, Some("next"));
+        assert_eq!(v["truncated"], true);
+        assert_eq!(v["next_host"], "next");
+        assert_eq!(
+            v["samples"].as_array().unwrap().len(),
+            loaded.len() * MAX_POINTS
+        );
+    }
+
+    #[test]
+    fn a_page_stops_at_the_byte_budget_but_always_holds_one_host() {
+        let mut page = Page::new();
+        let big = crate::history::MAX_HOST_BYTES / MAX_POINTS;
+        let mut hosts = 0;
+        while page.next_limit().is_some()
+            && page.add(MAX_POINTS, HISTORY_LOAD_ROWS, points(MAX_POINTS, big))
+        {
+            hosts += 1;
+        }
+        assert_eq!(hosts, MAX_RESPONSE_BYTES / crate::history::MAX_HOST_BYTES);
+        let out = page.finish(Some("h"));
+        assert!(out.len() <= MAX_RESPONSE_BYTES + 64, "{}", out.len());
+        // Small hosts: the host count is the limit.
+        let mut page = Page::new();
+        let mut hosts = 0;
+        while page.next_limit().is_some() {
+            assert!(page.add(3, HISTORY_LOAD_ROWS, points(3, 50)));
+            hosts += 1;
+        }
+        assert_eq!(hosts, MAX_PAGE_HOSTS);
+        let v = parse(page, None);
+        assert_eq!(v["truncated"], false);
+        assert_eq!(v["samples"].as_array().unwrap().len(), 3 * MAX_PAGE_HOSTS);
     }
 
     fn field_of(name: &str) -> String {
