@@ -115,15 +115,6 @@ pub struct Config {
 impl Config {
     /// Checks what can be checked before start (push URL vs token).
     pub fn validate(&self) -> Result<(), String> {
-        // Until the acceptor is wired into the server, a TLS section must not silently
-        // leave the agent on plain HTTP.
-        if self.web.tls_server_config.is_some() {
-            return Err(
-                "web config: tls_server_config is not served yet by this build; \
-                        remove it (and terminate TLS in front of the agent) or upgrade"
-                    .into(),
-            );
-        }
         self.push.as_ref().map_or(Ok(()), PushConfig::validate)
     }
 

@@ -46,12 +46,14 @@ pub async fn spawn(
 ) -> anyhow::Result<(Arc<Agent>, tokio::task::JoinHandle<()>)> {
     config.validate().map_err(anyhow::Error::msg)?;
     let agent = Agent::start(config, shutdown.clone()).await?;
+    let tls = tls::from_config(agent.config())?;
     let routes = filters::routes(agent.clone());
     let push_agent = agent.clone();
     let handle = tokio::spawn(async move {
         let push = spawn_push(&push_agent, &shutdown);
         let limits = push_agent.config().http.clone();
-        procpulse_service::serve(listener, routes, shutdown, &limits).await;
+        let gate = limits.gate();
+        procpulse_service::serve_tls(listener, routes, shutdown, &limits, gate, tls).await;
         if let Some(task) = push {
             let _ = task.await;
         }

@@ -117,6 +117,8 @@ pub fn run(
         let first = listeners.next().context("no listener")?;
         // One connection cap for the whole service, shared by every server thread.
         let gate = agent.config().http.gate();
+        // HTTPS when the web config has a TLS section (files read once, here).
+        let tls = crate::tls::from_config(agent.config())?;
         let others = listeners
             .enumerate()
             .map(|(i, l)| {
@@ -124,6 +126,7 @@ pub fn run(
                     agent: agent.clone(),
                     shutdown: shutdown.clone(),
                     gate: gate.clone(),
+                    tls: tls.clone(),
                 };
                 spawn_server(i + 1, cpu_of(i + 1), l, server)
             })
@@ -134,6 +137,7 @@ pub fn run(
                 agent,
                 shutdown,
                 gate,
+                tls,
             },
         )
         .await?;
@@ -161,6 +165,7 @@ struct Server {
     agent: Arc<Agent>,
     shutdown: Shutdown,
     gate: procpulse_service::ConnectionGate,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 fn spawn_server(
@@ -184,7 +189,15 @@ async fn serve_on(listener: StdListener, server: Server) -> anyhow::Result<()> {
     let listener = TcpListener::from_std(listener)?;
     let limits = server.agent.config().http.clone();
     let routes = filters::routes(server.agent);
-    procpulse_service::serve_gated(listener, routes, server.shutdown, &limits, server.gate).await;
+    procpulse_service::serve_tls(
+        listener,
+        routes,
+        server.shutdown,
+        &limits,
+        server.gate,
+        server.tls,
+    )
+    .await;
     Ok(())
 }
 

@@ -37,6 +37,17 @@ pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The acceptor of `config`'s web config, when it has a TLS section.
+pub fn from_config(config: &crate::Config) -> anyhow::Result<Option<TlsAcceptor>> {
+    use anyhow::Context;
+    config
+        .web
+        .tls_server_config
+        .as_ref()
+        .map(|files| acceptor(files).context("web config tls_server_config"))
+        .transpose()
+}
+
 /// Performs the server side of a handshake on `stream` within [`HANDSHAKE_TIMEOUT`].
 pub async fn handshake<S>(
     acceptor: &TlsAcceptor,

@@ -16,5 +16,5 @@ pub mod telemetry;
 pub use error::{ApiError, recover};
 pub use limits::{ConnectionGate, HttpLimits};
 pub use metrics::{HttpMetrics, MetricsRegistry};
-pub use serve::{serve, serve_gated};
+pub use serve::{serve, serve_gated, serve_tls};
 pub use shutdown::Shutdown;

@@ -61,6 +61,23 @@ pub async fn serve_gated<F, R>(
     F: Filter<Extract = (R,), Error = Infallible> + Clone + Send + Sync + 'static,
     R: Reply,
 {
+    serve_tls(listener, routes, shutdown, limits, gate, None).await;
+}
+
+/// [`serve_gated`], with TLS on every connection when `tls` is given: the handshake runs
+/// in the connection's task over the deadlined socket, within `header_timeout`, and a
+/// failed or slow handshake closes just that connection.
+pub async fn serve_tls<F, R>(
+    listener: TcpListener,
+    routes: F,
+    shutdown: Shutdown,
+    limits: &HttpLimits,
+    gate: ConnectionGate,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) where
+    F: Filter<Extract = (R,), Error = Infallible> + Clone + Send + Sync + 'static,
+    R: Reply,
+{
     let addr = listener.local_addr().ok();
     let fd_limit = crate::limits::raise_fd_limit();
     if fd_limit.is_some_and(|n| n < limits.max_connections as u64 + 64) {
@@ -104,7 +121,7 @@ pub async fn serve_gated<F, R>(
         };
         let _ = stream.set_nodelay(true);
         let clock = Arc::new(Mutex::new(Clock::new(timeouts)));
-        let io = TokioIo::new(Deadlined::new(stream, Arc::clone(&clock)));
+        let io = Deadlined::new(stream, Arc::clone(&clock));
         let svc = Guarded {
             inner: warp::service(routes.clone()),
             clock,
@@ -113,9 +130,26 @@ pub async fn serve_gated<F, R>(
         builder.http1().header_read_timeout(None);
         let builder = builder.http1_only();
         let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let conn = builder.serve_connection_with_upgrades(io, svc);
-            if let Err(err) = watcher.watch(conn.into_owned()).await {
+            let served = match tls {
+                None => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(timeouts.header, acceptor.accept(io)).await {
+                        Ok(Ok(io)) => {
+                            let conn =
+                                builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        Ok(Err(e)) => Err(e.into()),
+                        Err(_) => Err("TLS handshake timed out".into()),
+                    }
+                }
+            };
+            if let Err(err) = served {
                 tracing::debug!(%peer, error = %err, "Connection closed");
             }
             drop(permit);

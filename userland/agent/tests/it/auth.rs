@@ -233,16 +233,3 @@ fn the_binary_refuses_a_token_over_plain_http_at_start() {
     assert!(stderr.contains("--push-insecure"), "{stderr}");
     assert!(!stderr.contains(TOKEN), "token printed: {stderr}");
 }
-
-#[tokio::test]
-async fn a_tls_section_is_refused_rather_than_ignored() {
-    // Until HTTPS is wired into the server, tls_server_config must stop the start.
-    let mut c = config(&fixture("kmod"), SourceMode::Kmod);
-    c.web =
-        WebConfig::parse("[tls_server_config]\ncert_file = \"/a\"\nkey_file = \"/b\"\n").unwrap();
-    let err = c.validate().unwrap_err();
-    assert!(err.contains("tls_server_config"), "{err}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let r = procpulse_agent::spawn(c, listener, procpulse_service::Shutdown::new()).await;
-    assert!(r.is_err());
-}

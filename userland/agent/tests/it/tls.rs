@@ -1,8 +1,11 @@
-//! The agent's TLS acceptor (`procpulse_agent::tls`): a real handshake on loopback with
-//! a self-signed certificate generated here (rcgen), a client that trusts only it, and
-//! refusals of bad files.
+//! The agent's TLS (`procpulse_agent::tls`, `tls_server_config` of the web config): a
+//! real handshake on loopback with a self-signed certificate generated here (rcgen) and
+//! a client that trusts only it — the acceptor alone, then the whole agent over HTTPS
+//! with authentication — and refusals of bad files.
 
-use procpulse_agent::auth::TlsFiles;
+use crate::support::*;
+use procpulse_agent::SourceMode;
+use procpulse_agent::auth::{TlsFiles, WebConfig};
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,4 +130,112 @@ fn bad_files_are_refused_with_their_name() {
         key_file: files.key_file,
     };
     assert!(procpulse_agent::tls::acceptor(&empty).is_err());
+}
+
+#[tokio::test]
+async fn the_agent_serves_https_with_auth_and_refuses_plain_http() {
+    let dir = tempdir("agent");
+    let (files, _) = self_signed(&dir);
+    let pem = std::fs::read(&files.cert_file).unwrap();
+    let web = dir.0.join("web.toml");
+    // Relative paths: resolved against the web config's directory.
+    std::fs::write(
+        &web,
+        format!(
+            "bearer_token_sha256 = [\"{}\"]\n[tls_server_config]\ncert_file = \"agent.crt\"\nkey_file = \"agent.key\"\n",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" // sha256("test")
+        ),
+    )
+    .unwrap();
+    let mut c = config(&fixture("kmod"), SourceMode::Kmod);
+    c.web = WebConfig::load(&web).unwrap();
+    let a = start(c).await;
+    let port = a.addr.port();
+    let https = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .resolve("localhost", a.addr)
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{port}/api/v1/snapshot");
+    let res = https.get(&url).bearer_auth("test").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["host"], "test-host");
+    let res = https.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // Keep-alive over TLS: a second request on the same client.
+    let res = https
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    assert!(client().get(a.url("/healthz")).send().await.is_err());
+    // The agent still serves HTTPS afterwards.
+    let res = https.get(&url).bearer_auth("test").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn bad_tls_files_stop_the_start() {
+    let mut c = config(&fixture("kmod"), SourceMode::Kmod);
+    c.web = WebConfig::parse(
+        "[tls_server_config]\ncert_file = \"/nonexistent.crt\"\nkey_file = \"/nonexistent.key\"\n",
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r = procpulse_agent::spawn(c, listener, procpulse_service::Shutdown::new()).await;
+    let Err(e) = r else {
+        panic!("started with missing TLS files")
+    };
+    assert!(format!("{e:#}").contains("nonexistent.crt"), "{e:#}");
+}
+
+#[tokio::test]
+async fn a_silent_or_trickling_tls_client_is_closed_within_the_header_timeout() {
+    let dir = tempdir("slow");
+    let (files, _) = self_signed(&dir);
+    let mut c = config(&fixture("kmod"), SourceMode::Kmod);
+    c.web.tls_server_config = Some(files);
+    c.http.header_timeout_ms = 400;
+    let a = start(c).await;
+    // One silent socket and one that trickles a ClientHello byte every 100 ms.
+    let t0 = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let mut trickle = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let trickler = tokio::spawn(async move {
+        for b in [
+            0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ]
+        .iter()
+        .cycle()
+        .take(100)
+        {
+            if trickle.write_all(&[*b]).await.is_err() {
+                return t0.elapsed();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        t0.elapsed()
+    });
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), silent.read(&mut buf))
+        .await
+        .expect("silent TLS socket still open after 5 s");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let closed_after = t0.elapsed();
+    assert!(
+        closed_after < std::time::Duration::from_secs(2),
+        "{closed_after:?}"
+    );
+    let trickled = trickler.await.unwrap();
+    assert!(
+        trickled < std::time::Duration::from_secs(3),
+        "trickler held {trickled:?}"
+    );
+    a.stop().await;
 }
