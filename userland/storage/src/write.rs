@@ -26,6 +26,7 @@ use crate::error::StorageError;
 use crate::pool::{Database, PooledConn};
 use crate::row::{NEW_SAMPLE_COLUMNS, NewSample};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rows per INSERT on SQLite: SQLite ≥ 3.32 allows 32,766 bound parameters per statement
@@ -68,6 +69,15 @@ impl InsertReport {
 pub async fn insert_samples(
     db: &Database,
     rows: Vec<NewSample>,
+) -> Result<InsertReport, StorageError> {
+    insert_shared(db, Arc::new(rows)).await
+}
+
+/// [`insert_samples`] of rows the caller keeps a handle on: after a failure it can get
+/// them back (`Arc::try_unwrap`) and, for instance, write them again in smaller parts.
+pub async fn insert_shared(
+    db: &Database,
+    rows: Arc<Vec<NewSample>>,
 ) -> Result<InsertReport, StorageError> {
     if rows.is_empty() {
         return Ok(InsertReport::default());
@@ -137,7 +147,7 @@ mod sqlite {
 
     pub(super) async fn insert(
         conn: &mut SqliteConn,
-        rows: Vec<NewSample>,
+        rows: Arc<Vec<NewSample>>,
     ) -> Result<(Vec<bool>, usize), StorageError> {
         // The whole transaction runs on the blocking thread that owns the connection; if
         // the caller goes away it still commits or rolls back there.
