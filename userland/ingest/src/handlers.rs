@@ -2,6 +2,7 @@
 
 use crate::state::AppState;
 use crate::window::{DEFAULT_WINDOW, parse_window, valid_host};
+use crate::writer::WriteError;
 use bytes::Bytes;
 use procpulse_model::validate::{ValidationError, decode_batch};
 use procpulse_service::ApiError;
@@ -56,6 +57,30 @@ fn unavailable(state: &AppState, e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// The answer to a failed write (nothing of the request was stored):
+/// - the database refused the rows (a constraint, a value the column cannot hold):
+///   422 `rejected_by_database`, no Retry-After — the same body would fail again;
+/// - the database is unreachable, busy or failed in a way that may pass (and a writer
+///   that is shutting down): 503 `unavailable` + Retry-After;
+/// - anything else (a bug on this side): 500 `internal`, no Retry-After.
+fn write_error(state: &AppState, e: WriteError) -> ApiError {
+    match e {
+        WriteError::Storage(e) if e.is_rejected() => {
+            tracing::warn!(error = %e, "Database refused a request's rows");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected_by_database",
+                format!("the database refused these snapshots, nothing was stored: {e}"),
+            )
+        }
+        WriteError::Storage(e) if !e.is_unavailable() => {
+            tracing::error!(error = %e, "Write failed");
+            ApiError::internal("write failed, nothing was stored")
+        }
+        e => unavailable(state, e),
+    }
+}
+
 /// POST /api/v1/metrics — one snapshot or an array (≤ 1000); answers after the commit.
 pub async fn post_metrics(state: AppState, body: Bytes) -> Result<Response, warp::Rejection> {
     let now = OffsetDateTime::now_utc();
@@ -74,7 +99,7 @@ pub async fn post_metrics(state: AppState, body: Bytes) -> Result<Response, warp
         .writer
         .write(rows)
         .await
-        .map_err(|e| reject(unavailable(&state, e)))?;
+        .map_err(|e| reject(write_error(&state, e)))?;
     Ok(warp::reply::json(&Accepted {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
@@ -163,18 +188,26 @@ pub async fn healthz() -> Result<Response, warp::Rejection> {
 /// Longest a readiness probe waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// GET /readyz — 200 when migrated and the database answers, 503 otherwise.
+/// GET /readyz — 200 when migrated and the database answers, 503 otherwise. A server
+/// that acknowledges commits before they are durable (checked after migrations, see
+/// `Database::durability_warning`) adds `durability: {reduced: true, detail}`.
 pub async fn readyz(state: AppState) -> Result<Response, warp::Rejection> {
     if !state.is_migrated() {
         return Err(reject(unavailable(&state, "schema not migrated yet")));
     }
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(took)) => Ok(warp::reply::json(&serde_json::json!({
-            "status": "ready",
-            "database": state.db.backend().as_str(),
-            "ping_seconds": took.as_secs_f64(),
-        }))
-        .into_response()),
+        Ok(Ok(took)) => {
+            let mut body = serde_json::json!({
+                "status": "ready",
+                "database": state.db.backend().as_str(),
+                "ping_seconds": took.as_secs_f64(),
+            });
+            // Still ready (writes work), but commits may not survive a server crash.
+            if let Some(w) = state.durability_warning() {
+                body["durability"] = serde_json::json!({"reduced": true, "detail": w});
+            }
+            Ok(warp::reply::json(&body).into_response())
+        }
         Ok(Err(e)) => Err(reject(unavailable(&state, e))),
         Err(_) => Err(reject(unavailable(&state, "ping timed out"))),
     }

@@ -24,8 +24,8 @@ pub use config::{Config, WriteMode};
 use procpulse_service::Shutdown;
 use procpulse_service::metrics::{HttpMetrics, new_registry};
 use procpulse_storage::{Database, DatabaseUrl, StorageError};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use warp::Filter;
@@ -52,9 +52,11 @@ pub async fn run(
         Arc::clone(&metrics),
     ));
     let migrated = Arc::new(AtomicBool::new(false));
+    let durability = Arc::new(Mutex::new(None));
     tokio::spawn(migrate_until_done(
         db.clone(),
         Arc::clone(&migrated),
+        Arc::clone(&durability),
         shutdown.clone(),
     ));
     tracing::info!(
@@ -72,17 +74,24 @@ pub async fn run(
         metrics,
         registry: Arc::new(registry),
         migrated,
+        durability,
     });
     let routes = filters::routes(state).with(http.log());
     procpulse_service::serve(listener, routes, shutdown, &limits).await;
     Ok(())
 }
 
-async fn migrate_until_done(db: Database, migrated: Arc<AtomicBool>, shutdown: Shutdown) {
+async fn migrate_until_done(
+    db: Database,
+    migrated: Arc<AtomicBool>,
+    durability: Arc<Mutex<Option<String>>>,
+    shutdown: Shutdown,
+) {
     let mut logged = false;
     loop {
         match db.migrate().await {
             Ok(()) => {
+                check_durability(&db, &durability).await;
                 migrated.store(true, Ordering::Release);
                 tracing::info!(database = %db.url(), "Schema ready");
                 return;
@@ -98,5 +107,21 @@ async fn migrate_until_done(db: Database, migrated: Arc<AtomicBool>, shutdown: S
             _ = tokio::time::sleep(MIGRATE_RETRY) => {}
             _ = shutdown.wait() => return,
         }
+    }
+}
+
+/// Checks once, after migrations, that the database makes acknowledged commits durable;
+/// logs a warning naming the setting and keeps it for `/readyz` when it does not.
+async fn check_durability(db: &Database, durability: &Mutex<Option<String>>) {
+    match db.durability_warning().await {
+        Ok(Some(w)) => {
+            tracing::warn!(
+                setting = "innodb_flush_log_at_trx_commit",
+                "Durability reduced: {w}"
+            );
+            *durability.lock().unwrap_or_else(|p| p.into_inner()) = Some(w);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "Could not check innodb_flush_log_at_trx_commit"),
     }
 }

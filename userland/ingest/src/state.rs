@@ -5,8 +5,8 @@ use crate::metrics::IngestMetrics;
 use crate::writer::Writer;
 use procpulse_service::MetricsRegistry;
 use procpulse_storage::Database;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Everything a handler needs, behind one `Arc`: warp clones the state into every
 /// request (and with the filter tree), so a clone is one reference-count increment.
@@ -42,11 +42,21 @@ pub struct State {
     pub registry: MetricsRegistry,
     /// Set once migrations have been applied.
     pub migrated: Arc<AtomicBool>,
+    /// The database's durability warning, checked after migrations (None: durable).
+    pub durability: Arc<Mutex<Option<String>>>,
 }
 
 impl State {
     /// Whether the schema is in place (writes before that answer 503).
     pub fn is_migrated(&self) -> bool {
         self.migrated.load(Ordering::Acquire)
+    }
+
+    /// Why commits may not be durable, if the start-up check found a reason.
+    pub fn durability_warning(&self) -> Option<String> {
+        self.durability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

@@ -11,10 +11,16 @@
 //!   `batch_max_wait`, so a batch is what arrived during one commit. The batch is
 //!   written in one transaction (multi-row inserts) and each request is answered with
 //!   its own accepted/duplicate counts.
+//!
+//! Blast radius: when a group commit fails for any reason but "no connection" (see
+//! [`write_batch`]), nothing of it was stored and each of its requests is written again
+//! in a transaction of its own, so one request the database refuses fails alone and
+//! the others are stored and answered as if they had never shared a batch. Each request
+//! gets its own error, so the handler can tell a refusal (permanent) from an outage.
 
 use crate::config::{Config, WriteMode};
 use crate::metrics::IngestMetrics;
-use procpulse_storage::write::insert_samples;
+use procpulse_storage::write::insert_shared;
 use procpulse_storage::{Backend, Database, NewSample, StorageError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +56,7 @@ pub enum WriteError {
 struct Job {
     rows: Vec<NewSample>,
     queued_at: Instant,
-    reply: oneshot::Sender<Result<Outcome, String>>,
+    reply: oneshot::Sender<Result<Outcome, WriteError>>,
 }
 
 /// The write path of one ingest process.
@@ -115,15 +121,11 @@ impl Writer {
             None => {
                 let db = self.db.clone();
                 let metrics = Arc::clone(&self.metrics);
-                let task = tokio::spawn(async move { commit(&db, rows, &metrics).await });
+                let task = tokio::spawn(async move { commit(&db, Arc::new(rows), &metrics).await });
                 let (stored, _) = task
                     .await
                     .map_err(|e| WriteError::Stopped(e.to_string()))??;
-                let accepted = stored.iter().filter(|s| **s).count();
-                Ok(Outcome {
-                    accepted,
-                    duplicates: stored.len() - accepted,
-                })
+                Ok(outcome(&stored))
             }
             Some(queue) => {
                 let (reply, answer) = oneshot::channel();
@@ -139,7 +141,6 @@ impl Writer {
                 answer
                     .await
                     .map_err(|_| WriteError::Stopped("writer dropped the request".into()))?
-                    .map_err(|e| WriteError::Storage(StorageError::Unavailable(e)))
             }
         }
     }
@@ -156,12 +157,12 @@ impl Writer {
 /// One transaction with metrics; returns per-row stored flags.
 async fn commit(
     db: &Database,
-    rows: Vec<NewSample>,
+    rows: Arc<Vec<NewSample>>,
     metrics: &IngestMetrics,
 ) -> Result<(Vec<bool>, Duration), StorageError> {
     let n = rows.len();
     let start = std::time::Instant::now();
-    match insert_samples(db, rows).await {
+    match insert_shared(db, rows).await {
         Ok(report) => {
             let took = start.elapsed();
             metrics.commit(n, report.accepted(), took, report.pool_wait);
@@ -260,6 +261,10 @@ async fn gather(
     jobs
 }
 
+/// Commits `jobs` as one transaction; on failure retries each job alone (see the module
+/// docs), unless the failure was not getting a connection at all
+/// ([`StorageError::Unavailable`]): then every job gets that answer at once, rather than
+/// each waiting for its own pool timeout in turn.
 async fn write_batch(db: &Database, jobs: Vec<Job>, metrics: &IngestMetrics) {
     let mut sizes = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
@@ -269,23 +274,61 @@ async fn write_batch(db: &Database, jobs: Vec<Job>, metrics: &IngestMetrics) {
         replies.push(job.reply);
         rows.extend(job.rows);
     }
-    match commit(db, rows, metrics).await {
+    let rows = Arc::new(rows);
+    let err = match commit(db, Arc::clone(&rows), metrics).await {
         Ok((stored, _)) => {
             let mut at = 0;
             for (size, reply) in sizes.into_iter().zip(replies) {
-                let accepted = stored[at..at + size].iter().filter(|s| **s).count();
+                let _ = reply.send(Ok(outcome(&stored[at..at + size])));
                 at += size;
-                let _ = reply.send(Ok(Outcome {
-                    accepted,
-                    duplicates: size - accepted,
-                }));
             }
+            return;
         }
-        Err(e) => {
-            let msg = e.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(msg.clone()));
-            }
+        Err(e) => e,
+    };
+    if replies.len() == 1 {
+        let _ = replies.pop().map(|r| r.send(Err(WriteError::Storage(err))));
+        return;
+    }
+    if let StorageError::Unavailable(msg) = &err {
+        for reply in replies {
+            let _ = reply.send(Err(WriteError::Storage(StorageError::Unavailable(
+                msg.clone(),
+            ))));
         }
+        return;
+    }
+    tracing::info!(
+        requests = replies.len(),
+        error = %err,
+        "Group commit failed; writing its requests one by one"
+    );
+    // The storage call has returned, so this is the only handle left.
+    let mut rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
+    let mut parts = Vec::with_capacity(sizes.len());
+    for size in sizes.iter().rev() {
+        parts.push(rows.split_off(rows.len() - size));
+    }
+    parts.reverse();
+    let mut outage: Option<String> = None;
+    for (part, reply) in parts.into_iter().zip(replies) {
+        let answer = match &outage {
+            Some(msg) => Err(StorageError::Unavailable(msg.clone())),
+            None => commit(db, Arc::new(part), metrics)
+                .await
+                .map(|(stored, _)| outcome(&stored)),
+        };
+        if let Err(StorageError::Unavailable(msg)) = &answer {
+            outage.get_or_insert_with(|| msg.clone());
+        }
+        let _ = reply.send(answer.map_err(WriteError::Storage));
+    }
+}
+
+fn outcome(stored: &[bool]) -> Outcome {
+    let accepted = stored.iter().filter(|s| **s).count();
+    Outcome {
+        accepted,
+        duplicates: stored.len() - accepted,
     }
 }
