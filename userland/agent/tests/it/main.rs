@@ -15,6 +15,8 @@ mod kmod612;
 mod live;
 /// Push mode against a real warp ingest stand-in that fails, then recovers.
 mod push;
+/// Arbitrary query strings on every route: 200 or a JSON 4xx, never a 5xx or a drop.
+mod queries;
 /// Every route, error shapes, concurrency.
 mod routes;
 /// Source selection: auto switching, kmod-only, fallback.
