@@ -14,6 +14,27 @@ function cssVar(name, fallback) {
   return v || fallback;
 }
 
+/**
+ * uPlot options shared by the 0–100 % time charts (CPU, RAM, CPU by mode): no legend, a
+ * synced cursor, a fixed 0–100 y scale, the clock on x and `N%` on y.
+ */
+export function percentChartOptions(width, height, syncKey) {
+  const axisColor = cssVar('--muted', '#8a94a6');
+  const gridColor = cssVar('--grid', 'rgba(128,128,128,0.15)');
+  const axis = { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } };
+  return {
+    width,
+    height,
+    legend: { show: false },
+    cursor: { sync: { key: syncKey }, drag: { x: false, y: false } },
+    scales: { x: { time: true }, y: { auto: false, range: [0, 100] } },
+    axes: [
+      { ...axis, values: (_u, splits, _ax, _space, incr) => splits.map((v) => clock(v, incr)) },
+      { ...axis, size: 52, values: (_u, splits) => splits.map((v) => `${v}%`) },
+    ],
+  };
+}
+
 /** 24-hour local clock for the time axis; seconds only when ticks are less than a minute apart. */
 export function clock(epochSeconds, tickSeconds) {
   const d = new Date(epochSeconds * 1000);
@@ -28,31 +49,10 @@ export function clock(epochSeconds, tickSeconds) {
  * @param {uPlot.SyncPubSub} [sync]
  */
 function makeChart(container, { label, color, fill }, syncKey) {
-  const axisColor = cssVar('--muted', '#8a94a6');
-  const gridColor = cssVar('--grid', 'rgba(128,128,128,0.15)');
   const width = Math.max(200, container.clientWidth);
   const height = width < 520 ? HEIGHT_NARROW : HEIGHT_WIDE;
   const opts = {
-    width,
-    height,
-    legend: { show: false },
-    cursor: { sync: { key: syncKey }, drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { auto: false, range: [0, 100] } },
-    axes: [
-      {
-        stroke: axisColor,
-        grid: { stroke: gridColor, width: 1 },
-        ticks: { stroke: gridColor },
-        values: (_u, splits, _ax, _space, incr) => splits.map((v) => clock(v, incr)),
-      },
-      {
-        stroke: axisColor,
-        grid: { stroke: gridColor, width: 1 },
-        ticks: { stroke: gridColor },
-        size: 52,
-        values: (_u, splits) => splits.map((v) => `${v}%`),
-      },
-    ],
+    ...percentChartOptions(width, height, syncKey),
     series: [{}, { label, stroke: color, fill, width: 1.5, points: { show: false }, spanGaps: false }],
   };
   return new uPlot(opts, [new Float64Array(0), new Float64Array(0)], container);

@@ -11,14 +11,9 @@ import { el, setText } from '../lib/dom.js';
 import { formatPct } from '../lib/format.js';
 import { MODE_COLORS, MODES, modeLegend, readModes } from '../lib/modes.js';
 import { COL_MODES } from '../lib/store.js';
-import { clock } from './charts.js';
+import { percentChartOptions } from './charts.js';
 
 const HEIGHT = 200;
-
-function cssVar(name, fallback) {
-  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  return v || fallback;
-}
 
 /** @param {HTMLElement} card */
 export function createModesView(card) {
@@ -39,32 +34,11 @@ export function createModesView(card) {
   legend.append(...items.map((x) => x.li));
   card.append(chartEl, legend);
 
-  const axisColor = cssVar('--muted', '#8a94a6');
-  const gridColor = cssVar('--grid', 'rgba(128,128,128,0.15)');
   // Series in drawing order: idle (the whole stack) first, user (the bottom band) last.
   const order = MODES.map((_, i) => MODES.length - 1 - i);
   const chart = new uPlot(
     {
-      width: Math.max(200, chartEl.clientWidth),
-      height: HEIGHT,
-      legend: { show: false },
-      cursor: { sync: { key: 'pp' }, drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { auto: false, range: [0, 100] } },
-      axes: [
-        {
-          stroke: axisColor,
-          grid: { stroke: gridColor, width: 1 },
-          ticks: { stroke: gridColor },
-          values: (_u, splits, _ax, _space, incr) => splits.map((v) => clock(v, incr)),
-        },
-        {
-          stroke: axisColor,
-          grid: { stroke: gridColor, width: 1 },
-          ticks: { stroke: gridColor },
-          size: 52,
-          values: (_u, splits) => splits.map((v) => `${v}%`),
-        },
-      ],
+      ...percentChartOptions(Math.max(200, chartEl.clientWidth), HEIGHT, 'pp'),
       series: [
         {},
         ...order.map((i) => ({
