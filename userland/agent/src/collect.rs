@@ -330,17 +330,7 @@ impl Agent {
         }
         if let Some(p) = &snap.pressure {
             out.extend_from_slice(b",\"pressure\":");
-            // The snapshot's pressure is the sample's: serialized once per sample.
-            match sample.as_deref() {
-                Some(s) if s.pressure.as_ref() == Some(p) => {
-                    let json = s.pressure_json.get_or_init(|| {
-                        serde_json::to_vec(p).expect("pressure serializes (numbers only)")
-                    });
-                    out.extend_from_slice(json);
-                }
-                _ => serde_json::to_writer(&mut out, p)
-                    .map_err(|e| CollectError::Encode(e.to_string()))?,
-            }
+            serde_json::to_writer(&mut out, p).map_err(|e| CollectError::Encode(e.to_string()))?;
         }
         out.push(b'}');
         Ok(out)
@@ -491,7 +481,7 @@ impl Agent {
             .ok();
         let source = snap.as_ref().map_or_else(|| self.source(), |s| s.source);
         let cpu =
-            crate::host_metrics::CpuSeconds::read(&self.files, source, self.host_metrics.clk_tck());
+            crate::host_metrics::CpuSeconds::read(&self.files, source, self.sampler.clk_tck());
         let host = self.host_metrics.scrape(snap.as_ref(), cpu.as_ref());
         procpulse_service::metrics::render(format, &[&self.registry, &host])
     }

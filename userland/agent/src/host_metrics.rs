@@ -137,19 +137,10 @@ impl CpuSeconds {
     }
 }
 
-/// `sysconf(_SC_CLK_TCK)`, the unit of /proc/stat's CPU times (100 when unknown).
-pub fn clk_tck() -> f64 {
-    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
-        Ok(Some(v)) if v > 0 => v as f64,
-        _ => 100.0,
-    }
-}
-
 /// The agent's own sample counter, and what a scrape needs to build the host series.
 #[derive(Debug)]
 pub struct HostMetrics {
     samples: Family<SourceLabel, Counter>,
-    clk_tck: f64,
 }
 
 impl HostMetrics {
@@ -157,7 +148,6 @@ impl HostMetrics {
     pub fn register(reg: &mut Registry) -> Self {
         let m = HostMetrics {
             samples: Family::default(),
-            clk_tck: clk_tck(),
         };
         reg.register(
             "agent_samples",
@@ -174,11 +164,6 @@ impl HostMetrics {
                 source: source.as_str(),
             })
             .inc();
-    }
-
-    /// USER_HZ, the unit of /proc/stat's CPU times.
-    pub fn clk_tck(&self) -> f64 {
-        self.clk_tck
     }
 
     /// The host series of one scrape (prefix `procpulse_`): CPU counters from `cpu`, the

@@ -161,8 +161,6 @@ pub struct Sample {
     /// `top[..n]` as JSON with its `n`, serialized by the first snapshot request that
     /// needs it and copied by the others (the rows change only once per interval).
     pub top_json: std::sync::OnceLock<(usize, Vec<u8>)>,
-    /// `pressure` as JSON, serialized by the first snapshot request that needs it.
-    pub pressure_json: std::sync::OnceLock<Vec<u8>>,
 }
 
 /// Keeps the previous readings and publishes samples.
@@ -221,6 +219,11 @@ impl Sampler {
             }),
             latest: RwLock::new(None),
         }
+    }
+
+    /// USER_HZ (`sysconf(_SC_CLK_TCK)`), the unit of /proc/stat's CPU times.
+    pub fn clk_tck(&self) -> f64 {
+        self.clk_tck
     }
 
     /// The latest sample, if any.
@@ -362,7 +365,6 @@ impl Sampler {
             top,
             users,
             top_json: std::sync::OnceLock::new(),
-            pressure_json: std::sync::OnceLock::new(),
             at: now,
             load,
             cpu_usage_percent: usage,
