@@ -135,6 +135,9 @@ pub struct Agent {
     http: Arc<HttpMetrics>,
     host_metrics: HostMetrics,
     push_metrics: PushMetrics,
+    /// The web config's credentials, built once (a bcrypt hash at start) and shared by
+    /// every server thread, so a verified login is cached for all of them.
+    auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 fn now_ms() -> OffsetDateTime {
@@ -179,7 +182,9 @@ impl Agent {
         let http = HttpMetrics::register(&mut reg, ROUTES);
         let host_metrics = HostMetrics::register(&mut reg);
         let push_metrics = PushMetrics::register(&mut reg);
+        let auth = crate::auth::Authenticator::new(&config.web);
         let agent = Arc::new(Agent {
+            auth,
             config,
             host,
             files,
@@ -261,6 +266,11 @@ impl Agent {
                 self.files.invalidate();
             }
         }
+    }
+
+    /// The web config's authenticator (`None` when no credentials are configured).
+    pub fn authenticator(&self) -> Option<Arc<crate::auth::Authenticator>> {
+        self.auth.clone()
     }
 
     /// The configuration.

@@ -29,7 +29,7 @@ pub fn routes(
         .and(warp::query::<handlers::ProcessesQuery>())
         .and(with_agent(agent.clone()))
         .and_then(handlers::processes);
-    let auth = crate::auth::require(crate::auth::Authenticator::new(&agent.config().web));
+    let auth = crate::auth::require(agent.authenticator());
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .and_then(handlers::healthz);
