@@ -6,7 +6,6 @@ use std::time::Duration;
 use procpulse_service::ApiError;
 use procpulse_storage::StorageError;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -196,11 +195,9 @@ pub struct HistoryQuery {
     pub from_host: Option<String>,
 }
 
+/// `h` (never empty: empty values are dropped before) checked by the model's host rule.
 fn host_name(field: &str, h: &str) -> Result<String, ApiError> {
-    let ok = h.len() <= 64
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    if procpulse_model::validate::valid_host(h) {
         Ok(h.to_owned())
     } else {
         Err(ApiError::invalid_field(
@@ -258,18 +255,9 @@ pub fn parse_history_query(
     }
     let since = match get("since") {
         None => now - WINDOW,
-        Some(s) => {
-            // The `time` crate takes any byte between date and time; RFC 3339 says T (or t).
-            if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
-                return Err(ApiError::invalid_field(
-                    "since",
-                    "since must be an RFC 3339 time (YYYY-MM-DDThh:mm:ssZ)",
-                ));
-            }
-            OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-                ApiError::invalid_field("since", format!("since must be an RFC 3339 time: {e}"))
-            })?
-        }
+        Some(s) => procpulse_model::time_text::parse(s).map_err(|e| {
+            ApiError::invalid_field("since", format!("since must be an RFC 3339 time: {e}"))
+        })?,
     };
     if since > now {
         return Err(ApiError::invalid_field(

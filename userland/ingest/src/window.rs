@@ -40,11 +40,7 @@ pub fn parse_window(s: &str) -> Result<Duration, String> {
 }
 
 /// SPEC §3's host rule: 1–64 chars of `[A-Za-z0-9._-]`.
-pub fn valid_host(h: &str) -> bool {
-    (1..=64).contains(&h.len())
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
+pub use procpulse_model::validate::valid_host;
 
 #[cfg(test)]
 mod tests {

@@ -621,12 +621,17 @@ fn check_top_v2(i: usize, p: &TopProcess) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// The host-name rule of SPEC §3: 1–64 characters of `[A-Za-z0-9._-]`. The one definition
+/// ingest's and the broadcaster's `host=` query parameters use too.
+pub fn valid_host(host: &str) -> bool {
+    (1..=64).contains(&host.len())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 fn check_host(host: &str) -> Result<(), ValidationError> {
-    let ok_len = (1..=64).contains(&host.len());
-    let ok_chars = host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok_len && ok_chars {
+    if valid_host(host) {
         Ok(())
     } else {
         Err(ValidationError::invalid(
