@@ -70,14 +70,11 @@ impl Task {
     }
 }
 
-/// Field 19 (`nice`) of a `/proc/<pid>/stat` line, when present and in −20..=19.
-/// Fields are counted after the last `)`, since the comm may contain spaces and `)`.
-pub fn stat_nice(bytes: &[u8]) -> Option<i32> {
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&bytes[close + 1..]).ok()?;
-    // After `)`: state (field 3) … nice (field 19) is the 17th.
-    let nice: i32 = rest.split_ascii_whitespace().nth(16)?.parse().ok()?;
-    (-20..=19).contains(&nice).then_some(nice)
+/// A parsed `/proc/<pid>/stat`'s nice value as served: `None` outside −20..=19.
+pub fn stat_nice(s: &parse::PidStat) -> Option<i32> {
+    i32::try_from(s.nice)
+        .ok()
+        .filter(|n| (-20..=19).contains(n))
 }
 
 /// A thread count as served (`None` for 0, which the model rejects, or a value beyond
@@ -402,11 +399,10 @@ impl Sampler {
                 if !ok {
                     return;
                 }
-                t.nice = stat_nice(buf);
+                let stat = parse::parse_pid_stat(buf).ok();
+                t.nice = stat.as_ref().and_then(stat_nice);
                 if t.threads.is_none() {
-                    t.threads = parse::parse_pid_stat(buf)
-                        .ok()
-                        .and_then(|s| threads(s.num_threads));
+                    t.threads = stat.and_then(|s| threads(s.num_threads));
                 }
             }
         }
@@ -453,7 +449,8 @@ impl Sampler {
                 continue;
             }
             if let Ok(s) = parse::parse_pid_stat(buf) {
-                each(s, stat_nice(buf));
+                let nice = stat_nice(&s);
+                each(s, nice);
             }
         }
     }
@@ -470,21 +467,23 @@ mod tests {
 
     #[test]
     fn nice_is_field_19_counted_after_the_comm() {
-        assert_eq!(stat_nice(NICE5), Some(5));
-        assert_eq!(stat_nice(ODD), Some(-20));
+        let nice = |b: &[u8]| parse::parse_pid_stat(b).ok().and_then(|s| stat_nice(&s));
+        assert_eq!(nice(NICE5), Some(5));
+        assert_eq!(nice(ODD), Some(-20));
         let s = parse::parse_pid_stat(NICE5).unwrap();
         assert_eq!(threads(s.num_threads), Some(4));
     }
 
     #[test]
     fn nice_out_of_range_or_truncated_is_none() {
+        let nice = |b: &[u8]| parse::parse_pid_stat(b).ok().and_then(|s| stat_nice(&s));
         assert_eq!(
-            stat_nice(b"1 (x) S 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 25 1 0"),
+            nice(b"1 (x) S 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 25 1 0 5 6 7"),
             None
         );
-        assert_eq!(stat_nice(b"1 (x) S 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 20"), None);
-        assert_eq!(stat_nice(b"1 (x"), None);
-        assert_eq!(stat_nice(b""), None);
+        assert_eq!(nice(b"1 (x) S 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 20"), None);
+        assert_eq!(nice(b"1 (x"), None);
+        assert_eq!(nice(b""), None);
         assert_eq!(threads(0), None);
     }
 

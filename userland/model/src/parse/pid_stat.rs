@@ -21,6 +21,8 @@ pub struct PidStat {
     pub utime_ticks: u64,
     /// System time, clock ticks.
     pub stime_ticks: u64,
+    /// Nice value (field 19; −20..=19 on Linux).
+    pub nice: i64,
     /// Threads in the thread group.
     pub num_threads: u64,
     /// Start time after boot, clock ticks.
@@ -76,7 +78,8 @@ pub fn parse_pid_stat(bytes: &[u8]) -> Result<PidStat, ParseError> {
     let ppid = num(FILE, "ppid", f.next())?;
     let utime_ticks = num(FILE, "utime", f.nth(9))?; // field 14
     let stime_ticks = num(FILE, "stime", f.next())?; // 15
-    let num_threads = num(FILE, "num_threads", f.nth(4))?; // 20
+    let nice = num(FILE, "nice", f.nth(3))?; // 19
+    let num_threads = num(FILE, "num_threads", f.next())?; // 20
     let starttime_ticks = num(FILE, "starttime", f.nth(1))?; // 22
     let rss_pages: i64 = num(FILE, "rss", f.nth(1))?; // 24
     Ok(PidStat {
@@ -86,6 +89,7 @@ pub fn parse_pid_stat(bytes: &[u8]) -> Result<PidStat, ParseError> {
         ppid,
         utime_ticks,
         stime_ticks,
+        nice,
         num_threads,
         starttime_ticks,
         rss_pages: rss_pages.max(0) as u64,
