@@ -13,11 +13,14 @@ cd "$(dirname "$0")/.." || exit 2
 export CI_LOG_DIR=${CI_LOG_DIR:-/tmp/procpulse-logs}
 mkdir -p "$CI_LOG_DIR"
 export CARGO_TERM_COLOR=never
+# A run starts from a clean checkout, so incremental caches only cost disk (gigabytes).
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod vm stack)
 if [ $# -gt 0 ]; then STAGES=("$@"); fi
 
 log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*"; }
+free_disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
 
 log "installing dependencies (ci/deps.sh)"
 ci/deps.sh || { echo "ci/deps.sh failed" >&2; exit 1; }
@@ -72,7 +75,7 @@ done
 passed=0; failed=0; failed_names=()
 for s in "${STAGES[@]}"; do
   if ! declare -F "stage_$s" >/dev/null; then echo "unknown stage $s" >&2; exit 2; fi
-  log "stage $s: start"
+  log "stage $s: start ($(free_disk) free on $(df --output=target . | tail -1))"
   t0=$(date +%s)
   if "stage_$s" 2>&1 | tee "$CI_LOG_DIR/stage-$s.log"; then
     log "stage $s: PASS ($(( $(date +%s) - t0 )) s)"; passed=$((passed + 1))

@@ -31,7 +31,7 @@ try {
     { timeout: 10_000 },
   );
   const shown = await page.$$eval('#host-select option', (os) => os.map((o) => o.value).filter(Boolean).sort());
-  // The split card's own counters (ids set by web/src/views/split.js); thousands
+  // The split card's own counters (ids set by web/app/views/split.js); thousands
   // separators stripped.
   const num = (t) => (t == null ? null : Number(t.replace(/[^\d]/g, '')));
   const split = await page.evaluate(() => ({

@@ -1,6 +1,6 @@
 // Backoff: exponential, capped, jittered, reset on a healthy connection.
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/lib/backoff.js';
+import { Backoff } from '../../app/lib/backoff.js';
 
 describe('Backoff', () => {
   it('doubles from the base up to the cap without jitter', () => {

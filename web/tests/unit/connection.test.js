@@ -1,7 +1,7 @@
 // Connection state machine: connecting → live on hello → reconnecting with backoff → backfill.
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/lib/backoff.js';
-import { Connection } from '../../src/lib/connection.js';
+import { Backoff } from '../../app/lib/backoff.js';
+import { Connection } from '../../app/lib/connection.js';
 
 /** A scripted stand-in for the browser's WebSocket: the test drives its events. */
 class ScriptedSocket {

@@ -1,6 +1,6 @@
 // CPU modes: reading, stacking (cumulative, guest never double-counted), legend.
 import { describe, expect, it } from 'vitest';
-import { MODE_COLORS, MODES, modeLegend, readModes, stackModes } from '../../src/lib/modes.js';
+import { MODE_COLORS, MODES, modeLegend, readModes, stackModes } from '../../app/lib/modes.js';
 import { rowV2 } from './fixtures.js';
 
 describe('CPU modes', () => {

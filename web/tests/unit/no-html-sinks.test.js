@@ -1,10 +1,10 @@
-// Data from the wire goes into the DOM as text: no HTML-parsing sinks anywhere in src/.
+// Data from the wire goes into the DOM as text: no HTML-parsing sinks anywhere in app/.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clock } from '../../src/views/charts.js';
+import { clock } from '../../app/views/charts.js';
 
-const SRC = new URL('../../src/', import.meta.url).pathname;
+const SRC = new URL('../../app/', import.meta.url).pathname;
 const files = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []));
 

@@ -1,7 +1,7 @@
 // Per-core CPU: reading, strip layout (4, 64 and 1,024 CPUs), busiest cores, colour ramp,
 // heatmap rows and the bounded per-core history.
 import { describe, expect, it } from 'vitest';
-import { busiest, CoreHistory, heatColor, heatRgb, heatRows, MAX_CPUS, perCpuSummary, readPerCpu, stripLayout } from '../../src/lib/percore.js';
+import { busiest, CoreHistory, heatColor, heatRgb, heatRows, MAX_CPUS, perCpuSummary, readPerCpu, stripLayout } from '../../app/lib/percore.js';
 import { rowV2 } from './fixtures.js';
 
 const many = (n, f = (i) => i % 101) => ({ per_cpu: Array.from({ length: n }, (_, i) => ({ cpu: i, usage_percent: f(i) })) });

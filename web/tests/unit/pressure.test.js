@@ -1,6 +1,6 @@
 // Pressure rows: present resources only; absent PSI is null (hidden), never zeros.
 import { describe, expect, it } from 'vitest';
-import { pressureRows } from '../../src/lib/pressure.js';
+import { pressureRows } from '../../app/lib/pressure.js';
 import { rowV2 } from './fixtures.js';
 
 describe('pressureRows', () => {

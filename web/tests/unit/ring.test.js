@@ -1,6 +1,6 @@
 // Ring: bounded, x-ordered columnar buffer with zero-copy views.
 import { describe, expect, it } from 'vitest';
-import { Ring } from '../../src/lib/ring.js';
+import { Ring } from '../../app/lib/ring.js';
 
 const xsOf = (r) => Array.from(r.view()[0]);
 const colOf = (r, c) => Array.from(r.view()[c + 1]);

@@ -1,6 +1,6 @@
 // Route split math: shares with one decimal that always add up to 100.0.
 import { describe, expect, it } from 'vitest';
-import { formatShare, splitShares } from '../../src/lib/split.js';
+import { formatShare, splitShares } from '../../app/lib/split.js';
 
 describe('splitShares', () => {
   it('even split', () => {

@@ -1,7 +1,7 @@
 // Frame parsing and the store: backfill replaces, live rows append, duplicates by id never
 // double-plotted, late rows land in time order, junk is counted and dropped.
 import { describe, expect, it } from 'vitest';
-import { COL_MODES, COLUMNS, parseFrame, rowPoint, Store } from '../../src/lib/store.js';
+import { COL_MODES, COLUMNS, parseFrame, rowPoint, Store } from '../../app/lib/store.js';
 import { row, rowV2, T0 } from './fixtures.js';
 
 const frame = (o) => JSON.stringify(o);

@@ -1,6 +1,6 @@
 // Process table: filter (command, user, pid), sort by each column, paging, sort toggling.
 import { describe, expect, it } from 'vitest';
-import { COLUMNS, filterTop, nextSort, PAGE_SIZES, paginate, SORT_KEYS, sortTop, STATES, stateName } from '../../src/lib/table.js';
+import { COLUMNS, filterTop, nextSort, PAGE_SIZES, paginate, SORT_KEYS, sortTop, STATES, stateName } from '../../app/lib/table.js';
 import { rowV2 } from './fixtures.js';
 
 const top = [

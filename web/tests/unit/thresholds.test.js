@@ -1,6 +1,6 @@
 // One definition of the usage thresholds (Glances' defaults) for CPU, RAM and swap.
 import { describe, expect, it } from 'vitest';
-import { applyLevel, LEVEL_MARK, LEVELS, level, THRESHOLDS } from '../../src/lib/thresholds.js';
+import { applyLevel, LEVEL_MARK, LEVELS, level, THRESHOLDS } from '../../app/lib/thresholds.js';
 
 describe('thresholds', () => {
   it('are 50 / 70 / 90 %', () => {

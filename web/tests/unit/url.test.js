@@ -1,6 +1,6 @@
 // WebSocket / REST URL derivation from the page location.
 import { describe, expect, it } from 'vitest';
-import { apiUrl, wsUrl } from '../../src/lib/url.js';
+import { apiUrl, wsUrl } from '../../app/lib/url.js';
 
 const loc = (href) => ({ href });
 

@@ -1,7 +1,7 @@
 // Pure helpers behind the views: memory and swap breakdowns and number formatting.
 import { describe, expect, it } from 'vitest';
-import { formatAge, formatCount, formatKb, formatLoad, formatPct, share } from '../../src/lib/format.js';
-import { memoryParts, swapParts } from '../../src/lib/memory.js';
+import { formatAge, formatCount, formatKb, formatLoad, formatPct, share } from '../../app/lib/format.js';
+import { memoryParts, swapParts } from '../../app/lib/memory.js';
 import { rowV2 } from './fixtures.js';
 
 describe('memoryParts', () => {

@@ -3,7 +3,6 @@
 // Frames are applied to the store as they arrive; the views redraw from the store at most once
 // per animation frame (requestAnimationFrame), and only the parts that changed.
 
-import './style.css';
 import { Connection } from './lib/connection.js';
 import { setText } from './lib/dom.js';
 import { formatAge, formatPct } from './lib/format.js';

@@ -3,8 +3,7 @@
 // The charts plot the store's ring buffer views directly (zero-copy Float64Array subarrays) and
 // are only touched from the animation-frame loop, at most once per frame.
 
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+import uPlot from '../vendor/uplot/uPlot.esm.js';
 
 const HEIGHT_WIDE = 220;
 const HEIGHT_NARROW = 170;

@@ -6,7 +6,7 @@
 // of its band; drawn from the top band down with opaque fills, each band covers the one below
 // only up to its own edge, which draws the stack without copying any data per redraw.
 
-import uPlot from 'uplot';
+import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { el, setText } from '../lib/dom.js';
 import { formatPct } from '../lib/format.js';
 import { MODE_COLORS, MODES, modeLegend, readModes } from '../lib/modes.js';
