@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Installs what procpulse's build, tests and benchmarks need on Debian 12.
-# Usage: ci/deps.sh [group...]   groups: base kernel db web bench prom (default: all)
+# Usage: ci/deps.sh [group...]   groups: base kernel sqlite nginx mariadb web bench prom,
+#        and db (= sqlite nginx mariadb); default: all
 # Idempotent: packages already present are skipped, so a warm machine pays ~1 s.
 set -euo pipefail
 
-groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(base kernel db web bench prom)
+args=("$@")
+[ $# -gt 0 ] || args=(base kernel db web bench prom)
+groups=()
+for g in "${args[@]}"; do
+  case $g in db) groups+=(sqlite nginx mariadb) ;; *) groups+=("$g") ;; esac
+done
 
 declare -A PKGS=(
   [base]="build-essential pkg-config curl ca-certificates procps psmisc jq python3-venv"
   [kernel]="linux-source-6.12 rustc-web rust-web-src bc bison flex libelf-dev libssl-dev cpio busybox-static qemu-system-x86 libclang-dev xz-utils linux-config-6.12 dpkg-dev rsync kmod debootstrap debhelper"
-  [db]="mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat libsqlite3-dev sqlite3 nginx-light"
+  # The SQLite stack (ci/stack.sh) needs only sqlite and nginx; `db` is all three.
+  [sqlite]="libsqlite3-dev sqlite3"
+  [nginx]="nginx-light"
+  [mariadb]="mariadb-server mariadb-client"
   [web]="chromium nodejs"
   [bench]="wrk prometheus-node-exporter hyperfine"
   # ci/test-prometheus.sh: a real Prometheus 2.42 (+ promtool), node_exporter to compare
@@ -20,7 +28,7 @@ declare -A PKGS=(
 
 want=()
 for g in "${groups[@]}"; do
-  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel db web bench prom)" >&2; exit 2; }
+  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel sqlite nginx mariadb db web bench prom)" >&2; exit 2; }
   for p in ${PKGS[$g]}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
   done

@@ -31,6 +31,8 @@ done
 [ ${#variants[@]} -gt 0 ] || variants=(default debug voluntary)
 
 log() { echo "kernel.sh: $*" >&2; }
+# shellcheck source=ci/progress.sh
+. "$ROOT/ci/progress.sh"
 
 "$ROOT/ci/deps.sh" kernel >&2
 
@@ -106,7 +108,7 @@ build_variant() {
     fi
   done <"$frag"
   log "$v: building with -j$JOBS (log: $dir/build.log)"
-  if ! kmake "$out" -j"$JOBS" all >>"$dir/build.log" 2>&1; then
+  if ! with_progress "kernel $v" "$dir/build.log" kmake "$out" -j"$JOBS" all; then
     tail -n 40 "$dir/build.log" >&2
     log "$v: kernel build failed"
     exit 1

@@ -56,6 +56,8 @@ done
 case $MONITOR in auto|vm|host) ;; *) echo "stack.sh: --monitor must be auto, vm or host" >&2; exit 2 ;; esac
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# shellcheck source=ci/progress.sh
+. ci/progress.sh
 die() { printf 'stack.sh: %s\n' "$*" >&2; exit 1; }
 PIDS=() SPLIT_DIR="" VM_PIDFILE=""
 # shellcheck disable=SC2329 # run by the EXIT trap; shellcheck 0.11 misses that before an explicit exit
@@ -82,8 +84,8 @@ for p in $AGENT_PORT $A_PORT $B_PORT $SPLIT_PORT $WEB_PORT; do
   port_free "$p" || die "port $p on 127.0.0.1 is in use (choose others with --base-port)"
 done
 
-say "installing dependencies"
-ci/deps.sh base db web
+say "installing dependencies (ci/deps.sh base sqlite nginx: the SQLite stack needs no MariaDB, Node or Chromium)"
+ci/deps.sh base sqlite nginx
 mkdir -p "$STATE_DIR/logs"
 LOGS=$STATE_DIR/logs
 rm -f "$STATE_DIR"/procpulse.db* "$STATE_DIR"/records.ndjson "$STATE_DIR"/*.json "$STATE_DIR"/*.html
@@ -93,18 +95,16 @@ if [ -z "$BIN" ]; then
   say "building release binaries (cargo build --release)"
   cargo build --release --locked -p procpulse-agent -p procpulse-ingest \
     -p procpulse-broadcaster -p procpulse-loadgen
-  BIN=$ROOT/target/release
+  BIN=$(ci/target-dir.sh)/release
 fi
-say "building the dashboard (web/)"
-(cd web && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent build >"$LOGS/web-build.log" 2>&1) ||
-  die "dashboard build failed (see $LOGS/web-build.log)"
 
 # --- the monitored machine -----------------------------------------------------------
 MONITOR_DESC=""
 start_vm() {
   VM_PIDFILE=$STATE_DIR/vm.pid
   say "booting the Rust-enabled kernel in QEMU with the procpulse modules (ci/vm.sh; first run builds the kernel)"
-  ci/vm.sh --daemon --port "$AGENT_PORT" --pid-file "$VM_PIDFILE" --log "$LOGS/vm-console.log" >"$LOGS/vm.log" 2>&1
+  with_progress "  VM" "$LOGS/vm.log" \
+    ci/vm.sh --daemon --port "$AGENT_PORT" --pid-file "$VM_PIDFILE" --log "$LOGS/vm-console.log"
 }
 case $MONITOR in
   vm) start_vm || die "the VM did not come up (see $LOGS/vm.log)"
@@ -137,8 +137,8 @@ say "starting the nginx 50/50 split on :$SPLIT_PORT"
 eval "$(ci/nginx-split.sh "$SPLIT_PORT" "127.0.0.1:$A_PORT" "127.0.0.1:$B_PORT")"
 SPLIT_DIR=$NGINX_SPLIT_DIR
 
-say "starting the broadcaster and dashboard on :$WEB_PORT"
-"$BIN/procpulse-broadcaster" --listen "127.0.0.1:$WEB_PORT" --database-url "$DB_URL" --web-dir web/dist >"$LOGS/broadcaster.log" 2>&1 &
+say "starting the broadcaster, which serves the dashboard built into it, on :$WEB_PORT"
+"$BIN/procpulse-broadcaster" --listen "127.0.0.1:$WEB_PORT" --database-url "$DB_URL" >"$LOGS/broadcaster.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WEB_PORT/readyz" 30
 DASHBOARD="http://127.0.0.1:$WEB_PORT/"

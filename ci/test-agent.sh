@@ -10,7 +10,6 @@
 # Ends with "N passed, N failed" (steps). Exit status non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 ci/deps.sh base >/dev/null
 
@@ -23,6 +22,7 @@ step() { # name cmd...
 }
 
 # The live test runs the stress binary from the same target dir.
+TARGET=$(ci/target-dir.sh)
 step "build agent + stress" cargo build -j2 -q -p procpulse-agent -p procpulse-stress
 step "procpulse-model tests" cargo test -j2 -q -p procpulse-model
 step "procpulse-stress tests" cargo test -j2 -q -p procpulse-stress
@@ -33,7 +33,7 @@ smoke() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/agent-smoke.XXXXXX")
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   PROCPULSE_LISTEN=127.0.0.1:$port PROCPULSE_SOURCE=procfs PROCPULSE_HOSTNAME=smoke-host \
-    PROCPULSE_SAMPLE_INTERVAL_MS=200 PROCPULSE_THREADS=3 PROCPULSE_PIN_THREADS=true "$ROOT/target/debug/procpulse-agent" >"$work/log" 2>&1 &
+    PROCPULSE_SAMPLE_INTERVAL_MS=200 PROCPULSE_THREADS=3 PROCPULSE_PIN_THREADS=true "$TARGET/debug/procpulse-agent" >"$work/log" 2>&1 &
   pid=$!
   local ok=1
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.1; done
@@ -75,12 +75,12 @@ smoke() {
   done
   awk '{ sub(/.*\) /, ""); print $17 }' /proc/"$pid"/task/*/stat | grep -qx 10 || { echo "no sampler thread at nice 10"; ok=0; }
   # A second agent on the same port is refused (SO_REUSEPORT must not let it join).
-  if PROCPULSE_LISTEN=127.0.0.1:$port "$ROOT/target/debug/procpulse-agent" >"$work/second.log" 2>&1; then
+  if PROCPULSE_LISTEN=127.0.0.1:$port "$TARGET/debug/procpulse-agent" >"$work/second.log" 2>&1; then
     echo "a second agent started on a port in use"; ok=0
   fi
   grep -q "in use" "$work/second.log" || { echo "second agent: no 'in use' error: $(cat "$work/second.log")"; ok=0; }
   # More top rows than a snapshot may hold is refused with the range.
-  if PROCPULSE_SNAPSHOT_TOP=51 "$ROOT/target/debug/procpulse-agent" >"$work/top51.log" 2>&1; then
+  if PROCPULSE_SNAPSHOT_TOP=51 "$TARGET/debug/procpulse-agent" >"$work/top51.log" 2>&1; then
     echo "--snapshot-top 51 accepted"; ok=0
   fi
   grep -q "0..=50" "$work/top51.log" || { echo "--snapshot-top 51: no range in the error: $(cat "$work/top51.log")"; ok=0; }

@@ -16,11 +16,14 @@ monitor=${PROCPULSE_MONITOR:-}
 if [ -z "$monitor" ]; then
   if ls /var/cache/procpulse/kernels/default-* >/dev/null 2>&1 || [ -n "${PROCPULSE_CACHE_DIR:-}" ]; then monitor=auto; else monitor=host; fi
 fi
+# Node and Chromium for the dashboard check only: the stack itself needs neither.
+ci/deps.sh base web >/dev/null
 (cd web && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
 # The debug binaries the other stages built (a release build would add minutes to CI).
 if [ -z "${PROCPULSE_BIN_DIR:-}" ]; then
   cargo build -j2 -q --locked -p procpulse-agent -p procpulse-ingest -p procpulse-broadcaster -p procpulse-loadgen
-  export PROCPULSE_BIN_DIR=$PWD/target/debug
+  PROCPULSE_BIN_DIR=$(ci/target-dir.sh)/debug
+  export PROCPULSE_BIN_DIR
 fi
 status=0
 ci/stack.sh --no-wait --monitor "$monitor" --state-dir "$state" --base-port 18200 \

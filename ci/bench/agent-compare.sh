@@ -33,7 +33,7 @@ echo "agent-compare.sh: building $REV in $BEFORE_DIR and this checkout ($(git re
 (cd "$BEFORE_DIR" && CARGO_TARGET_DIR=$ROOT/.cache/agent-before-target cargo build --release -j2 -q -p procpulse-agent)
 cargo build --release -j2 -q -p procpulse-agent
 declare -A BIN=([before]=$ROOT/.cache/agent-before-target/release/procpulse-agent
-  [after]=$ROOT/target/release/procpulse-agent)
+  [after]=$(ci/target-dir.sh)/release/procpulse-agent)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/agent-compare.XXXXXX")
 AGENT_PID=""

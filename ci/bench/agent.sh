@@ -15,7 +15,6 @@
 # a core and < 15 MB RSS. Ends with RESULT lines.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 DUR=${AGENT_BENCH_SECONDS:-30}
 CONNS=${AGENT_BENCH_CONNECTIONS:-300}
 THREADS=${AGENT_BENCH_THREADS:-2}
@@ -25,7 +24,7 @@ NODE_PORT=${AGENT_BENCH_NODE_PORT:-18521}
 
 ci/deps.sh base bench >/dev/null
 cargo build --release -j2 -q -p procpulse-agent
-AGENT_BIN=$ROOT/target/release/procpulse-agent
+AGENT_BIN=$(ci/target-dir.sh)/release/procpulse-agent
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/agent-bench.XXXXXX")
 PIDS=()
 cleanup() {

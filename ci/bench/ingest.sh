@@ -31,8 +31,9 @@ SNAPSHOT=${INGEST_BENCH_SNAPSHOT:-v1}
 
 ci/deps.sh base db >/dev/null
 cargo build --release -j2 -q -p procpulse-ingest --bin procpulse-ingest --example ingest_load
-BIN=$ROOT/target/release/procpulse-ingest
-LOAD=$ROOT/target/release/examples/ingest_load
+TARGET=$(ci/target-dir.sh)
+BIN=$TARGET/release/procpulse-ingest
+LOAD=$TARGET/release/examples/ingest_load
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ingest-bench.XXXXXX")

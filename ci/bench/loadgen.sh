@@ -30,7 +30,7 @@ if ! "$VENV/bin/locust" --version 2>/dev/null | grep -q "$LOCUST_VERSION"; then
   "$VENV/bin/pip" install -q "locust==$LOCUST_VERSION"
 fi
 cargo build --release -j2 -q -p procpulse-loadgen
-LOADGEN=$ROOT/target/release/procpulse-loadgen
+LOADGEN=$(ci/target-dir.sh)/release/procpulse-loadgen
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/loadgen-bench.XXXXXX")
 chmod 711 "$WORK"

@@ -43,7 +43,8 @@ pp_userland() {
   pp_log "building static ${pkgs[*]}"
   (cd "$ROOT" && RUSTFLAGS='-C target-feature=+crt-static' \
      cargo build --quiet --release -j2 --target "$PP_TARGET" "${pkgs[@]}") >&2
-  local rel=$ROOT/target/$PP_TARGET/release
+  local rel
+  rel=$("$ROOT/ci/target-dir.sh")/$PP_TARGET/release
   PP_BINS=("$rel/procpulse-kmod-check" "$rel/procpulse-stress")
   [ "$have_agent" = 0 ] || PP_BINS+=("$rel/procpulse-agent")
 }
