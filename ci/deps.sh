@@ -34,22 +34,28 @@ for g in "${groups[@]}"; do
   done
 done
 
-# NodeSource's nodejs ships npm itself; Debian's separate npm package conflicts with it.
-if [[ " ${groups[*]} " == *" web "* ]] && ! command -v npm >/dev/null 2>&1; then want+=(npm); fi
-
-if [ ${#want[@]} -gt 0 ]; then
-  echo "deps.sh: installing ${want[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+apt_install() { # package...
+  echo "deps.sh: installing $*"
   # Refresh lists at most once an hour.
-  stamp=/var/lib/apt/periodic/procpulse-update-stamp
+  local stamp=/var/lib/apt/periodic/procpulse-update-stamp
   if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +60 2>/dev/null)" ]; then
     $SUDO apt-get update -qq
     $SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
   fi
-  $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ ${#want[@]} -gt 0 ]; then
+  apt_install "${want[@]}"
   # Debian starts packaged daemons on install; procpulse runs its own private instances.
   for svc in mariadb nginx prometheus prometheus-node-exporter; do
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
+
+# npm: Debian 12's nodejs (Node 18) leaves it to the separate `npm` package; NodeSource's nodejs
+# ships npm itself and conflicts with Debian's. So it is decided only once nodejs is installed,
+# by whether npm is there.
+if [[ " ${groups[*]} " == *" web "* ]] && ! command -v npm >/dev/null 2>&1; then apt_install npm; fi

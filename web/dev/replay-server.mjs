@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // DEV ONLY — a throwaway stand-in for the broadcaster, for working on the dashboard before (or
-// without) the real services. It serves web/dist at / and speaks the SPEC §6 frames at /ws:
+// without) the real services. It serves web/app as written (no build step; edit and reload) at /
+// and speaks the SPEC §6 frames at /ws:
 // hello, history (15 min of synthetic 1 s rows per host, or the frames of a capture file), then a
 // `samples` frame every 500 ms and a `routes` frame when the split changes. The end-to-end test
 // never uses it; it runs against the real ingest and broadcaster.
 //
-//   node dev/replay-server.mjs [--port 4100] [--dist dist] [--hosts vm-1,vm-2] \
+//   node dev/replay-server.mjs [--port 4100] [--app app] [--hosts vm-1,vm-2] \
 //        [--history-seconds 900] [--capture frames.jsonl]
 //
 // A capture file holds one server→client frame per line (as sent by the real broadcaster); it is
@@ -13,7 +14,7 @@
 
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { extname, join, normalize, resolve } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { Synth } from './synth.mjs';
 
@@ -21,7 +22,7 @@ const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
 const port = Number(args.port ?? 4100);
-const dist = resolve(args.dist ?? new URL('../dist', import.meta.url).pathname);
+const app = resolve(args.app ?? new URL('../app', import.meta.url).pathname);
 const hosts = (args.hosts ?? 'vm-1,vm-2,vm-3').split(',');
 const historySeconds = Number(args['history-seconds'] ?? 900);
 const capture = args.capture ? readFileSync(args.capture, 'utf8').split('\n').filter(Boolean) : null;
@@ -43,8 +44,8 @@ const server = createServer((req, res) => {
     return;
   }
   const rel = normalize(url.pathname === '/' ? '/index.html' : url.pathname);
-  const file = join(dist, rel);
-  if (!file.startsWith(dist) || !existsSync(file) || !statSync(file).isFile()) {
+  const file = join(app, rel);
+  if (!file.startsWith(app + sep) || !existsSync(file) || !statSync(file).isFile()) {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"error":{"code":"not_found","message":"no such file","field":null}}');
     return;

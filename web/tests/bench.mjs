@@ -1,25 +1,22 @@
 // Dashboard benchmark in headless Chromium (playwright-core, Debian's /usr/bin/chromium):
-//   - first paint (Performance API 'first-contentful-paint') of the built dist/, cold profile;
-//   - bundle size;
+//   - first paint (Performance API 'first-contentful-paint') of web/app as served, cold profile;
+//   - served size (the files the page loads, tests/served.mjs; there is no build step);
 //   - with 1 h of 1 s points per host already loaded (3600 × HOSTS rows, sent as one backfill
 //     frame), the cost of each redraw (store → uPlot setData → canvas) and the animation-frame
 //     interval while new points stream in at STREAM_HZ frames per second.
-// It serves dist/ and a WebSocket speaking the SPEC §6 frames itself (synthetic rows from
+// It serves web/app and a WebSocket speaking the SPEC §6 frames itself (synthetic rows from
 // dev/synth.mjs), so the figures are about the page alone, not the broadcaster.
 //
 //   node tests/bench.mjs            → lines `RESULT <name> <value> <unit>`
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { extname, join, normalize } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { Synth } from '../dev/synth.mjs';
 import { launch } from './browser.mjs';
+import { APP, servedSize } from './served.mjs';
 
-const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = join(WEB, 'dist');
 const HOSTS = ['vm-1', 'vm-2', 'vm-3', 'vm-4'];
 const POINTS = 3600;
 const STREAM_SECONDS = Number(process.env.BENCH_STREAM_SECONDS ?? 10);
@@ -34,12 +31,10 @@ const pct = (xs, p) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// --- bundle size
-const files = ['index.html', ...readdirSync(join(DIST, 'assets')).map((f) => `assets/${f}`)];
-const raw = files.reduce((n, f) => n + statSync(join(DIST, f)).size, 0);
-const gz = files.reduce((n, f) => n + gzipSync(readFileSync(join(DIST, f)), { level: 9 }).length, 0);
+// --- served size
+const size = servedSize();
 
-// --- server: dist + /ws
+// --- server: web/app + /ws
 const synth = new Synth({ hosts: HOSTS });
 const start = Date.now() - POINTS * 1000;
 const backfill = [];
@@ -55,7 +50,7 @@ let streaming = null;
 
 const server = createServer((req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
-  const file = join(DIST, normalize(path === '/' ? '/index.html' : path));
+  const file = join(APP, normalize(path === '/' ? '/index.html' : path));
   try {
     const body = readFileSync(file);
     res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
@@ -157,8 +152,9 @@ try {
     await b.close();
   }
 
-  result('dashboard_bundle_bytes', raw, 'bytes');
-  result('dashboard_bundle_gzip_bytes', gz, 'bytes');
+  result('dashboard_served_files', size.files, 'files');
+  result('dashboard_served_bytes', size.raw, 'bytes');
+  result('dashboard_served_gzip_bytes', size.gzip, 'bytes');
   result('dashboard_first_paint_median', pct(fcps, 50).toFixed(0), 'ms');
   result('dashboard_first_paint_max', Math.max(...fcps).toFixed(0), 'ms');
   result('dashboard_connect_live_median', pct(lives, 50), 'ms');

@@ -1,4 +1,4 @@
-// End-to-end: the built dashboard in headless Chromium against the REAL procpulse-ingest (two
+// End-to-end: the dashboard (web/app, served as written) in headless Chromium against the REAL procpulse-ingest (two
 // routes, a = direct, b = batched) and procpulse-broadcaster on one SQLite file, all on loopback.
 //
 //   node --test tests/e2e.test.mjs        (ci/test-web.sh builds everything and runs this)
@@ -7,19 +7,20 @@
 // default /tmp/procpulse-logs).
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { launch } from './browser.mjs';
-import { Service, freePort, webDirFlag } from './services.mjs';
+import { servedFiles } from './served.mjs';
+import { Service, dashboardArgs, freePort } from './services.mjs';
 
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = resolve(WEB, '..');
 const BIN = process.env.PROCPULSE_BIN_DIR ?? join(REPO, 'target', 'debug');
 const LOG_DIR = resolve(process.env.CI_LOG_DIR ?? '/tmp/procpulse-logs', 'web-e2e');
-const DIST = join(WEB, 'dist');
+const APP = join(WEB, 'app');
 const HOSTS = ['e2e-vm-1', 'e2e-vm-2'];
 /** Seeded history: one point every 2 s over the last 5 minutes, per host. */
 const SEED_POINTS = 150;
@@ -170,12 +171,13 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
   let restarting = false;
   const EXPECTED_WHILE_RESTARTING = /ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|Failed to load resource/;
   const seeded = Object.fromEntries(HOSTS.map((h) => [h, []]));
+  /** Paths of the dashboard's own files the page requested (not /ws, not /api/). */
+  const requested = new Set();
 
   before(async () => {
     for (const b of ['procpulse-ingest', 'procpulse-broadcaster']) {
       assert.ok(existsSync(join(BIN, b)), `${join(BIN, b)} missing: build it first (ci/test-web.sh does)`);
     }
-    assert.ok(existsSync(join(DIST, 'index.html')), 'web/dist missing: run npm run build');
     dbDir = mkdtempSync(join(tmpdir(), 'procpulse-web-e2e-'));
     const db = `sqlite://${join(dbDir, 't.db')}`;
     const [pa, pb, pw] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -203,11 +205,12 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
       for (const s of batch) seeded[s.host].push(s);
     }
 
-    const flag = webDirFlag(join(BIN, 'procpulse-broadcaster'));
-    assert.ok(flag, 'procpulse-broadcaster --help names no web directory flag');
+    // Started in the empty database directory: it finds no web/ relative to where it runs.
+    const web = dashboardArgs(join(BIN, 'procpulse-broadcaster'), APP);
+    console.log(`# broadcaster serves the dashboard ${web.length ? `from ${web.join(' ')}` : 'embedded in the binary'}`);
     broadcaster = new Service('broadcaster', join(BIN, 'procpulse-broadcaster'),
       ['--listen', `127.0.0.1:${pw}`, '--database-url', db, '--poll-interval-ms', '200',
-        '--allowed-origin', `http://127.0.0.1:${pw}`, flag, DIST], LOG_DIR, pw);
+        '--allowed-origin', `http://127.0.0.1:${pw}`, ...web], LOG_DIR, pw, dbDir);
     await broadcaster.start();
 
     browser = await launch({ width: 1366, height: 768 });
@@ -221,6 +224,10 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
       });
     });
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.origin === broadcaster.base && u.pathname !== '/ws' && !u.pathname.startsWith('/api/')) requested.add(u.pathname);
+    });
     page.on('console', (m) => {
       if (m.type() !== 'error') return;
       if (restarting && EXPECTED_WHILE_RESTARTING.test(m.text())) return;
@@ -262,6 +269,20 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     assert.deepEqual(await comms(), ['big-rss', 'systemd', 'busy']);
     assert.equal(await page.textContent('#load1'), '0.75');
     await page.screenshot({ path: join(LOG_DIR, 'backfill-1366x768.png') });
+  });
+
+  it('serves exactly the files web/app has for the page, byte for byte, with their types', async () => {
+    const want = servedFiles(APP);
+    const got = [...requested].map((p) => (p === '/' ? 'index.html' : p.slice(1))).sort();
+    assert.deepEqual(got, want, 'the page requested other files than tests/served.mjs lists');
+    const TYPE = { html: /^text\/html/, js: /^(text|application)\/javascript/, css: /^text\/css/ };
+    for (const f of want) {
+      const res = await fetch(`${broadcaster.base}/${f === 'index.html' ? '' : f}`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 200, f);
+      assert.match(res.headers.get('content-type') ?? '', TYPE[f.split('.').pop()], `${f} content-type`);
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.ok(body.equals(readFileSync(join(APP, f))), `${f} as served differs from web/app/${f}`);
+    }
   });
 
   it('a row posted to ingest appears within 2 s', async () => {

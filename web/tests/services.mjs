@@ -40,10 +40,32 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
  * @param {string} bin
  */
 export function webDirFlag(bin) {
-  const help = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 10_000 });
-  const text = `${help.stdout ?? ''}${help.stderr ?? ''}`;
-  const m = text.match(/--(web[-_]?dir|web[-_]root|static[-_]dir|dist[-_]dir|assets[-_]dir|web)\b/);
+  const m = helpText(bin).match(/--(web[-_]?dir|web[-_]root|static[-_]dir|dist[-_]dir|assets[-_]dir|web)\b/);
   return m ? `--${m[1]}` : null;
+}
+
+/**
+ * How to make `bin` serve the dashboard: no arguments when its web directory flag has no
+ * default in `--help` (the binary then serves the copy built into it, and the test proves that
+ * copy is the current web/app), else that flag pointing at `appDir`.
+ * @param {string} bin
+ * @param {string} appDir
+ * @returns {string[]}
+ */
+export function dashboardArgs(bin, appDir) {
+  const flag = webDirFlag(bin);
+  if (!flag) return [];
+  const help = helpText(bin);
+  const at = help.indexOf(`${flag} `);
+  const next = help.slice(at + flag.length).search(/\n\s*-/);
+  const paragraph = help.slice(at, next < 0 ? undefined : at + flag.length + next);
+  return /\[default:/.test(paragraph) ? [flag, appDir] : [];
+}
+
+/** @param {string} bin */
+function helpText(bin) {
+  const help = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 10_000 });
+  return `${help.stdout ?? ''}${help.stderr ?? ''}`;
 }
 
 export class Service {
@@ -53,13 +75,15 @@ export class Service {
    * @param {string[]} args
    * @param {string} logDir
    * @param {number} port where it listens (for readiness)
+   * @param {string} [cwd] working directory (default: the test's)
    */
-  constructor(name, bin, args, logDir, port) {
+  constructor(name, bin, args, logDir, port, cwd) {
     this.name = name;
     this.bin = bin;
     this.args = args;
     this.logDir = logDir;
     this.port = port;
+    this.cwd = cwd;
     this.child = null;
     this.starts = 0;
   }
@@ -73,6 +97,7 @@ export class Service {
     this.starts++;
     const log = createWriteStream(join(this.logDir, `${this.name}.${this.starts}.log`));
     const child = spawn(this.bin, this.args, {
+      cwd: this.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' },
     });
