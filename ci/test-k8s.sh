@@ -15,6 +15,11 @@
 #    schema validators are also shown a broken object each and must reject it
 # 6. hadolint on k8s/docker/*.Dockerfile (shellcheck of every script is ci/shellcheck.sh)
 # 7. systemd-analyze verify / security on k8s/vm/procpulse-agent.service
+# 8. k8s/docker/compose.yaml against the Compose Specification schema (vendored in
+#    ci/k8s/schemas/compose-spec) and ci/k8s/check_compose.py (+ its self-test); the
+#    Grafana dashboard k8s/grafana/procpulse.json: ci/k8s/dashboard.py structure check
+#    (+ self-test) and every expression parsed by promtool (ci/test-prometheus.sh runs
+#    them against a real Prometheus and checks the metric names against real scrapes)
 # Tools live in a venv under .cache/venv-k8s (pinned in ci/k8s/requirements.txt).
 # Ends with "N passed, M failed"; exits non-zero when any step fails.
 set -euo pipefail
@@ -28,10 +33,12 @@ GATEWAY_CRDS="${PROCPULSE_GATEWAY_CRDS:-$ROOT/../shared/schemas/gateway-api-v1.5
 # The oldest version the manifests need (native sidecars, HPA ContainerResource) and the
 # newest kubernetes-validate ships.
 K8S_VERSIONS=(1.31.0 1.37.0)
+COMPOSE_SCHEMA="$ROOT/ci/k8s/schemas/compose-spec/compose-spec.json"
 
-"$ROOT/ci/deps.sh" base
+"$ROOT/ci/deps.sh" base prom # prom: promtool parses the dashboard's expressions
 
 VENV="$("$ROOT/ci/venv.sh" k8s "$REQ")"
+export PYTHONDONTWRITEBYTECODE=1 # check_manifests.py imports check_addons.py: no __pycache__
 PY="$VENV/bin/python"
 KUBECTL="$VENV/bin/kubectl"
 
@@ -138,6 +145,8 @@ validators_reject() {
     >"$bad/typo-podmonitor.yaml"
   sed 's/interval: 15s/interval: 15/' k8s/overlays/prometheus-operator/agent-podmonitor.yaml \
     >"$bad/type-podmonitor.yaml"
+  sed 's/^    uts: host/    utc: host/' k8s/docker/compose.yaml >"$bad/typo-compose.yaml"
+  sed 's/^    profiles: \[loadgen\]/    profiles: loadgen/' k8s/docker/compose.yaml >"$bad/type-compose.yaml"
   for f in typo-deployment type-hpa; do
     if "$VENV/bin/kubernetes-validate" --strict --quiet -k "${K8S_VERSIONS[0]}" "$bad/$f.yaml" >/dev/null 2>&1; then
       echo "kubernetes-validate accepted broken $f"
@@ -156,6 +165,13 @@ validators_reject() {
       echo "check-jsonschema accepted broken $f"
       rc=1
     else echo "check-jsonschema rejects broken $f"; fi
+  done
+  for f in typo-compose type-compose; do
+    cmp -s k8s/docker/compose.yaml "$bad/$f.yaml" && { echo "$f: the edit did not apply"; rc=1; }
+    if "$VENV/bin/check-jsonschema" --schemafile "$COMPOSE_SCHEMA" "$bad/$f.yaml" >/dev/null 2>&1; then
+      echo "check-jsonschema accepted broken $f"
+      rc=1
+    else echo "check-jsonschema (Compose Specification) rejects broken $f"; fi
   done
   return $rc
 }
@@ -203,6 +219,29 @@ dockerignore_ok() { # the build context must not drag in build output or secrets
   return $rc
 }
 step ".dockerignore excludes build output" dockerignore_ok
+
+# --- 8. docker compose and the Grafana dashboard
+step "compose.yaml against the Compose Specification schema" \
+  "$VENV/bin/check-jsonschema" --schemafile "$COMPOSE_SCHEMA" k8s/docker/compose.yaml
+step "compose.yaml cross-checks (check_compose.py)" "$PY" ci/k8s/check_compose.py "$ROOT"
+step "compose.yaml cross-checks fail on broken copies (self-test)" \
+  "$PY" ci/k8s/check_compose.py --self-test "$ROOT"
+step "Grafana dashboard structure (dashboard.py check)" \
+  "$PY" ci/k8s/dashboard.py check k8s/grafana/procpulse.json
+step "Grafana dashboard checks fail on broken copies (self-test)" \
+  "$PY" ci/k8s/dashboard.py self-test k8s/grafana/procpulse.json
+dashboard_parses() { # every target's expression through promtool's PromQL parser
+  "$PY" ci/k8s/dashboard.py rules k8s/grafana/procpulse.json "$WORK/dashboard-rules.json" \
+    && promtool check rules "$WORK/dashboard-rules.json" || return 1
+  # ... and the parser must reject a broken expression, or the pass proves nothing.
+  sed '0,/rate(procpulse_cpu_seconds_total/s//rate(procpulse_cpu_seconds_total[/' \
+    "$WORK/dashboard-rules.json" >"$WORK/dashboard-rules-broken.json"
+  if promtool check rules "$WORK/dashboard-rules-broken.json" >/dev/null 2>&1; then
+    echo "promtool accepted a broken expression"; return 1
+  fi
+  echo "promtool check rules rejects a broken expression"
+}
+step "Grafana dashboard expressions parse (promtool check rules)" dashboard_parses
 
 # --- 7. the monitored VM (k8s/vm/)
 VMROOT="$WORK/vmroot"

@@ -21,6 +21,13 @@
 # not judged). Prometheus must report up == 1 for all four targets (its scrapes parse
 # the OpenMetrics answers).
 #
+# Grafana dashboard (k8s/grafana/procpulse.json, ci/k8s/dashboard.py): the agent also
+# pushes a snapshot a second to ingest, so the ingest and broadcaster series move; every
+# metric name the dashboard uses must be in the scraped /metrics bodies, and at the end
+# every panel's expression (template variables from Prometheus' label values,
+# $__rate_interval for 1 s scrapes) is run as a range query: all must parse, and every
+# one must return a finite value (PSI panels only on a PSI kernel).
+#
 # Every process started here is killed at exit. Usage: ci/test-prometheus.sh
 # Env: PROCPULSE_PROM_WINDOW_SECONDS (default 60), PROCPULSE_PROM_KEEP=1 keeps the temp dir.
 set -euo pipefail
@@ -83,6 +90,7 @@ PROM_PORT=$(free_port)
 DB_URL="sqlite://$WORK/procpulse.db"
 
 log "starting agent :$AGENT_PORT, node_exporter :$NODE_PORT, ingest :$INGEST_PORT, broadcaster :$BCAST_PORT"
+PROCPULSE_PUSH_URL="http://127.0.0.1:$INGEST_PORT/api/v1/metrics" PROCPULSE_PUSH_INTERVAL_SECONDS=1 \
 PROCPULSE_LISTEN="127.0.0.1:$AGENT_PORT" PROCPULSE_SOURCE=procfs PROCPULSE_HOSTNAME=prom-test \
   "$WORK/bin/procpulse-agent" >"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
@@ -174,6 +182,11 @@ print(len(fams), "families,", sum(len(f.samples) for f in fams), "samples")' "$W
   n=$(promtool check metrics <"$WORK/$name.om" 2>&1 | grep -c . || true)
   echo "      (promtool 2.42 on the OpenMetrics body, not judged: $n lines, e.g. '$(promtool check metrics <"$WORK/$name.om" 2>&1 | head -n 1)')"
 done
+
+echo
+echo "== Grafana dashboard: metric names against the scraped exposition =="
+"$PY" ci/k8s/dashboard.py check k8s/grafana/procpulse.json \
+  --exposition "$WORK/agent.txt" "$WORK/ingest.txt" "$WORK/broadcaster.txt" || fail=1
 
 # Evaluate at START + WINDOW + 1 once a scrape after it is in.
 EVAL_AT=$((START + WINDOW + 1))
@@ -311,6 +324,11 @@ if breaches:
     sys.exit(1)
 print("\nall comparisons within tolerance")
 EOF
+
+echo
+echo "== Grafana dashboard: every panel's expression against this Prometheus =="
+"$PY" ci/k8s/dashboard.py evaluate k8s/grafana/procpulse.json \
+  --prometheus "http://127.0.0.1:$PROM_PORT" --scrape-interval 1 --end "$EVAL_AT" || fail=1
 
 if [ "$fail" -ne 0 ]; then echo "test-prometheus: FAILED" >&2; exit 1; fi
 echo "test-prometheus: OK ($(($(date +%s) - START)) s after the load started)"
