@@ -48,7 +48,7 @@ log "building agent, ingest, broadcaster, stress (debug)"
 cargo build -j2 -q --locked -p procpulse-agent -p procpulse-ingest -p procpulse-broadcaster -p procpulse-stress
 
 WORK="$(mktemp -d -t procpulse-prom.XXXXXX)"
-mkdir -p "$WORK/bin" "$WORK/web" "$WORK/tsdb"
+mkdir -p "$WORK/bin" "$WORK/tsdb"
 # Private copies: another build in this target dir cannot swap a binary under us.
 for b in procpulse-agent procpulse-ingest procpulse-broadcaster procpulse-stress; do
   cp "${CARGO_TARGET_DIR:-target}/debug/$b" "$WORK/bin/$b"
@@ -103,7 +103,7 @@ PIDS+=($!)
 PIDS+=($!)
 wait_http "http://127.0.0.1:$INGEST_PORT/readyz"
 "$WORK/bin/procpulse-broadcaster" --listen "127.0.0.1:$BCAST_PORT" --database-url "$DB_URL" \
-  --web-dir "$WORK/web" >"$WORK/broadcaster.log" 2>&1 &
+  >"$WORK/broadcaster.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$AGENT_PORT/readyz"
 wait_http "http://127.0.0.1:$NODE_PORT/metrics"

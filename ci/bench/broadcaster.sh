@@ -47,7 +47,7 @@ run_one() {
   port=$(free_port)
   db="sqlite://$WORK/$name.db"
   RUST_LOG=warn "$BIN" --listen "127.0.0.1:$port" --database-url "$db" --poll-interval-ms "$poll" \
-    --web-dir "$WORK" >"$WORK/$name.server.log" 2>&1 &
+    >"$WORK/$name.server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

@@ -25,10 +25,13 @@
 //! Modules: [`row`] (a stored sample on the wire), [`frames`] (the frames), [`cursor`]
 //! (gap-aware id cursor), [`history`] (the 15-minute history), [`feed`] (SQL), [`poller`],
 //! [`hub`] (fan-out), [`ws`] (the socket), [`api`] (REST, health), [`static_files`]
-//! (the dashboard), [`origin`] (allowed origins), [`metrics`].
+//! (the dashboard: [`embedded`] at build time from `web/app`, or `--web-dir`;
+//! [`content_type`]), [`origin`] (allowed origins), [`metrics`].
 
 pub mod api;
+pub mod content_type;
 pub mod cursor;
+pub mod embedded;
 pub mod feed;
 pub mod frames;
 pub mod history;
@@ -81,8 +84,9 @@ pub struct Config {
     /// Origins allowed to open the WebSocket / read cross-origin (empty: no restriction on
     /// the socket, no CORS).
     pub allowed_origins: Vec<String>,
-    /// The dashboard's built files.
-    pub web_dir: PathBuf,
+    /// A directory to serve the dashboard from instead of the copy built into the binary
+    /// (`None`: the embedded copy).
+    pub web_dir: Option<PathBuf>,
     /// Interval between WebSocket pings.
     pub ping_interval: Duration,
     /// Silence after which a client is dropped.
@@ -99,7 +103,7 @@ impl Default for Config {
             database_url: "sqlite://procpulse.db".to_owned(),
             poll_interval: Duration::from_millis(500),
             allowed_origins: Vec::new(),
-            web_dir: PathBuf::from("web/dist"),
+            web_dir: None,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(45),
             max_clients: DEFAULT_MAX_CLIENTS,
@@ -114,6 +118,31 @@ pub enum Error {
     /// Bad `--database-url` or pool set-up failure.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// `--web-dir` names no directory with an `index.html`.
+    #[error(
+        "--web-dir {0}: no index.html there (leave --web-dir out to serve the dashboard built into the binary)"
+    )]
+    WebDir(PathBuf),
+}
+
+/// Where the dashboard comes from, logged once; a `--web-dir` without `index.html` is an
+/// error rather than a server that answers 404 at `/`.
+fn web_source(web_dir: Option<&PathBuf>) -> Result<static_files::WebSource, Error> {
+    match web_dir {
+        None => {
+            tracing::info!(
+                files = embedded::FILES.len(),
+                bytes = embedded::total_bytes(),
+                "Serving the dashboard embedded in the binary"
+            );
+            Ok(static_files::WebSource::Embedded)
+        }
+        Some(dir) if dir.join("index.html").is_file() => {
+            tracing::info!(web_dir = %dir.display(), "Serving the dashboard from a directory");
+            Ok(static_files::WebSource::Dir(dir.clone()))
+        }
+        Some(dir) => Err(Error::WebDir(dir.clone())),
+    }
 }
 
 /// Adds CORS headers for listed origins to REST answers, and answers preflights.
@@ -181,6 +210,7 @@ fn with_cors(
 /// HTTP and WebSocket, then closes every socket with Going Away and returns.
 pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> Result<(), Error> {
     let url: DatabaseUrl = config.database_url.parse()?;
+    let web = web_source(config.web_dir.as_ref())?;
     // Accepted sockets inherit TCP_NODELAY from the listener on Linux: a small frame is
     // then written at once instead of waiting for the peer's delayed ACK (Nagle).
     if let Err(error) = socket2::SockRef::from(&listener).set_tcp_nodelay(true) {
@@ -223,14 +253,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         .unify()
         .or(procpulse_service::metrics::route(registry))
         .unify()
-        .or(static_files::route(config.web_dir.clone()))
+        .or(static_files::route(web))
         .unify()
         .recover(procpulse_service::recover)
         .unify()
         .map(static_files::security_headers)
         .with(http_metrics.log());
 
-    tracing::info!(database = %url, poll_interval_ms = config.poll_interval.as_millis() as u64, web_dir = %config.web_dir.display(), "Starting broadcaster");
+    tracing::info!(database = %url, poll_interval_ms = config.poll_interval.as_millis() as u64, "Starting broadcaster");
     procpulse_service::serve(listener, routes, shutdown.clone(), &config.http).await;
     // The filter tree (and its sender) is gone; each connection holds a clone until it
     // has sent its Going Away close frame.

@@ -32,9 +32,10 @@ struct Args {
     /// (repeat or comma-separate; none: any origin may connect, no CORS).
     #[arg(long, env = "PROCPULSE_ALLOWED_ORIGIN", value_delimiter = ',')]
     allowed_origin: Vec<String>,
-    /// Directory of the built dashboard, served at /.
-    #[arg(long, env = "PROCPULSE_WEB_DIR", default_value = "web/dist")]
-    web_dir: PathBuf,
+    /// Serve the dashboard from this directory, read per request (development, e.g.
+    /// web/app), instead of the copy built into the binary.
+    #[arg(long, env = "PROCPULSE_WEB_DIR")]
+    web_dir: Option<PathBuf>,
     /// Interval between WebSocket pings, seconds.
     #[arg(long, env = "PROCPULSE_PING_INTERVAL_SECONDS", default_value_t = 20)]
     ping_interval_seconds: u64,

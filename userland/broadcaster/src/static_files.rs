@@ -1,14 +1,18 @@
-//! `GET /` and the dashboard's files from `--web-dir`, with content types from the file
-//! extension and caching headers: `index.html` (and any HTML) `no-cache`, hashed build
-//! assets (`name-<hash>.js` under `assets/`, as Vite emits them) immutable for a year,
-//! anything else revalidated after five minutes.
+//! `GET /` and the dashboard's files: by default the copy embedded at build time
+//! ([`crate::embedded`], the repository's `web/app`), or with `--web-dir` the files of a
+//! directory, read from disk per request (development: an edit shows on reload). Content
+//! types come from the one mapping in [`crate::content_type`]; every file is
+//! `Cache-Control: no-cache` ([`CACHE_CONTROL`]: the names carry no content hash, so
+//! browsers revalidate), embedded files with a strong `ETag` (`If-None-Match` → 304),
+//! directory files with warp's `Last-Modified`.
 //!
 //! A path that names no file falls through as 404 (before the method is looked at, so an
-//! unknown path is 404 whatever the method). So does every path [`web_path`] refuses
-//! (checked after percent-decoding): dotfiles (`.env`), anything under a dot-directory
-//! (`.git/config`, `assets/.hidden`), `..` in any encoding, backslashes, NUL and other
-//! control characters, empty segments (`//etc/passwd`), invalid UTF-8 (overlong forms), and
-//! symbolic links whose target lies outside the web directory.
+//! unknown path is 404 whatever the method); GET and HEAD are served. So does every path
+//! [`web_path`] refuses (checked after percent-decoding): dotfiles (`.env`), anything under
+//! a dot-directory (`.git/config`, `assets/.hidden`), `..` in any encoding, backslashes,
+//! NUL and other control characters, empty segments (`//etc/passwd`), invalid UTF-8
+//! (overlong forms), and, with `--web-dir`, symbolic links whose target lies outside the
+//! web directory.
 //!
 //! The dashboard's HTML carries a Content-Security-Policy ([`DASHBOARD_CSP`]);
 //! [`security_headers`] adds `nosniff`, `Referrer-Policy` and `X-Frame-Options` to every
@@ -17,39 +21,26 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use warp::http::{HeaderValue, header};
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-/// Cache policy of one served path.
-pub fn cache_control(path: &str) -> &'static str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    if path.is_empty() || path.ends_with('/') || name.ends_with(".html") {
-        "no-cache"
-    } else if path.starts_with("assets/") && is_hashed(name) {
-        "public, max-age=31536000, immutable"
-    } else {
-        "public, max-age=300"
-    }
+use crate::embedded::{self, EmbeddedFile};
+
+/// Where the dashboard's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebSource {
+    /// The files built into the binary.
+    Embedded,
+    /// A directory read per request (`--web-dir`).
+    Dir(PathBuf),
 }
 
-/// `index-DxexxUHJ.js`, `app.3f9a1c2e.css`: the stem ends in a separator (`-` or `.`)
-/// and a content hash of 8 or more base64url characters (Vite's `[name]-[hash]` uses 8,
-/// and its hash may itself contain `-` or `_`).
-fn is_hashed(name: &str) -> bool {
-    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s).as_bytes();
-    let b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-';
-    let n = stem.len();
-    if n >= 10 && matches!(stem[n - 9], b'-' | b'.') && stem[n - 8..].iter().all(b64) {
-        return true;
-    }
-    match stem.iter().rposition(|c| matches!(c, b'-' | b'.')) {
-        Some(i) => n - i > 8 && stem[i + 1..].iter().all(b64),
-        None => false,
-    }
-}
+/// Cache policy of every dashboard file: store, but revalidate before each use.
+pub const CACHE_CONTROL: &str = "no-cache";
 
-/// The Content-Security-Policy of the dashboard's HTML. The page (a Vite build of web/)
+/// The Content-Security-Policy of the dashboard's HTML. The page (web/app, ES modules)
 /// loads its script and stylesheet from this origin and sets element styles through the
 /// CSSOM only (no inline `<style>` or `style=` attributes, no inline scripts, no eval), its
 /// favicon is `data:,`, and it opens a WebSocket and fetches `api/v1/latest` from the same
@@ -112,32 +103,105 @@ pub fn web_path(tail: &str) -> Result<String, Refused> {
     Ok(decoded)
 }
 
-/// Whether `rel` names a file (or a directory with an `index.html`) whose real path,
-/// symbolic links resolved, is still inside `base`.
-async fn servable(base: &Path, rel: &str) -> bool {
-    let Ok(root) = tokio::fs::canonicalize(base).await else {
-        return false;
-    };
-    let Ok(mut real) = tokio::fs::canonicalize(base.join(rel)).await else {
-        return false;
-    };
+/// The file a request for `rel` (decoded, from [`web_path`]) names under `base`: a file,
+/// or a directory's `index.html`, whose real path (symbolic links resolved) is still inside
+/// `base`. Returns that real path.
+async fn servable(base: &Path, rel: &str) -> Option<PathBuf> {
+    let root = tokio::fs::canonicalize(base).await.ok()?;
+    let mut real = tokio::fs::canonicalize(base.join(rel)).await.ok()?;
     if !real.starts_with(&root) {
-        return false;
+        return None;
     }
     match tokio::fs::metadata(&real).await {
-        Ok(m) if m.is_file() => true,
+        Ok(m) if m.is_file() => Some(real),
         Ok(m) if m.is_dir() => {
             real.push("index.html");
-            matches!(tokio::fs::metadata(&real).await, Ok(m) if m.is_file())
+            matches!(tokio::fs::metadata(&real).await, Ok(m) if m.is_file()).then_some(real)
         }
-        _ => false,
+        _ => None,
     }
 }
 
-/// The static files under `dir`: dotfiles, anything under a dot-directory, traversal in
-/// any encoding and links leading outside `dir` are 404 (before the method is looked at).
-/// HTML answers carry [`DASHBOARD_CSP`].
-pub fn route(dir: PathBuf) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+/// The embedded file a request path (as sent, without the leading `/`) names: `""` and
+/// `dir/` name `index.html` / `dir/index.html`.
+fn embedded_file(tail: &str) -> Option<&'static EmbeddedFile> {
+    let rel = match web_path(tail) {
+        Ok(rel) => rel,
+        Err(why) => {
+            tracing::debug!(path = %tail, ?why, "Refusing a static path");
+            return None;
+        }
+    };
+    if rel.is_empty() || rel.ends_with('/') {
+        embedded::get(&format!("{rel}index.html"))
+    } else {
+        embedded::get(&rel)
+    }
+}
+
+/// Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 §13.1.2).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// `Cache-Control`, and on HTML the dashboard's CSP.
+fn page_headers(h: &mut HeaderMap, content_type: &str) {
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    if content_type.starts_with("text/html") {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DASHBOARD_CSP),
+        );
+    }
+}
+
+/// The answer for an embedded file: 304 when `If-None-Match` matches its ETag, else its
+/// bytes (hyper sends none for HEAD).
+fn embedded_response(file: &'static EmbeddedFile, request: &HeaderMap) -> Response {
+    let mut res = if none_match(request, file.etag) {
+        let mut res = Response::new(Default::default());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(file.bytes.into());
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(file.content_type),
+        );
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(file.bytes.len()));
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_static(file.etag));
+    page_headers(h, file.content_type);
+    res
+}
+
+/// The embedded dashboard.
+fn embedded_route() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path::peek()
+        .and_then(|peek: warp::path::Peek| async move {
+            embedded_file(peek.as_str()).ok_or_else(warp::reject::not_found)
+        })
+        .and(warp::get().or(warp::head()).unify())
+        .and(warp::header::headers_cloned())
+        .map(|file: &'static EmbeddedFile, request: HeaderMap| embedded_response(file, &request))
+}
+
+/// The files under `dir`, read per request: dotfiles, anything under a dot-directory,
+/// traversal in any encoding and links leading outside `dir` are 404 (before the method
+/// is looked at).
+fn dir_route(dir: PathBuf) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let base = Arc::new(dir);
     let exists = {
         let base = Arc::clone(&base);
@@ -146,8 +210,10 @@ pub fn route(dir: PathBuf) -> impl Filter<Extract = (Response,), Error = Rejecti
             let tail = peek.as_str().to_owned();
             async move {
                 match web_path(&tail) {
-                    Ok(rel) if servable(&base, &rel).await => Ok(()),
-                    Ok(_) => Err(warp::reject::not_found()),
+                    Ok(rel) => match servable(&base, &rel).await {
+                        Some(real) => Ok(real),
+                        None => Err(warp::reject::not_found()),
+                    },
                     Err(why) => {
                         tracing::debug!(path = %tail, ?why, "Refusing a static path");
                         Err(warp::reject::not_found())
@@ -157,28 +223,25 @@ pub fn route(dir: PathBuf) -> impl Filter<Extract = (Response,), Error = Rejecti
         })
     };
     exists
-        .untuple_one()
-        .and(warp::path::peek())
         .and(warp::fs::dir((*base).clone()))
-        .map(|peek: warp::path::Peek, file: warp::fs::File| {
+        .map(|real: PathBuf, file: warp::fs::File| {
+            let content_type = crate::content_type::for_path(&real.to_string_lossy());
             let mut res = file.into_response();
             let h = res.headers_mut();
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(cache_control(peek.as_str())),
-            );
-            let html = h
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/html"));
-            if html {
-                h.insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(DASHBOARD_CSP),
-                );
+            if h.contains_key(header::CONTENT_TYPE) {
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             }
+            page_headers(h, content_type);
             res
         })
+}
+
+/// The dashboard from `source`. HTML answers carry [`DASHBOARD_CSP`].
+pub fn route(source: WebSource) -> BoxedFilter<(Response,)> {
+    match source {
+        WebSource::Embedded => embedded_route().boxed(),
+        WebSource::Dir(dir) => dir_route(dir).boxed(),
+    }
 }
 
 /// Headers every response of the service carries: `X-Content-Type-Options: nosniff`,
@@ -208,34 +271,6 @@ pub fn security_headers(mut res: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_policy_by_path() {
-        assert_eq!(cache_control(""), "no-cache");
-        assert_eq!(cache_control("index.html"), "no-cache");
-        assert_eq!(
-            cache_control("assets/index-BX3k2a9f.js"),
-            "public, max-age=31536000, immutable"
-        );
-        assert_eq!(
-            cache_control("assets/app.3f9a1c2e.css"),
-            "public, max-age=31536000, immutable"
-        );
-        assert_eq!(
-            cache_control("assets/index-DxexxUHJ.js"),
-            "public, max-age=31536000, immutable"
-        );
-        assert_eq!(
-            cache_control("assets/index-UB6Qj_-4.css"),
-            "public, max-age=31536000, immutable"
-        );
-        assert_eq!(cache_control("assets/logo.svg"), "public, max-age=300");
-        assert_eq!(
-            cache_control("assets/vendor-uplot.js"),
-            "public, max-age=300"
-        );
-        assert_eq!(cache_control("favicon.ico"), "public, max-age=300");
-    }
 
     #[test]
     fn web_paths_refuse_dots_traversal_and_odd_bytes_in_any_encoding() {

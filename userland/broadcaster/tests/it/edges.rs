@@ -1,8 +1,9 @@
 //! Hostile requests (issue 14, classes 6 and 7), sent as RAW request lines over a TCP
 //! socket so that no client normalises the path: traversal in every encoding, dotfiles,
 //! links out of the web directory, unknown routes, bad history queries. Each gets its
-//! status and the JSON error shape, never a byte of a file outside `--web-dir`, and every
-//! answer carries the security headers.
+//! status and the JSON error shape, never a byte of a file outside `--web-dir` (or, with
+//! the embedded dashboard, of any file at all), and every answer carries the security
+//! headers.
 
 use std::time::Duration;
 
@@ -64,8 +65,76 @@ async fn hostile_server(db: &TestDb) -> (Server, tempfile::TempDir) {
     std::os::unix::fs::symlink(outer.path().join("secret.txt"), web.join("link.txt")).unwrap();
     std::os::unix::fs::symlink(outer.path(), web.join("up")).unwrap();
     let web2 = web.clone();
-    let server = Server::start(db, move |c| c.web_dir = web2).await;
+    let server = Server::start(db, move |c| c.web_dir = Some(web2)).await;
     (server, outer)
+}
+
+/// Traversal in every encoding, dotfiles and links out: each GET and HEAD is 400 or 404
+/// with no byte of the secret or of /etc/passwd, GET 404s in the JSON error shape.
+const ATTACKS: &[&str] = &[
+    "/../x",
+    "/../secret.txt",
+    "/..%2fsecret.txt",
+    "/..%2f..%2fetc/passwd",
+    "/%2e%2e/secret.txt",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/%2E%2E%2Fsecret.txt",
+    "//etc/passwd",
+    "///etc/passwd",
+    "/assets/..%5c..%5csecret.txt",
+    "/assets/..%5c..%5cetc%5cpasswd",
+    "/assets/..\\..\\secret.txt",
+    "/assets\\..\\..\\secret.txt",
+    "/.env",
+    "/%2eenv",
+    "/.git/config",
+    "/%2egit/config",
+    "/assets/.hidden",
+    "/assets/%2ehidden",
+    "/./.env",
+    "/assets/../.env",
+    "/index.html%00",
+    "/secret.txt%00.html",
+    "/%00/../secret.txt",
+    "/%c0%ae%c0%ae/secret.txt",
+    "/%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc/passwd",
+    "/%e0%80%ae%e0%80%ae/secret.txt",
+    "/%252e%252e/secret.txt",
+    "/link.txt",
+    "/up/secret.txt",
+    "/up/passwd",
+    "/up/",
+    "/lib/../../secret.txt",
+    "/vendor/uplot/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+    "/views/..%2f..%2f..%2fCargo.toml",
+];
+
+async fn assert_attacks_refused(server: &Server) {
+    for target in ATTACKS {
+        for method in ["GET", "HEAD"] {
+            let (status, head, body) = raw(server, method, target).await;
+            assert!(
+                status == 400 || status == 404,
+                "{method} {target}: {status}\n{head}\n{body}"
+            );
+            assert!(
+                !body.contains(SECRET),
+                "{method} {target} leaked the secret"
+            );
+            assert!(
+                !body.contains("root:"),
+                "{method} {target} leaked /etc/passwd"
+            );
+            assert!(
+                !body.contains("[package]"),
+                "{method} {target} leaked a source file"
+            );
+            if method == "GET" && status == 404 {
+                assert_eq!(error_shape(&body).0, "not_found", "{target}");
+                assert!(head.contains("x-content-type-options: nosniff"), "{target}");
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -79,62 +148,21 @@ async fn raw_traversal_and_dotfiles_never_leave_the_web_dir() {
     assert!(head.contains("content-security-policy: default-src 'none'; script-src 'self'"));
     let (status, _, _) = raw(&server, "GET", "/assets/app.js").await;
     assert_eq!(status, 200);
+    assert_attacks_refused(&server).await;
+    server.stop().await;
+}
 
-    let attacks = [
-        "/../x",
-        "/../secret.txt",
-        "/..%2fsecret.txt",
-        "/..%2f..%2fetc/passwd",
-        "/%2e%2e/secret.txt",
-        "/%2e%2e/%2e%2e/etc/passwd",
-        "/%2E%2E%2Fsecret.txt",
-        "//etc/passwd",
-        "///etc/passwd",
-        "/assets/..%5c..%5csecret.txt",
-        "/assets/..%5c..%5cetc%5cpasswd",
-        "/assets/..\\..\\secret.txt",
-        "/assets\\..\\..\\secret.txt",
-        "/.env",
-        "/%2eenv",
-        "/.git/config",
-        "/%2egit/config",
-        "/assets/.hidden",
-        "/assets/%2ehidden",
-        "/./.env",
-        "/assets/../.env",
-        "/index.html%00",
-        "/secret.txt%00.html",
-        "/%00/../secret.txt",
-        "/%c0%ae%c0%ae/secret.txt",
-        "/%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc/passwd",
-        "/%e0%80%ae%e0%80%ae/secret.txt",
-        "/%252e%252e/secret.txt",
-        "/link.txt",
-        "/up/secret.txt",
-        "/up/passwd",
-        "/up/",
-    ];
-    for target in attacks {
-        for method in ["GET", "HEAD"] {
-            let (status, head, body) = raw(&server, method, target).await;
-            assert!(
-                status == 400 || status == 404,
-                "{method} {target}: {status}\n{head}\n{body}"
-            );
-            assert!(
-                !body.contains(SECRET),
-                "{method} {target} leaked the secret"
-            );
-            assert!(
-                !body.contains("root:"),
-                "{method} {target} leaked /etc/passwd"
-            );
-            if method == "GET" && status == 404 {
-                assert_eq!(error_shape(&body).0, "not_found", "{target}");
-                assert!(head.contains("x-content-type-options: nosniff"), "{target}");
-            }
-        }
-    }
+#[tokio::test]
+async fn raw_traversal_and_dotfiles_never_leave_the_embedded_dashboard() {
+    let db = TestDb::sqlite().await;
+    let server = Server::start(&db, |c| c.web_dir = None).await;
+    let (status, head, body) = raw(&server, "GET", "/").await;
+    assert_eq!(status, 200, "{head}");
+    assert!(body.contains("<title>procpulse</title>"));
+    assert!(head.contains("content-security-policy: default-src 'none'; script-src 'self'"));
+    let (status, _, _) = raw(&server, "HEAD", "/lib/format.js").await;
+    assert_eq!(status, 200);
+    assert_attacks_refused(&server).await;
     server.stop().await;
 }
 

@@ -15,6 +15,8 @@ mod slow_clients;
 mod origin;
 // REST fallback, health, metrics, error shapes, static files.
 mod http;
+// The built binary from an empty directory serves the embedded dashboard; --web-dir.
+mod binary;
 // SIGTERM-style shutdown: Going Away close frames, run() returns.
 mod shutdown;
 // Snapshot v2 fields in live frames, history and REST; v1 rows without them.

@@ -150,7 +150,7 @@ impl Server {
         let mut config = Config {
             database_url: db.url.clone(),
             poll_interval: Duration::from_millis(100),
-            web_dir: PathBuf::from(web.path()),
+            web_dir: Some(PathBuf::from(web.path())),
             ..Config::default()
         };
         tweak(&mut config);
