@@ -1,16 +1,11 @@
 # syntax=docker/dockerfile:1
 # procpulse-broadcaster — pushes new rows to dashboards over WebSocket and serves the
-# dashboard built from web/ (SPEC §4, :4000).
+# dashboard (SPEC §4, :4000). The dashboard (web/app, plain ES modules) is embedded in the
+# binary at compile time by userland/broadcaster/build.rs: no Node stage, no web files in
+# the image.
 # A static binary (glibc linked with +crt-static) on distroless/static, run as nonroot.
-# Build from the repository root (the context is the whole workspace):
+# Build from the repository root (the context is the whole workspace, web/app included):
 #   docker build -f k8s/docker/broadcaster.Dockerfile -t procpulse/broadcaster:0.1.0 .
-
-FROM node:20-bookworm-slim AS web
-WORKDIR /web
-COPY web/package.json web/package-lock.json ./
-RUN npm ci
-COPY web/ ./
-RUN npm run build
 
 FROM rust:1-bookworm AS build
 # libsqlite3-dev: libsqlite3-sys links the system SQLite (statically, SQLITE3_STATIC);
@@ -19,6 +14,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libsqlite3-dev cmake \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The workspace and web/app, which build.rs embeds (the build fails without it).
 COPY . .
 # --target makes RUSTFLAGS apply to the binary only, not to build scripts and proc-macros.
 ENV RUSTFLAGS="-C target-feature=+crt-static" \
@@ -30,9 +26,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /procpulse-broadcaster /usr/local/bin/procpulse-broadcaster
-COPY --from=web /web/dist /usr/share/procpulse/web
 # 65532 is distroless's "nonroot" user; numeric so runAsNonRoot can verify it.
 USER 65532:65532
 EXPOSE 4000
 ENTRYPOINT ["/usr/local/bin/procpulse-broadcaster"]
-CMD ["--listen", "0.0.0.0:4000", "--web-dir", "/usr/share/procpulse/web"]
+CMD ["--listen", "0.0.0.0:4000"]
