@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where snapshots come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where snapshots come from (`--source`: a clap value enum, so a wrong value is a usage
+/// error listing these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SourceMode {
     /// The modules when all three files exist, else /proc; re-checked periodically.
     Auto,

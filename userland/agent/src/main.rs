@@ -16,7 +16,7 @@ struct Args {
     #[arg(long, env = "PROCPULSE_LISTEN", default_value = "127.0.0.1:5200")]
     listen: String,
     /// Snapshot source: auto (modules when loaded, else /proc), kmod or procfs.
-    #[arg(long, env = "PROCPULSE_SOURCE", default_value = "auto")]
+    #[arg(long, env = "PROCPULSE_SOURCE", value_enum, default_value = "auto")]
     source: SourceMode,
     /// Root of the proc filesystem.
     #[arg(long, env = "PROCPULSE_PROC_ROOT", default_value = "/proc")]
@@ -41,8 +41,8 @@ struct Args {
     /// passwd file naming the uids of top rows (the monitored host's).
     #[arg(long, env = "PROCPULSE_PASSWD_FILE", default_value = "/etc/passwd")]
     passwd_file: PathBuf,
-    /// Ingest URL to push snapshots to (enables push mode).
-    #[arg(long, env = "PROCPULSE_PUSH_URL")]
+    /// Ingest URL to push snapshots to (enables push mode); may carry user:password@.
+    #[arg(long, env = "PROCPULSE_PUSH_URL", hide_env_values = true)]
     push_url: Option<String>,
     /// Seconds between pushed snapshots.
     #[arg(long, env = "PROCPULSE_PUSH_INTERVAL_SECONDS", default_value_t = 5)]
@@ -79,11 +79,13 @@ struct Args {
     pin_threads: bool,
     #[command(flatten)]
     http: procpulse_service::HttpLimits,
+    #[command(flatten)]
+    log: procpulse_service::telemetry::LogArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    procpulse_service::telemetry::init();
+    procpulse_service::telemetry::install(&a.log);
     let mut config = Config::new(a.proc_root);
     config.source = a.source;
     config.hostname = a.hostname;

@@ -4,8 +4,9 @@ use procpulse_storage::PoolOptions;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How requests become transactions (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How requests become transactions (SPEC §5); `--write-mode` (a clap value enum, so a
+/// wrong value is a usage error listing these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WriteMode {
     /// One transaction per request.
     Direct,

@@ -28,11 +28,17 @@ struct Cli {
         hide_env_values = true
     )]
     database_url: String,
-    /// Route label stored with every row (a|b).
-    #[arg(long, env = "PROCPULSE_ROUTE", default_value = "a")]
+    /// Route label stored with every row and echoed in answers: 1-16 characters of
+    /// [A-Za-z0-9_-] (the deployment runs a and b).
+    #[arg(long, env = "PROCPULSE_ROUTE", default_value = "a", value_parser = route_label)]
     route: String,
-    /// direct (one transaction per request) | batched (group commit).
-    #[arg(long, env = "PROCPULSE_WRITE_MODE", default_value = "direct")]
+    /// direct (one transaction per request) or batched (group commit).
+    #[arg(
+        long,
+        env = "PROCPULSE_WRITE_MODE",
+        value_enum,
+        default_value = "direct"
+    )]
     write_mode: WriteMode,
     /// Batched: longest the oldest request waits behind another commit, milliseconds.
     #[arg(long, env = "PROCPULSE_BATCH_MAX_WAIT_MS", default_value_t = 2)]
@@ -54,15 +60,22 @@ struct Cli {
     token: Option<String>,
     #[command(flatten)]
     http: procpulse_service::HttpLimits,
+    #[command(flatten)]
+    log: procpulse_service::telemetry::LogArgs,
+}
+
+/// `--route`: a usage error (exit 2, clap's message) unless [`valid_route`].
+fn route_label(s: &str) -> Result<String, String> {
+    if valid_route(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("a route is 1-16 characters of [A-Za-z0-9_-], e.g. a or b".to_owned())
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    procpulse_service::telemetry::init();
-    anyhow::ensure!(
-        valid_route(&cli.route),
-        "--route must be 1-16 chars of [A-Za-z0-9_-]"
-    );
+    procpulse_service::telemetry::install(&cli.log);
     let url: DatabaseUrl = cli.database_url.parse().context("--database-url")?;
     let mut config = Config::new(cli.route, cli.write_mode);
     config.batch_max_wait = Duration::from_millis(cli.batch_max_wait_ms);

@@ -18,6 +18,8 @@ struct Args {
         global = true
     )]
     stress: String,
+    #[command(flatten)]
+    log: procpulse_service::telemetry::LogArgs,
     #[command(subcommand)]
     check: Check,
 }
@@ -168,7 +170,7 @@ fn helper(r: Result<String, CheckError>) -> ! {
     match r {
         Ok(_) => std::process::exit(0),
         Err(e) => {
-            eprintln!("procpulse-kmod-check helper: {e}");
+            tracing::error!(error = %e, "Helper failed");
             std::process::exit(1);
         }
     }
@@ -176,6 +178,8 @@ fn helper(r: Result<String, CheckError>) -> ! {
 
 fn main() {
     let args = Args::parse();
+    procpulse_service::telemetry::install(&args.log);
+    let started = std::time::Instant::now();
     let stress = args.stress.as_str();
     let (name, r): (&str, Result<String, CheckError>) = match args.check {
         Check::SetuidChild {
@@ -227,6 +231,8 @@ fn main() {
             walks,
         } => ("bench", bench::run(tasks, reads, walks)),
     };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(check = name, ok = r.is_ok(), elapsed_ms, "Check finished");
     match r {
         Ok(msg) => println!("PPCHECK ok {name} {msg}"),
         Err(e) => {

@@ -31,6 +31,8 @@ struct Args {
     /// Hold the load this many seconds (0 = until SIGTERM/SIGINT).
     #[arg(long, env = "PROCPULSE_STRESS_SECONDS", default_value_t = 0)]
     seconds: u64,
+    #[command(flatten)]
+    log: procpulse_service::telemetry::LogArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         child::run(role);
     }
     let a = Args::parse();
+    procpulse_service::telemetry::install(&a.log);
     let config = Config {
         cpus: a.cpus,
         ram_mib: a.ram_mib,
@@ -59,8 +62,9 @@ fn main() -> anyhow::Result<()> {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     })?;
-    if let Some(sig) = signal {
-        eprintln!("procpulse-stress: {sig} received, cleaned up");
+    match signal {
+        Some(sig) => tracing::info!(signal = %sig, "Signal received, load released"),
+        None => tracing::info!("Time is up, load released"),
     }
     Ok(())
 }
