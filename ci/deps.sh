@@ -14,7 +14,7 @@ done
 
 declare -A PKGS=(
   [base]="build-essential pkg-config curl ca-certificates procps psmisc jq python3-venv"
-  [kernel]="linux-source-6.12 rustc-web rust-web-src bc bison flex libelf-dev libssl-dev cpio busybox-static qemu-system-x86 libclang-dev xz-utils linux-config-6.12 dpkg-dev rsync kmod debootstrap debhelper"
+  [kernel]="linux-source-6.12 rustc-web rust-web-src bc bison flex libelf-dev libssl-dev cpio busybox-static qemu-system-x86 libclang-dev xz-utils linux-config-6.12 dpkg-dev rsync kmod debootstrap debhelper lintian"
   # The SQLite stack (ci/stack.sh) needs only sqlite and nginx; `db` is all three.
   [sqlite]="libsqlite3-dev sqlite3"
   [nginx]="nginx-light"

@@ -252,11 +252,12 @@ stage_vm() { # install.sh into an image root, with a stand-in agent binary
   rm -rf "$VMROOT"
   PROCPULSE_DESTDIR="$VMROOT" k8s/vm/install.sh --agent-bin "$stub" || return 1
   local f rc=0
-  for f in usr/local/bin/procpulse-agent etc/systemd/system/procpulse-agent.service \
-    usr/lib/sysusers.d/procpulse.conf; do
+  for f in usr/bin/procpulse-agent usr/lib/systemd/system/procpulse-agent.service \
+    usr/lib/systemd/system/procpulse-modules.service usr/lib/sysusers.d/procpulse.conf \
+    usr/share/procpulse/modules-load.conf etc/default/procpulse-agent; do
     [ -e "$VMROOT/$f" ] || { echo "install.sh did not install /$f"; rc=1; }
   done
-  [ "$(stat -c %a "$VMROOT/usr/local/bin/procpulse-agent")" = 755 ] || { echo "agent not 0755"; rc=1; }
+  [ "$(stat -c %a "$VMROOT/usr/bin/procpulse-agent")" = 755 ] || { echo "agent not 0755"; rc=1; }
   return $rc
 }
 step "install.sh stages the agent, unit and user" stage_vm
@@ -266,7 +267,7 @@ verify_unit() {
     echo "systemd-analyze not installed: skipped"
     return 0
   fi
-  local unit="$VMROOT/etc/systemd/system/procpulse-agent.service" out score sysdir
+  local unit="$VMROOT/usr/lib/systemd/system/procpulse-agent.service" out score sysdir
   # verify resolves the unit's dependencies (multi-user.target, ...) inside --root.
   for sysdir in /usr/lib/systemd/system /lib/systemd/system; do
     [ -d "$sysdir" ] && { mkdir -p "$VMROOT/usr/lib/systemd" && cp -r "$sysdir" "$VMROOT/usr/lib/systemd/"; break; }

@@ -5,16 +5,22 @@
 #   1. a Debian 12 (bookworm) root file system: debootstrap with systemd-sysv, udev, dbus
 #      and systemd-networkd DHCP on the NIC; cached as a tarball keyed by its recipe;
 #   2. the lean VM kernel .debs and the modules from k8s/vm/kernel-deb.sh (cached);
-#   3. a static procpulse-agent (as ci/kmod-test.sh builds it);
-#   4. in a chroot of a fresh copy: `dpkg -i linux-image-*.deb`, then
-#      `k8s/vm/install.sh --agent-bin ... --modules ...` exactly as on a VM;
+#   3. the procpulse-agent .deb (k8s/vm/agent-deb.sh --lintian: a static agent, lintian
+#      errors fail);
+#   4. in a chroot of a fresh copy, as on a VM: `dpkg -i linux-image-*.deb`,
+#      `apt install ./procpulse-agent_*.deb`, `vm/install-modules.sh ./vm-kernel/modules`;
 #   5. an ext4 disk image of it (mkfs.ext4 -d), booted in QEMU with the installed
 #      /boot/vmlinuz-*-procpulse, root=/dev/vda, no initramfs, user networking forwarding
 #      a free loopback port to the guest's :5200;
 #   6. checks: systemd reached the default target; procpulse-agent.service active as the
-#      non-root user procpulse; the three modules inserted at boot by modules-load.d;
-#      GET /api/v1/snapshot through the forward says "source":"kmod"; the kernel release
-#      ends in -procpulse; no BUG/WARNING/Oops on the console; a clean ACPI poweroff.
+#      non-root user procpulse; the package installed (dpkg-query); the three modules
+#      inserted at boot by procpulse-modules.service; GET /api/v1/snapshot through the
+#      forward says "source":"kmod"; then, in the same boot (the host sends "go" on a
+#      second serial port once it has the snapshot), `dpkg -r` stops and removes the agent
+#      (unit, binary, process, port gone; conffiles kept; no failed unit) and `dpkg -P`
+#      removes its configuration and systemd state (the procpulse user stays, by Debian
+#      practice); the kernel release ends in -procpulse; no BUG/WARNING/Oops on the
+#      console; a clean ACPI poweroff.
 #
 #   ci/test-vm.sh        exits non-zero, with the failed checks, on any failure
 #
@@ -35,9 +41,11 @@ MIRROR=${PROCPULSE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 BOOT_TIMEOUT=${PROCPULSE_VM_BOOT_TIMEOUT:-600}
 POWEROFF_TIMEOUT=120
+# How long the guest waits for the host's "go" before removing the package anyway.
+GO_TIMEOUT=300
 # The image's packages on top of debootstrap's minbase: init + udev (systemd-sysv),
-# logind's bus (dbus: the ACPI power button powers off), modules, network, what install.sh
-# and an operator use.
+# logind's bus (dbus: the ACPI power button powers off), modules, network, what the
+# install steps and an operator use.
 PACKAGES=(systemd-sysv udev dbus kmod iproute2 netbase procps curl ca-certificates)
 # Bump when the rootfs recipe below changes.
 ROOTFS_RECIPE=1
@@ -127,34 +135,41 @@ debs=("$KOUT"/linux-image-*-procpulse_*.deb)
 [ -f "${debs[0]}" ] || die "no linux-image-*-procpulse .deb in $KOUT"
 log "kernel: ${debs[0]##*/} from $kdir (${T[kernel]} s)"
 
-# --- 3. the static agent (as ci/kmod-test.sh builds the in-guest userland) ------------
+# --- 3. the agent package (a static agent inside; lintian errors fail) ---------------
 t0=$(date +%s)
-log "building static procpulse-agent"
-(cd "$ROOT" && RUSTFLAGS='-C target-feature=+crt-static' \
-  nice -n 19 cargo build --quiet --release --locked -j2 --target "$PP_TARGET" -p procpulse-agent) >&2
-AGENT=$ROOT/target/$PP_TARGET/release/procpulse-agent
-[ -x "$AGENT" ] || die "no $AGENT"
+log "building the procpulse-agent .deb"
+DEB=$(PROCPULSE_DEB_OUT=$TMP/deb nice -n 19 "$ROOT/k8s/vm/agent-deb.sh" --lintian | tail -n 1)
+[ -f "$DEB" ] || die "k8s/vm/agent-deb.sh made no .deb"
 T[agent]=$(since "$t0")
+log "package: ${DEB##*/} (${T[agent]} s)"
 
-# --- 4. the image: kernel package + install.sh, in a chroot --------------------------
+# --- 4. the image: kernel package, agent package, modules, in a chroot ----------------
 t0=$(date +%s)
 mkdir -p "$R"
 tar -C "$R" --numeric-owner --xattrs --acls -xf "$TARBALL"
-# What a user copies to the VM (README): the vm/ scripts, the packages, the agent.
+# What a user copies to the VM (k8s/README.md): the vm/ scripts, the packages.
 inst=/root/procpulse-install
 mkdir -p "$R$inst"
 cp -r "$ROOT/k8s/vm" "$R$inst/vm"
 cp -r "$KOUT" "$R$inst/vm-kernel"
-cp "$AGENT" "$R$inst/procpulse-agent"
+cp "$DEB" "$R$inst/"
 mount -t proc proc "$R/proc"
 log "chroot: dpkg -i ${debs[0]##*/}"
 chroot "$R" dpkg -i "$inst/vm-kernel/${debs[0]##*/}" >"$TMP/dpkg.log" 2>&1 || {
   cat "$TMP/dpkg.log" >&2
   die "dpkg -i of the kernel package failed in the chroot"
 }
-log "chroot: vm/install.sh --agent-bin ./procpulse-agent --modules ./vm-kernel/modules"
-chroot "$R" /bin/sh -c "cd $inst && vm/install.sh --agent-bin ./procpulse-agent --modules ./vm-kernel/modules" >&2 ||
-  die "k8s/vm/install.sh failed in the chroot"
+log "chroot: apt install ./${DEB##*/}"
+# Nothing is downloaded (its one dependency, systemd, is in the image); no --no-download:
+# with it apt 2.6 fails on a local .deb ("Pathname to install is not absolute").
+chroot "$R" /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q $inst/${DEB##*/}" \
+  >"$TMP/apt.log" 2>&1 || {
+  cat "$TMP/apt.log" >&2
+  die "apt install of the agent package failed in the chroot"
+}
+log "chroot: vm/install-modules.sh ./vm-kernel/modules"
+chroot "$R" /bin/sh -c "cd $inst && vm/install-modules.sh ./vm-kernel/modules" >&2 ||
+  die "k8s/vm/install-modules.sh failed in the chroot"
 # The test's own reporter: once systemd is done booting, facts on the serial console.
 cat >"$R/usr/local/sbin/procpulse-vmcheck" <<'EOF'
 #!/bin/sh
@@ -172,23 +187,45 @@ echo "PPVM agent $(systemctl is-active procpulse-agent.service) unit-user=$(syst
 maxnice=$(for t in /proc/"$pid"/task/*/stat; do sed 's/.*) //' "$t" | awk '{print $17}'; done | sort -n | tail -n 1)
 warned=$(journalctl -b -o cat -u procpulse-agent.service | grep -c 'Could not lower')
 echo "PPVM agent-nice max=${maxnice:-none} setpriority-warnings=$warned"
-# systemd-modules-load logs to the kernel log this early: select it by identifier.
+# procpulse-modules.service runs systemd-modules-load: select its lines by identifier.
+echo "PPVM modules-unit $(systemctl is-active procpulse-modules.service)"
 journalctl -b -o cat -t systemd-modules-load | sed -n "s/^Inserted module '\(.*\)'$/PPVM modules-load inserted \1/p"
 for m in procpulse_cpu procpulse_ram procpulse_procs; do
   if grep -q "^$m " /proc/modules && [ -r "/proc/$m" ]; then echo "PPVM module $m loaded"; fi
 done
 echo "PPVM kernel $(uname -r)"
+echo "PPVM package $(dpkg-query -W -f='${Status} ${Version}' procpulse-agent 2>&1)"
+# Removal, once the host has its snapshot through the forward ("go" on ttyS1; bounded).
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+go=$(timeout "${1:?GO_TIMEOUT}" head -n 1 /dev/ttyS1 | tr -d '\r')
+echo "PPVM go ${go:-none}"
+# One line of facts: unit, process, listener, files, package status, systemd's leftovers.
+facts() {
+  f() { if [ -e "$1" ] || [ -L "$1" ]; then echo present; else echo gone; fi; }
+  links=$(find /etc/systemd/system -name 'procpulse-*' 2>/dev/null | wc -l)
+  listen=$(curl -s -o /dev/null -m 2 -w '%{http_code}' http://127.0.0.1:5200/healthz)
+  echo "PPVM $1 rc=$2 active=$(systemctl is-active procpulse-agent.service) process=$(pgrep -x procpulse-agent >/dev/null && echo running || echo none) port5200=$listen" \
+    "binary=$(f /usr/bin/procpulse-agent) unit=$(f /usr/lib/systemd/system/procpulse-agent.service) etc-links=$links" \
+    "default=$(f /etc/default/procpulse-agent) etc-procpulse=$(f /etc/procpulse)" \
+    "status=$(dpkg-query -W -f='${db:Status-Abbrev}' procpulse-agent 2>/dev/null | tr -d ' ' || true)" \
+    "user=$(getent passwd procpulse >/dev/null && echo kept || echo gone) failed=$(systemctl --failed --no-legend --plain | wc -l)"
+}
+rc=0; dpkg -r procpulse-agent >/var/log/procpulse-dpkg-r.log 2>&1 || rc=$?
+facts removed "$rc"
+rc=0; dpkg -P procpulse-agent >/var/log/procpulse-dpkg-p.log 2>&1 || rc=$?
+facts purged "$rc"
+cat /var/log/procpulse-dpkg-r.log /var/log/procpulse-dpkg-p.log | sed 's/^/PPVM dpkg-log /'
 echo "PPVM done"
 EOF
 chmod 755 "$R/usr/local/sbin/procpulse-vmcheck"
-cat >"$R/etc/systemd/system/procpulse-vmcheck.service" <<'EOF'
+cat >"$R/etc/systemd/system/procpulse-vmcheck.service" <<EOF
 [Unit]
 Description=procpulse boot test reporter (ci/test-vm.sh)
 After=multi-user.target procpulse-agent.service
 
 [Service]
 Type=exec
-ExecStart=/usr/local/sbin/procpulse-vmcheck
+ExecStart=/usr/local/sbin/procpulse-vmcheck $GO_TIMEOUT
 StandardOutput=journal+console
 
 [Install]
@@ -217,7 +254,7 @@ log "booting in QEMU ($accel): root=/dev/vda, 127.0.0.1:$PORT -> guest :5200, co
 t0=$(date +%s)
 nice -n 19 timeout -k 10 $((BOOT_TIMEOUT + POWEROFF_TIMEOUT + 60)) \
   qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 1G -nographic -no-reboot -nodefaults \
-  -serial "file:$CONSOLE" -kernel "$TMP/vmlinuz" \
+  -serial "file:$CONSOLE" -serial "unix:$TMP/go.sock,server=on,wait=off" -kernel "$TMP/vmlinuz" \
   -append "root=/dev/vda rw console=ttyS0 panic=-1" \
   -drive "file=$TMP/disk.img,format=raw,if=virtio" \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:5200" -device virtio-net-pci,netdev=n0 \
@@ -227,6 +264,17 @@ QPID=$!
 
 snapshot=""
 booted=0
+sent_go=0
+send_go() { # the guest's ttyS1: its reporter removes the package once it reads "go"
+  python3 - "$TMP/go.sock" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"go\n")
+s.close()
+EOF
+}
 for _ in $(seq "$BOOT_TIMEOUT"); do
   if ! kill -0 "$QPID" 2>/dev/null; then
     tail -n 40 "$CONSOLE" >&2
@@ -236,6 +284,9 @@ for _ in $(seq "$BOOT_TIMEOUT"); do
   if [ -z "$snapshot" ]; then
     snapshot=$(curl -fsS -m 2 "http://127.0.0.1:$PORT/api/v1/snapshot" 2>/dev/null) || snapshot=""
     [ -z "$snapshot" ] || T[agent-up]=$(since "$t0")
+  fi
+  if [ -n "$snapshot" ] && [ "$sent_go" = 0 ]; then
+    if send_go; then sent_go=1; else log "could not send go on the guest's ttyS1"; fi
   fi
   if grep -aq 'PPVM done' "$CONSOLE"; then booted=1; fi
   if [ -n "$snapshot" ] && [ "$booted" = 1 ]; then break; fi
@@ -313,8 +364,33 @@ r=0; [[ $nice == "PPVM agent-nice max=10 setpriority-warnings=0" ]] || r=1
 check "sampler nice under the unit" $r "${nice#PPVM agent-nice }"
 inserted=$(ppvm "modules-load inserted" 10 | awk '{print $4}' | sort | paste -sd' ' -)
 loaded=$(ppvm "module " 10 | awk '{print $3}' | sort | paste -sd' ' -)
-r=0; { [ "$inserted" = "procpulse_cpu procpulse_procs procpulse_ram" ] && [ "$loaded" = "$inserted" ]; } || r=1
-check "modules-load.d" $r "inserted at boot by systemd-modules-load: ${inserted:-none}; in /proc/modules with their /proc files: ${loaded:-none}"
+munit=$(ppvm modules-unit | awk '{print $3}')
+r=0; { [ "$inserted" = "procpulse_cpu procpulse_procs procpulse_ram" ] && [ "$loaded" = "$inserted" ] && [ "$munit" = active ]; } || r=1
+check "procpulse-modules.service" $r "${munit:-?}; inserted at boot by its systemd-modules-load: ${inserted:-none}; in /proc/modules with their /proc files: ${loaded:-none}"
+version=${DEB##*/procpulse-agent_}
+version=${version%%_*}
+pkg=$(ppvm package)
+r=0; [ "$pkg" = "PPVM package install ok installed $version" ] || r=1
+check "package installed" $r "dpkg-query: ${pkg#PPVM package } (${DEB##*/}, installed in the chroot with apt)"
+# The reporter's removal facts: "PPVM removed|purged key=value ...".
+declare -A RM PG
+while read -r kv; do RM[${kv%%=*}]=${kv#*=}; done < <(ppvm removed | tr ' ' '\n' | grep -F '=')
+while read -r kv; do PG[${kv%%=*}]=${kv#*=}; done < <(ppvm purged | tr ' ' '\n' | grep -F '=')
+go=$(ppvm go | awk '{print $3}')
+# dpkg -r: stopped, files gone, nothing listening, no failed unit; conffiles and the
+# enablement state (masked by deb-systemd-helper until a reinstall or purge) stay.
+r=0
+for kv in rc=0 active=inactive process=none port5200=000 binary=gone unit=gone default=present status=rc failed=0; do
+  [ "${RM[${kv%%=*}]:-}" = "${kv#*=}" ] || r=1
+done
+[ "$go" = go ] || r=1
+check "dpkg -r procpulse-agent" $r "after the host's go (${go:-none}): $(ppvm removed | cut -d' ' -f3-)"
+# dpkg -P: configuration and systemd state gone; the system user stays (Debian practice).
+r=0
+for kv in rc=0 binary=gone unit=gone etc-links=0 default=gone etc-procpulse=gone status= user=kept failed=0; do
+  [ "${PG[${kv%%=*}]-unset}" = "${kv#*=}" ] || r=1
+done
+check "dpkg -P procpulse-agent" $r "$(ppvm purged | cut -d' ' -f3-)"
 source=$(sed -n 's/.*"source":"\([a-z]*\)".*/\1/p' <<<"$snapshot")
 host=$(sed -n 's/.*"host":"\([^"]*\)".*/\1/p' <<<"$snapshot")
 r=0; { [ "$source" = kmod ] && [ "$host" = "$GUEST_HOSTNAME" ]; } || r=1
@@ -325,7 +401,7 @@ check "kernel log" $r "$([ -z "$splats" ] && echo 'no BUG/WARNING/Oops/splat on 
 r=0; { grep -aq 'reboot: Power down' "$CONSOLE" && [ "$qrc" = 0 ]; } || r=1
 check "poweroff" $r "ACPI power button -> $(grep -ao 'reboot: Power down' "$CONSOLE" | head -n 1 || echo 'no "reboot: Power down"'), QEMU exit ${qrc:-none (still running)} after ${T[poweroff]} s"
 T[total]=$(since "$t_start")
-echo "== timings (s): rootfs ${T[rootfs]}, kernel ${T[kernel]}, agent build ${T[agent]}, image ${T[image]}," \
+echo "== timings (s): rootfs ${T[rootfs]}, kernel ${T[kernel]}, agent .deb ${T[agent]}, image ${T[image]}," \
   "boot to agent ${T[agent-up]:-?}, boot to report ${T[boot]}, poweroff ${T[poweroff]}, total ${T[total]}"
 if [ ${#problems[@]} -gt 0 ]; then
   echo "== console (last 40 lines)"

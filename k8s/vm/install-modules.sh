@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the procpulse kernel modules without DKMS: copies the .ko files built for the
-# running kernel into /lib/modules/$(uname -r)/extra/procpulse/, runs depmod, installs
-# /etc/modules-load.d/procpulse.conf (loaded at every boot) and loads them now.
+# running kernel into /lib/modules/$(uname -r)/extra/procpulse/, runs depmod and loads
+# them now. At boot procpulse-modules.service (shipped with the agent: its package or
+# install.sh) loads them before the agent, on the kernels that have that directory only.
 #
 #   sudo k8s/vm/install-modules.sh DIR        DIR holds procpulse_{cpu,ram,procs}.ko
 #
@@ -10,12 +11,11 @@
 # In a chroot (an image being prepared) the running kernel is the host's, so the target is
 # KERNEL_RELEASE or else the release the modules are built for, which must be installed
 # in the chroot (/lib/modules/<release>, from the linux-image package); it installs and
-# runs depmod but loads nothing: systemd-modules-load loads them at the image's next boot.
+# runs depmod but loads nothing: procpulse-modules.service loads them at the next boot.
 # PROCPULSE_DESTDIR=/some/root stages the files under that root for KERNEL_RELEASE
 # (default: uname -r) and loads nothing (used by ci/test-k8s.sh).
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DIR=${1:?usage: install-modules.sh DIR-WITH-.ko-FILES}
 DESTDIR=${PROCPULSE_DESTDIR:-}
 MODULES=(procpulse_cpu procpulse_ram procpulse_procs)
@@ -53,9 +53,8 @@ if [ -z "$DESTDIR" ] && [ -r "/boot/config-$KREL" ] && ! grep -qx 'CONFIG_RUST=y
 fi
 
 dest="$DESTDIR/lib/modules/$KREL/extra/procpulse"
-install -d -m 0755 "$dest" "$DESTDIR/etc/modules-load.d"
+install -d -m 0755 "$dest"
 for m in "${MODULES[@]}"; do install -m 0644 "$DIR/$m.ko" "$dest/"; done
-install -m 0644 "$HERE/modules-load.d/procpulse.conf" "$DESTDIR/etc/modules-load.d/procpulse.conf"
 if [ -n "$DESTDIR" ]; then
   depmod -b "$DESTDIR" "$KREL"
   log "staged under $DESTDIR for $KREL"
@@ -63,11 +62,11 @@ if [ -n "$DESTDIR" ]; then
 fi
 depmod -a "$KREL"
 if [ "$offline" = 1 ]; then
-  log "in a chroot: installed for $KREL; systemd-modules-load loads them at the next boot"
+  log "in a chroot: installed for $KREL; procpulse-modules.service loads them at the next boot"
   exit 0
 fi
 for m in "${MODULES[@]}"; do modprobe "$m"; done
 for f in cpu ram procs; do
   [ -r "/proc/procpulse_$f" ] || { log "/proc/procpulse_$f missing after modprobe"; exit 1; }
 done
-log "loaded ${MODULES[*]}; /proc/procpulse_{cpu,ram,procs} present; loaded at boot from /etc/modules-load.d/procpulse.conf"
+log "loaded ${MODULES[*]}; /proc/procpulse_{cpu,ram,procs} present; loaded at boot by procpulse-modules.service"

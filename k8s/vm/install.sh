@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Sets up a Debian/Ubuntu VM as a procpulse monitored machine: the agent under systemd on
-# 0.0.0.0:5200 as a dedicated user, and (optionally) the kernel modules.
+# Sets up a machine WITHOUT dpkg (Fedora, Arch, ...) as a procpulse monitored machine: the
+# agent under systemd on 0.0.0.0:5200 as a dedicated user, and (optionally) the kernel
+# modules. On Debian/Ubuntu install the package instead (k8s/vm/agent-deb.sh builds it):
+#   sudo apt install ./procpulse-agent_<version>_<arch>.deb
+# Both install the same files at the same paths (k8s/vm/stage-agent.sh); this script
+# refuses to overwrite the package's.
 #
 #   sudo k8s/vm/install.sh --agent-bin PATH [--modules DIR]
 #
 #   --agent-bin PATH  the procpulse-agent binary (a static build runs on any distro:
 #                     RUSTFLAGS="-C target-feature=+crt-static" cargo build --release
 #                     --target x86_64-unknown-linux-gnu -p procpulse-agent)
-#   --modules DIR     also install procpulse_{cpu,ram,procs}.ko from DIR (needs the
-#                     Rust-enabled kernel of k8s/vm/kernel-deb.sh to be running); without
-#                     the modules the agent falls back to plain /proc (source "procfs")
+#   --modules DIR     also install procpulse_{cpu,ram,procs}.ko from DIR
+#                     (install-modules.sh; needs the Rust-enabled kernel of
+#                     k8s/vm/kernel-deb.sh); without them the agent falls back to plain
+#                     /proc (source "procfs")
 #
-# In a chroot (preparing a VM image: `chroot /mnt /path/to/vm/install.sh ...`, after
-# installing the kernel package there) it installs, creates the user and enables the unit
-# but starts and loads nothing: the agent and the modules start at the image's next boot
-# (ci/test-vm.sh does this). PROCPULSE_DESTDIR=/some/root only stages the files under that
-# root (used by ci/test-k8s.sh). Idempotent: running it again upgrades binary and unit.
+# In a chroot (preparing a VM image: `chroot /mnt /path/to/vm/install.sh ...`) it
+# installs, creates the user and enables the unit but starts nothing: the agent starts at
+# the image's next boot. PROCPULSE_DESTDIR=/some/root only stages the files under that
+# root (used by ci/test-k8s.sh). Idempotent: running it again upgrades binary and units
+# and keeps /etc/default/procpulse-agent and the web config.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,22 +41,12 @@ in_chroot() { [ "$(stat -Lc %d:%i / 2>/dev/null)" != "$(stat -Lc %d:%i /proc/1/r
 [ -n "$agent_bin" ] || { log "--agent-bin PATH is required"; exit 2; }
 [ -x "$agent_bin" ] || { log "$agent_bin is not an executable"; exit 1; }
 if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then log "run as root"; exit 1; fi
-
-# The dedicated system user, declared for systemd-sysusers (no home, no shell).
-install -d -m 0755 "$DESTDIR/usr/lib/sysusers.d" "$DESTDIR/usr/local/bin" \
-  "$DESTDIR/etc/systemd/system"
-install -m 0644 "$HERE/sysusers.d/procpulse.conf" "$DESTDIR/usr/lib/sysusers.d/procpulse.conf"
-install -m 0755 "$agent_bin" "$DESTDIR/usr/local/bin/procpulse-agent"
-install -m 0644 "$HERE/procpulse-agent.service" "$DESTDIR/etc/systemd/system/procpulse-agent.service"
-# The agent's web config, loaded by the unit as a credential (LoadCredential=): kept if
-# present; else an empty one (plain HTTP, no authentication) for the administrator to fill.
-install -d -m 0750 "$DESTDIR/etc/procpulse"
-if [ ! -e "$DESTDIR/etc/procpulse/agent-web-config.toml" ]; then
-  printf '%s\n' '# procpulse-agent web config (TOML): TLS and bearer/basic auth; see the agent README.' \
-    '# Empty: plain HTTP, no authentication.' \
-    >"$DESTDIR/etc/procpulse/agent-web-config.toml"
-  chmod 0600 "$DESTDIR/etc/procpulse/agent-web-config.toml"
+if [ -z "$DESTDIR" ] && dpkg-query -W -f='${Status}' procpulse-agent 2>/dev/null | grep -q ' installed$'; then
+  log "the procpulse-agent package is installed: upgrade it with apt install ./procpulse-agent_*.deb"
+  exit 1
 fi
+
+"$HERE/stage-agent.sh" "${DESTDIR:-/}" "$agent_bin"
 if [ -n "$modules" ]; then
   PROCPULSE_DESTDIR=$DESTDIR "$HERE/install-modules.sh" "$modules"
 fi
@@ -60,7 +55,7 @@ if [ -n "$DESTDIR" ]; then
   exit 0
 fi
 
-systemd-sysusers /usr/lib/sysusers.d/procpulse.conf
+systemd-sysusers procpulse.conf
 if in_chroot; then
   # systemctl works offline in a chroot: it only creates the [Install] symlinks.
   systemctl enable procpulse-agent.service
@@ -71,13 +66,13 @@ systemctl daemon-reload
 systemctl enable procpulse-agent.service
 systemctl restart procpulse-agent.service
 for _ in $(seq 50); do
-  if curl -fsS http://127.0.0.1:5200/healthz >/dev/null 2>&1; then break; fi
+  if curl -fsS -m 2 http://127.0.0.1:5200/healthz >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
-curl -fsS http://127.0.0.1:5200/healthz >/dev/null || {
+curl -fsS -m 5 http://127.0.0.1:5200/healthz >/dev/null || {
   journalctl -u procpulse-agent.service -n 30 --no-pager >&2
   log "the agent does not answer on :5200"
   exit 1
 }
-source=$(curl -fsS http://127.0.0.1:5200/api/v1/snapshot | sed -n 's/.*"source":"\([a-z]*\)".*/\1/p')
+source=$(curl -fsS -m 5 http://127.0.0.1:5200/api/v1/snapshot | sed -n 's/.*"source":"\([a-z]*\)".*/\1/p')
 log "procpulse-agent is running on 0.0.0.0:5200 (source: ${source:-unknown})"
