@@ -21,7 +21,8 @@ struct Args {
     #[arg(
         long,
         env = "PROCPULSE_DATABASE_URL",
-        default_value = "sqlite://procpulse.db"
+        default_value = "sqlite://procpulse.db",
+        hide_env_values = true
     )]
     database_url: String,
     /// Interval between database polls, milliseconds.
@@ -47,12 +48,14 @@ struct Args {
     max_clients: usize,
     #[command(flatten)]
     http: procpulse_service::HttpLimits,
+    #[command(flatten)]
+    log: procpulse_service::telemetry::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    procpulse_service::telemetry::init();
+    procpulse_service::telemetry::install(&args.log);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -56,19 +56,6 @@ pub fn install(args: &LogArgs) {
     install_with(args, DEFAULT_FILTER, LogCrate::Forward);
 }
 
-/// The pre-flag entry point: [`install`] with the format read from
-/// `PROCPULSE_LOG_FORMAT` only (`json`, else text). Kept until every binary parses
-/// [`LogArgs`]; do not use in new code.
-pub fn init() {
-    let json = std::env::var("PROCPULSE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let log_format = if json {
-        LogFormat::Json
-    } else {
-        LogFormat::Text
-    };
-    install(&LogArgs { log_format });
-}
-
 /// [`install`] with another default filter (used when `RUST_LOG` is unset or invalid)
 /// and a choice for `log`-crate records.
 pub fn install_with(args: &LogArgs, default_filter: &str, log_crate: LogCrate) {
