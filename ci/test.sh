@@ -4,8 +4,9 @@
 #   ci/test.sh              all stages
 #   ci/test.sh lint rust    only the named stages (see STAGES below)
 #
-# It installs what it needs (ci/deps.sh), starts the private services the tests talk to
-# (MariaDB; nginx, Chromium and QEMU are started by the stages that use them), and ends
+# Each stage installs what it needs (its script calls ci/deps.sh with its groups). This
+# script starts the private MariaDB the ingest and broadcaster stages talk to (nginx,
+# Chromium and QEMU are started by the stages that use them), and ends
 # with one line "N passed, N failed" counting stages. Logs of each stage go to
 # $CI_LOG_DIR (default /tmp/procpulse-logs).
 set -uo pipefail
@@ -16,14 +17,15 @@ export CARGO_TERM_COLOR=never
 # A run starts from a clean checkout, so incremental caches only cost disk (gigabytes).
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
-STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod vm stack)
+STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod vm stack fresh)
 if [ $# -gt 0 ]; then STAGES=("$@"); fi
 
 log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*"; }
 free_disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
 
-log "installing dependencies (ci/deps.sh)"
-ci/deps.sh || { echo "ci/deps.sh failed" >&2; exit 1; }
+# Each stage installs what it uses (its script calls ci/deps.sh with its groups).
+log "installing the base dependencies (ci/deps.sh base)"
+ci/deps.sh base || { echo "ci/deps.sh base failed" >&2; exit 1; }
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
 # A private MariaDB for every stage that talks to MySQL.
@@ -43,7 +45,8 @@ cleanup() { [ "$MARIADB_STARTED" = 1 ] && ci/mariadb.sh stop >/dev/null 2>&1 || 
 trap cleanup EXIT
 
 stage_lint() {
-  cargo fmt --all -- --check &&
+  ci/deps.sh sqlite && # libsqlite3-sys's build script looks for the library
+    cargo fmt --all -- --check &&
     cargo clippy --workspace --all-targets --locked -- -D warnings &&
     ci/shellcheck.sh
 }
@@ -66,10 +69,11 @@ stage_k8s() { run_script test-k8s.sh; }
 stage_kmod() { run_script kmod-test.sh; }
 stage_vm() { run_script test-vm.sh; }
 stage_stack() { run_script test-stack.sh; }
+stage_fresh() { run_script test-fresh.sh; }
 
 # Stages run in pipelines (subshells), so shared services start here, in this shell.
 for s in "${STAGES[@]}"; do
-  case $s in rust|ingest|broadcaster|loadgen|web|stack) start_mariadb || exit 1; break ;; esac
+  case $s in ingest|broadcaster) start_mariadb || exit 1; break ;; esac
 done
 
 passed=0; failed=0; failed_names=()
