@@ -277,6 +277,7 @@ verify_unit() {
   if [ -n "$out" ]; then echo "$out"; return 1; fi
   echo "systemd-analyze verify: clean"
   # ... and verify must notice a broken copy, or the clean result proves nothing.
+  mkdir -p "$VMROOT/etc/systemd/system"
   sed 's/^ProtectClock=yes/ProtectClok=yes/' "$unit" >"$VMROOT/etc/systemd/system/broken.service"
   out="$(systemd-analyze verify --root="$VMROOT" "$VMROOT/etc/systemd/system/broken.service" 2>&1)" || true
   rm -f "$VMROOT/etc/systemd/system/broken.service"
