@@ -3,7 +3,8 @@
 # cursor, tally/progress, split tolerance, flag mapping), then integration tests of the
 # real binary against real services on loopback — the agent, two ingest routes (a direct,
 # b batched) on one SQLite file behind the nginx split of ci/nginx-split.sh — including
-# Ctrl-C during collect. Every process a test starts is stopped by the test itself.
+# Ctrl-C during collect. Every process a test starts is stopped by the test itself. Then
+# ci/test-loadgen-csv.sh: --csv against the real (pinned) Locust's files.
 #
 #   ci/test-loadgen.sh
 set -euo pipefail
@@ -37,4 +38,7 @@ if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   echo "ci/test-loadgen.sh: FAILED" >&2
   exit 1
 fi
+
+echo "== ci/test-loadgen-csv.sh: --csv vs Locust"
+ci/test-loadgen-csv.sh
 echo "ci/test-loadgen.sh: OK"

@@ -21,14 +21,10 @@ SECONDS_EACH=${LOADGEN_BENCH_SECONDS:-20}
 USERS=${LOADGEN_BENCH_USERS:-300}
 PORT=${LOADGEN_BENCH_PORT:-18380}
 ROUNDS=${LOADGEN_BENCH_ROUNDS:-2}
-LOCUST_VERSION=2.47.0
 
 ci/deps.sh base db >/dev/null
-VENV=$ROOT/.cache/loadgen-venv
-if ! "$VENV/bin/locust" --version 2>/dev/null | grep -q "$LOCUST_VERSION"; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "locust==$LOCUST_VERSION"
-fi
+# The pinned Locust, shared with ci/test-loadgen-csv.sh.
+VENV=$("$ROOT/ci/venv.sh" locust "$ROOT/userland/loadgen/bench/requirements.txt")
 cargo build --release -j2 -q -p procpulse-loadgen
 LOADGEN=$(ci/target-dir.sh)/release/procpulse-loadgen
 

@@ -31,11 +31,25 @@ Environment fallbacks for goose's flags (a flag given on the command line wins):
 /// procpulse's two-phase load test on goose: `collect` snapshots from an agent into a
 /// record file, `replay` them exactly once to the ingest split, or `run` both.
 #[derive(Debug, Parser)]
-#[command(name = "procpulse-loadgen", after_long_help = ENV_HELP)]
+#[command(name = "procpulse-loadgen", version, after_long_help = ENV_HELP)]
 pub struct Cli {
     /// The phase to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Log format and filter (global: also after the subcommand).
+    #[command(flatten)]
+    pub log: procpulse_service::telemetry::LogArgs,
+}
+
+impl Cli {
+    /// goose's flags of the subcommand.
+    pub fn goose(&self) -> &GooseConfiguration {
+        match &self.command {
+            Command::Collect(a) => &a.goose,
+            Command::Replay(a) => &a.goose,
+            Command::Run(a) => &a.goose,
+        }
+    }
 }
 
 /// The subcommands.
@@ -64,6 +78,21 @@ pub struct LocustFlags {
     /// Accepted for Locust compatibility; goose has no UI unless --dashboard is given.
     #[arg(long, help_heading = "Locust compatibility")]
     pub headless: bool,
+    /// Locust's --csv: write PREFIX_stats.csv and PREFIX_stats_history.csv (Locust 2.x
+    /// columns; rewritten/appended every second). `run` writes PREFIX.collect_* and
+    /// PREFIX.replay_*.
+    #[arg(long, value_name = "PREFIX", help_heading = "Locust compatibility")]
+    pub csv: Option<String>,
+}
+
+/// The progress line on stderr (shared by every phase).
+#[derive(Debug, Clone, Args)]
+pub struct ProgressFlags {
+    /// Log a progress line (done/target, rate, elapsed, errors, ETA) this often while a
+    /// phase runs; 0 turns it off.
+    #[arg(long, value_name = "TIME", env = "PROCPULSE_LOADGEN_PROGRESS_INTERVAL",
+          default_value = crate::progress::DEFAULT_INTERVAL, value_parser = parse_duration)]
+    pub progress_interval: std::time::Duration,
 }
 
 /// `collect` flags.
@@ -92,6 +121,8 @@ pub struct CollectArgs {
     /// The agent's snapshot route.
     #[arg(long, value_name = "PATH", default_value = "/api/v1/snapshot")]
     pub path: String,
+    #[command(flatten)]
+    pub progress: ProgressFlags,
     /// Locust's flag names.
     #[command(flatten)]
     pub locust: LocustFlags,
@@ -152,7 +183,9 @@ pub struct SendFlags {
         default_value = "a,b"
     )]
     pub routes: Vec<String>,
-    /// Print a progress line every N acknowledged records.
+    #[command(flatten)]
+    pub progress: ProgressFlags,
+    /// Print a progress line (stdout) every N acknowledged records.
     #[arg(long, value_name = "N", default_value_t = 50,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub progress_every: u64,
@@ -188,7 +221,8 @@ pub struct RunArgs {
         long,
         value_name = "URL",
         env = "PROCPULSE_LOADGEN_AGENT_URL",
-        default_value = "http://127.0.0.1:5200"
+        default_value = "http://127.0.0.1:5200",
+        hide_env_values = true
     )]
     pub agent: String,
     /// The ingress (split) to replay to.
@@ -196,7 +230,8 @@ pub struct RunArgs {
         long,
         value_name = "URL",
         env = "PROCPULSE_LOADGEN_INGRESS_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = "http://127.0.0.1:8080",
+        hide_env_values = true
     )]
     pub ingress: String,
     /// Users of the collect phase.
@@ -267,7 +302,15 @@ macro_rules! debug_without_goose {
         }
     };
 }
-debug_without_goose!(CollectArgs, wait, target_records, out, path, locust);
+debug_without_goose!(
+    CollectArgs,
+    wait,
+    target_records,
+    out,
+    path,
+    progress,
+    locust
+);
 debug_without_goose!(ReplayArgs, input, send, locust);
 debug_without_goose!(
     RunArgs,

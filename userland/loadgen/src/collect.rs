@@ -14,6 +14,8 @@ use goose::config::GooseConfiguration;
 use goose::goose::GooseResponse;
 use goose::prelude::*;
 
+use crate::locust_csv::{CsvFiles, LocustStats};
+use crate::progress::{self, Every};
 use crate::records::{Record, write_atomic};
 use crate::wait::WaitRange;
 use crate::{LoadgenError, PhaseEnd, goose_error, phase_end};
@@ -31,6 +33,10 @@ pub struct CollectPlan {
     pub out: PathBuf,
     /// The snapshot route.
     pub path: String,
+    /// Progress line period (zero: none).
+    pub progress_interval: Duration,
+    /// Locust CSV prefix (`--csv`).
+    pub csv: Option<String>,
 }
 
 impl std::fmt::Debug for CollectPlan {
@@ -42,6 +48,8 @@ impl std::fmt::Debug for CollectPlan {
             .field("target_records", &self.target_records)
             .field("out", &self.out)
             .field("path", &self.path)
+            .field("progress_interval", &self.progress_interval)
+            .field("csv", &self.csv)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +127,8 @@ struct State {
     base: Instant,
     first_sent_ns: AtomicU64,
     last_received_ns: AtomicU64,
+    /// Locust CSV stats, when `--csv` is given.
+    csv: Option<Arc<LocustStats>>,
 }
 
 /// What happened to one response body.
@@ -141,6 +151,36 @@ impl State {
         Duration::from_nanos(last.saturating_sub(first))
     }
 
+    fn records(&self) -> u64 {
+        self.store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .records
+            .len() as u64
+    }
+
+    /// Logs the progress line: records/target, rate, requests, errors, elapsed, ETA.
+    fn progress(&self, started: Instant) {
+        let elapsed = started.elapsed();
+        let records = self.records();
+        let requests = self.requests.load(Ordering::Relaxed);
+        let errors = self.failed.load(Ordering::Relaxed) + self.invalid.load(Ordering::Relaxed);
+        let rate = progress::rate(records, elapsed);
+        let eta = progress::eta(self.target.saturating_sub(records), rate);
+        tracing::info!(
+            "collect: {records}/{} records | {rate:.1}/s | {requests} requests | errors {errors} | {} elapsed | ETA {}",
+            self.target,
+            progress::human(Some(elapsed)),
+            progress::human(eta),
+        );
+    }
+
+    fn log_csv(&self, name: &str, sent: Instant, bytes: u64, failed: bool, user: usize) {
+        if let Some(csv) = &self.csv {
+            csv.log("GET", name, sent.elapsed(), bytes, failed, user);
+        }
+    }
+
     fn keep(&self, record: Record) -> Kept {
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if store.records.len() as u64 >= self.target {
@@ -158,6 +198,10 @@ impl State {
 
 /// Runs the collect phase and writes the record file.
 pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
+    let csv = match &plan.csv {
+        Some(prefix) => Some(crate::csv_files(prefix)?),
+        None => None,
+    };
     let state = Arc::new(State {
         store: Mutex::new(Store::default()),
         target: plan.target_records,
@@ -169,6 +213,7 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
         base: Instant::now(),
         first_sent_ns: AtomicU64::new(u64::MAX),
         last_received_ns: AtomicU64::new(0),
+        csv: csv.as_ref().map(|_| Arc::new(LocustStats::new())),
     });
     let path: Arc<str> = plan.path.clone().into();
     let st = state.clone();
@@ -188,12 +233,25 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
         scenario.register_transaction(Transaction::new(get_snapshot).set_name("get snapshot"));
 
     let started = Instant::now();
-    let result = GooseAttack::initialize_with_config(plan.goose.clone())
-        .map_err(goose_error)?
-        .register_scenario(scenario)
-        .execute()
-        .await;
+    let ticking = [
+        (!plan.progress_interval.is_zero()).then(|| {
+            let st = state.clone();
+            progress::every(plan.progress_interval, move || st.progress(started))
+        }),
+        csv_task(&csv, &state.csv),
+    ];
+    let result = match GooseAttack::initialize_with_config(plan.goose.clone()) {
+        Ok(attack) => attack.register_scenario(scenario).execute().await,
+        Err(e) => Err(e),
+    };
     let elapsed = started.elapsed();
+    progress::stop_all(ticking).await;
+    if let (Some((files, _)), Some(stats)) = (&csv, &state.csv) {
+        files.write(stats).map_err(|source| LoadgenError::Write {
+            path: plan.csv.clone().unwrap_or_default().into(),
+            source,
+        })?;
+    }
 
     let records = {
         let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -224,7 +282,34 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
             summary: (report.requests > 0).then(|| report.summary(&plan.out)),
         });
     }
+    if let Some((_, [stats, history])) = &csv {
+        println!(
+            "collect: Locust CSV -> {}, {}",
+            stats.display(),
+            history.display()
+        );
+    }
     Ok(report)
+}
+
+/// The task writing the Locust CSV files every second, if `--csv` was given.
+pub(crate) fn csv_task(
+    files: &Option<(Arc<CsvFiles>, [PathBuf; 2])>,
+    stats: &Option<Arc<LocustStats>>,
+) -> Option<Every> {
+    let (Some((files, _)), Some(stats)) = (files, stats) else {
+        return None;
+    };
+    let files = files.clone();
+    let stats = stats.clone();
+    let mut warned = false;
+    Some(progress::every(crate::locust_csv::INTERVAL, move || {
+        if let Err(e) = files.write(&stats)
+            && !std::mem::replace(&mut warned, true)
+        {
+            tracing::warn!(error = %e, "Cannot write the Locust CSV files");
+        }
+    }))
 }
 
 /// One transaction: GET a snapshot and keep it if it is valid and new.
@@ -235,6 +320,8 @@ async fn get_one(user: &mut GooseUser, st: &State, path: &str) -> TransactionRes
     }
     st.first_sent_ns
         .fetch_min(st.nanos_since_base(), Ordering::Relaxed);
+    let sent = Instant::now();
+    let user_index = user.weighted_users_index;
     let GooseResponse {
         mut request,
         response,
@@ -247,6 +334,7 @@ async fn get_one(user: &mut GooseUser, st: &State, path: &str) -> TransactionRes
         // goose already counted the failure (connection error or status).
         _ => {
             st.failed.fetch_add(1, Ordering::Relaxed);
+            st.log_csv(path, sent, 0, true, user_index);
             return Ok(());
         }
     };
@@ -254,10 +342,13 @@ async fn get_one(user: &mut GooseUser, st: &State, path: &str) -> TransactionRes
         Ok(b) => b,
         Err(e) => {
             st.failed.fetch_add(1, Ordering::Relaxed);
+            st.log_csv(path, sent, 0, true, user_index);
             return user.set_failure(&format!("body: {e}"), &mut request, None, None);
         }
     };
-    match Record::from_body(&body) {
+    let record = Record::from_body(&body);
+    st.log_csv(path, sent, body.len() as u64, record.is_err(), user_index);
+    match record {
         Ok(record) => match st.keep(record) {
             Kept::New { count } if count == st.target => {
                 st.target_reached.store(true, Ordering::Release);
@@ -303,6 +394,7 @@ mod tests {
             base: Instant::now(),
             first_sent_ns: AtomicU64::new(u64::MAX),
             last_received_ns: AtomicU64::new(0),
+            csv: None,
         };
         assert_eq!(st.active(), Duration::ZERO);
         assert_eq!(st.keep(record("a")), Kept::New { count: 1 });

@@ -14,7 +14,9 @@
 pub mod cli;
 pub mod collect;
 pub mod cursor;
+pub mod locust_csv;
 pub mod preflight;
+pub mod progress;
 pub mod records;
 pub mod replay;
 pub mod tally;
@@ -59,6 +61,18 @@ pub enum LoadgenError {
         /// What the phase did before it failed, if it ran.
         summary: Option<String>,
     },
+}
+
+/// Creates the Locust CSV files of `--csv PREFIX` (headers only) before a phase starts.
+pub(crate) fn csv_files(
+    prefix: &str,
+) -> Result<(Arc<locust_csv::CsvFiles>, [PathBuf; 2]), LoadgenError> {
+    let (files, paths) =
+        locust_csv::CsvFiles::create(prefix).map_err(|source| LoadgenError::Write {
+            path: format!("{prefix}_stats*.csv").into(),
+            source,
+        })?;
+    Ok((Arc::new(files), paths))
 }
 
 /// Turns a goose error into ours, keeping the detail goose's `Display` leaves out.
@@ -156,6 +170,8 @@ pub async fn run(cli: Cli) -> Result<Verdict, LoadgenError> {
                 target_records: args.target_records,
                 out: args.out,
                 path: args.path,
+                progress_interval: args.progress.progress_interval,
+                csv: args.locust.csv,
             })
             .await
         }
@@ -167,7 +183,13 @@ pub async fn run(cli: Cli) -> Result<Verdict, LoadgenError> {
                 records.len(),
                 args.input.display()
             );
-            run_replay(replay_plan(goose, Arc::new(records), &args.send)).await
+            run_replay(replay_plan(
+                goose,
+                Arc::new(records),
+                &args.send,
+                args.locust.csv,
+            ))
+            .await
         }
         Command::Run(args) => {
             let collect_goose = resolve_run_phase(
@@ -194,21 +216,35 @@ pub async fn run(cli: Cli) -> Result<Verdict, LoadgenError> {
                 target_records: args.target_records,
                 out: args.records.clone(),
                 path: "/api/v1/snapshot".into(),
+                progress_interval: args.send.progress.progress_interval,
+                csv: run_csv(&args.locust, "collect"),
             })
             .await?;
             if verdict != Verdict::Success {
                 return Ok(verdict);
             }
             let records = read_records(&args.records)?;
-            run_replay(replay_plan(replay_goose, Arc::new(records), &args.send)).await
+            run_replay(replay_plan(
+                replay_goose,
+                Arc::new(records),
+                &args.send,
+                run_csv(&args.locust, "replay"),
+            ))
+            .await
         }
     }
+}
+
+/// `run`'s CSV prefix of one phase: `PREFIX.collect`, `PREFIX.replay`.
+fn run_csv(locust: &cli::LocustFlags, phase: &str) -> Option<String> {
+    locust.csv.as_ref().map(|p| format!("{p}.{phase}"))
 }
 
 fn replay_plan(
     goose: goose::config::GooseConfiguration,
     records: Arc<Vec<records::Record>>,
     send: &cli::SendFlags,
+    csv: Option<String>,
 ) -> ReplayPlan {
     ReplayPlan {
         goose,
@@ -221,6 +257,8 @@ fn replay_plan(
         token: send.token.clone(),
         path: send.path.clone(),
         split: send.split_tolerance.map(|tol| (send.routes.clone(), tol)),
+        progress_interval: send.progress.progress_interval,
+        csv,
     }
 }
 

@@ -15,6 +15,8 @@ use goose::goose::GooseResponse;
 use goose::prelude::*;
 
 use crate::cursor::{Cursor, Ticket};
+use crate::locust_csv::LocustStats;
+use crate::progress;
 use crate::records::Record;
 use crate::tally::{Ack, Tally, Tolerance, UNKNOWN_ROUTE};
 use crate::wait::WaitRange;
@@ -50,6 +52,10 @@ pub struct ReplayPlan {
     pub path: String,
     /// Expected routes and tolerance for the split check.
     pub split: Option<(Vec<String>, Tolerance)>,
+    /// Progress line period (zero: none).
+    pub progress_interval: Duration,
+    /// Locust CSV prefix (`--csv`).
+    pub csv: Option<String>,
 }
 
 impl std::fmt::Debug for ReplayPlan {
@@ -61,6 +67,8 @@ impl std::fmt::Debug for ReplayPlan {
             .field("wait", &self.wait)
             .field("looping", &self.looping)
             .field("path", &self.path)
+            .field("progress_interval", &self.progress_interval)
+            .field("csv", &self.csv)
             .finish_non_exhaustive()
     }
 }
@@ -139,9 +147,44 @@ struct State {
     max_retry_after: Duration,
     token: Option<String>,
     path: String,
+    csv: Option<Arc<LocustStats>>,
 }
 
 impl State {
+    /// Logs the time-based progress line: finished/total, rate, errors, elapsed, ETA.
+    fn progress(&self, started: Instant) {
+        let elapsed = started.elapsed();
+        let finished = self.cursor.finished() as u64;
+        let (acked, rejected, gave_up, retried) = {
+            let t = self.lock_tally();
+            (
+                t.acked(),
+                t.rejected,
+                t.gave_up,
+                t.retried_busy + t.retried_error,
+            )
+        };
+        let rate = progress::rate(acked, elapsed);
+        let total = self.total.map(|t| t as u64);
+        let eta = total.and_then(|t| progress::eta(t.saturating_sub(finished), rate));
+        tracing::info!(
+            "replay: {finished}/{} records finished | {rate:.1} acked/s | errors: rejected {rejected}, gave up {gave_up}, retried {retried} | {} elapsed | ETA {}",
+            total.map_or("∞".to_owned(), |t| t.to_string()),
+            progress::human(Some(elapsed)),
+            if total.is_some() {
+                progress::human(eta)
+            } else {
+                "-".to_owned()
+            },
+        );
+    }
+
+    fn log_csv(&self, sent: Instant, bytes: u64, failed: bool, user: usize) {
+        if let Some(csv) = &self.csv {
+            csv.log("POST", &self.path, sent.elapsed(), bytes, failed, user);
+        }
+    }
+
     fn lock_tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         self.tally.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -189,6 +232,10 @@ pub fn retry_after(header: Option<&str>, max: Duration) -> Duration {
 
 /// Runs the replay phase.
 pub async fn replay(plan: ReplayPlan) -> Result<ReplayReport, LoadgenError> {
+    let csv = match &plan.csv {
+        Some(prefix) => Some(crate::csv_files(prefix)?),
+        None => None,
+    };
     let state = Arc::new(State {
         cursor: Cursor::new(plan.records.len(), plan.looping),
         total: (!plan.looping).then_some(plan.records.len()),
@@ -200,6 +247,7 @@ pub async fn replay(plan: ReplayPlan) -> Result<ReplayReport, LoadgenError> {
         max_retry_after: plan.max_retry_after,
         token: plan.token.clone(),
         path: plan.path.clone(),
+        csv: csv.as_ref().map(|_| Arc::new(LocustStats::new())),
     });
     let st = state.clone();
     let send: TransactionFunction = Arc::new(move |user| {
@@ -215,12 +263,30 @@ pub async fn replay(plan: ReplayPlan) -> Result<ReplayReport, LoadgenError> {
     scenario = scenario.register_transaction(Transaction::new(send).set_name("post record"));
 
     let started = Instant::now();
-    let result = GooseAttack::initialize_with_config(plan.goose.clone())
-        .map_err(goose_error)?
-        .register_scenario(scenario)
-        .execute()
-        .await;
+    let ticking = [
+        (!plan.progress_interval.is_zero()).then(|| {
+            let st = state.clone();
+            progress::every(plan.progress_interval, move || st.progress(started))
+        }),
+        crate::collect::csv_task(&csv, &state.csv),
+    ];
+    let result = match GooseAttack::initialize_with_config(plan.goose.clone()) {
+        Ok(attack) => attack.register_scenario(scenario).execute().await,
+        Err(e) => Err(e),
+    };
     let elapsed = started.elapsed();
+    progress::stop_all(ticking).await;
+    if let (Some((files, [stats, history])), Some(s)) = (&csv, &state.csv) {
+        files.write(s).map_err(|source| LoadgenError::Write {
+            path: stats.clone(),
+            source,
+        })?;
+        println!(
+            "replay: Locust CSV -> {}, {}",
+            stats.display(),
+            history.display()
+        );
+    }
 
     let done = state.cursor.all_finished();
     let tally = state.lock_tally().clone();
@@ -259,6 +325,8 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
         return Ok(());
     };
     let body = st.records[ticket.index].json_for_pass(ticket.pass);
+    let sent = Instant::now();
+    let user_index = user.weighted_users_index;
     let mut builder = user
         .get_request_builder(&GooseMethod::Post, &st.path)?
         .header("content-type", "application/json")
@@ -278,6 +346,7 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
     } = match user.request(request).await {
         Ok(r) => r,
         Err(e) => {
+            st.log_csv(sent, 0, true, user_index);
             st.lock_tally().retried_error += 1;
             st.failed_attempt(ticket, None);
             return Err(e);
@@ -287,6 +356,7 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
         Ok(r) => r,
         Err(_) => {
             // Connection refused/reset or timeout: goose counted it; retry elsewhere.
+            st.log_csv(sent, 0, true, user_index);
             st.lock_tally().retried_error += 1;
             st.failed_attempt(ticket, None);
             return Ok(());
@@ -295,7 +365,13 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
     let status = response.status().as_u16();
     match status {
         200..=299 => {
-            let ack = match response.json::<Ack>().await {
+            let body = response.bytes().await;
+            let len = body.as_ref().map_or(0, |b| b.len() as u64);
+            let ack = body
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<Ack>(&b).map_err(|e| e.to_string()));
+            st.log_csv(sent, len, ack.is_err(), user_index);
+            let ack = match ack {
                 Ok(ack) => ack,
                 Err(e) => {
                     // Acknowledged (2xx) but unreadable: count it, under an unknown route.
@@ -311,6 +387,7 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
             st.acknowledged(&ack);
         }
         429 | 503 => {
+            st.log_csv(sent, 0, true, user_index);
             let wait = retry_after(
                 response
                     .headers()
@@ -323,6 +400,7 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
         }
         400..=499 if status != 408 => {
             let text = response.text().await.unwrap_or_default();
+            st.log_csv(sent, text.len() as u64, true, user_index);
             {
                 let mut rej = st.rejections.lock().unwrap_or_else(|p| p.into_inner());
                 if rej.len() < MAX_REJECTION_SAMPLES {
@@ -334,6 +412,7 @@ async fn send_one(user: &mut GooseUser, st: &State) -> TransactionResult {
             st.finish();
         }
         _ => {
+            st.log_csv(sent, 0, true, user_index);
             st.lock_tally().retried_error += 1;
             st.failed_attempt(ticket, None);
         }

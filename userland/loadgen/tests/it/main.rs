@@ -3,6 +3,7 @@
 
 mod answers;
 mod cli;
+mod conventions;
 mod e2e;
 mod sigint;
 mod support;
