@@ -166,7 +166,8 @@ async fn post(client: &reqwest::Client, cfg: &PushConfig, body: Vec<u8>) -> Outc
                 Outcome::Retry(after, format!("{status}: {text}"))
             }
         }
-        Err(e) => Outcome::Retry(None, e.to_string()),
+        // The URL may carry a password: reqwest puts it in the message unless removed.
+        Err(e) => Outcome::Retry(None, e.without_url().to_string()),
     }
 }
 
@@ -180,7 +181,8 @@ pub async fn run(agent: Arc<Agent>, cfg: PushConfig, shutdown: Shutdown) {
     }));
     let wake = Arc::new(Notify::new());
     let metrics = agent.push_metrics().clone();
-    tracing::info!(url = %cfg.url, interval_ms = cfg.interval.as_millis() as u64, "Push mode on");
+    let url = procpulse_model::redact::redact_password(&cfg.url);
+    tracing::info!(%url, interval_ms = cfg.interval.as_millis() as u64, "Push mode on");
 
     let producer = {
         let (agent, queue, wake, cfg, shutdown, metrics) = (

@@ -6,6 +6,7 @@
 //! values, so it is tested on captured text. Services add I/O on top of it.
 
 pub mod parse;
+pub mod redact;
 pub mod snapshot;
 pub mod time_text;
 pub mod validate;

@@ -1,6 +1,7 @@
 //! Database URLs: `sqlite://path` or `mysql://user:pass@host:port/db`.
 
 use crate::error::StorageError;
+use procpulse_model::redact::redact_password;
 use std::fmt;
 use std::str::FromStr;
 
@@ -69,22 +70,8 @@ impl FromStr for DatabaseUrl {
         }
         Err(StorageError::BadUrl(format!(
             "unsupported database URL {:?} (expected sqlite://path or mysql://user:pass@host:port/db)",
-            redact(s)
+            redact_password(s)
         )))
-    }
-}
-
-/// The URL with any password replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
     }
 }
 
@@ -92,7 +79,7 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.backend {
             Backend::Sqlite => write!(f, "sqlite://{}", self.target),
-            Backend::Mysql => f.write_str(&redact(&self.target)),
+            Backend::Mysql => f.write_str(&redact_password(&self.target)),
         }
     }
 }
