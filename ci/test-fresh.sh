@@ -35,7 +35,7 @@ die() { log "FAIL: $*"; exit 1; }
 . "$ROOT/ci/progress.sh"
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
 "$ROOT/ci/deps.sh" base kernel >&2 # debootstrap is in the kernel group (the VM image uses it)
-mkdir -p "$LOGS"
+rm -rf "$LOGS" && mkdir -p "$LOGS"
 t_all=$SECONDS
 
 # --- 1. the pristine root file system (cached) ------------------------------------------
@@ -45,7 +45,8 @@ mkdir -p "$CACHE/fresh-rootfs"
 (
   flock 9
   [ ! -f "$BASE/.procpulse-done" ] || exit 0
-  rm -rf --one-file-system "$BASE"
+  # Trees of older recipes are never used again.
+  find "$CACHE/fresh-rootfs" -mindepth 1 -maxdepth 1 -type d -name "$SUITE-*" -exec rm -rf --one-file-system {} +
   log "debootstrap $SUITE (minbase + ${PACKAGES[*]}) from $MIRROR: once, then cached in $BASE"
   with_progress "  debootstrap" "$LOGS/debootstrap.log" \
     debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" "$SUITE" "$BASE" "$MIRROR" ||
@@ -101,14 +102,26 @@ bind "$CARGO_DIR"
 mkdir -p "$R/var/cache/apt/archives" "$R/root/.npm"
 mount --bind "$CACHE/fresh-apt" "$R/var/cache/apt/archives" # downloads only, kept between runs
 mount --bind "$CACHE/fresh-npm" "$R/root/.npm"
+# The network this machine reaches the package registries through comes along, as a
+# newcomer's machine has its own: name servers, the local CA certificates (here a
+# TLS-inspecting egress proxy's), and the proxy/CA variables below.
 cp /etc/resolv.conf "$R/etc/resolv.conf"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/"
+  chroot "$R" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed inside"
+fi
+NET_ENV=()
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY NODE_EXTRA_CA_CERTS \
+  SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE REQUESTS_CA_BUNDLE PIP_CERT GIT_SSL_CAINFO; do
+  [ -z "${!v:-}" ] || NET_ENV+=("$v=${!v}")
+done
 # As in a container: packages install, their daemons do not start (the project starts its own).
 printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d" && chmod +x "$R/usr/sbin/policy-rc.d"
 node_before=$(chroot "$R" sh -c 'command -v node || echo none')
 [ "$node_before" = none ] || die "the pristine rootfs has a node ($node_before)"
 
 inside() { # bash command line, run in the fresh machine as its root user, in the clone
-  chroot "$R" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  chroot "$R" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb "${NET_ENV[@]}" \
     PATH="$CARGO_DIR/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     RUSTUP_HOME="$RUSTUP_DIR" CARGO_HOME="$CARGO_DIR" CARGO_TARGET_DIR="$TARGET" \
     CI_LOG_DIR=/tmp/procpulse-logs bash -c "cd '$ROOT' 2>/dev/null || cd /root; $1"
