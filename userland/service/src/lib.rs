@@ -5,6 +5,8 @@
 //!
 //! It is not a framework: each service still owns its routes, state and handlers.
 
+#[cfg(feature = "cli-check")]
+pub mod cli_check;
 pub mod error;
 pub mod exposition;
 pub mod limits;
