@@ -134,3 +134,25 @@ fn json_log_lines(mut cmd: Command, lines: usize) -> Vec<String> {
     let _ = child.wait();
     got
 }
+
+/// The tests every binary's `tests/cli.rs` has, for its `Conventions` constant; the JSON log
+/// test is written by each crate, with the arguments that make its binary log.
+#[macro_export]
+macro_rules! cli_convention_tests {
+    ($cli:path) => {
+        #[test]
+        fn version_names_the_binary() {
+            $cli.check_version();
+        }
+
+        #[test]
+        fn help_documents_the_conventions_and_hides_secrets() {
+            $cli.check_help();
+        }
+
+        #[test]
+        fn wrong_values_are_usage_errors() {
+            $cli.check_bad_values();
+        }
+    };
+}

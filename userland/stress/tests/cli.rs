@@ -10,20 +10,7 @@ const CLI: Conventions = Conventions {
     bad_values: &[(&["--cpus", "lots"], "invalid value 'lots'")],
 };
 
-#[test]
-fn version_names_the_binary() {
-    CLI.check_version();
-}
-
-#[test]
-fn help_documents_the_conventions_and_hides_secrets() {
-    CLI.check_help();
-}
-
-#[test]
-fn wrong_values_are_usage_errors() {
-    CLI.check_bad_values();
-}
+procpulse_service::cli_convention_tests!(CLI);
 
 #[test]
 fn logs_are_json_lines() {
