@@ -21,8 +21,9 @@ COMPARE_CLIENTS=${BENCH_COMPARE_CLIENTS:-1000}
 
 "$ROOT/ci/deps.sh" base >&2
 cargo build -j2 --release -p procpulse-broadcaster --bin procpulse-broadcaster --example ws_bench >&2
-BIN="$ROOT/target/release/procpulse-broadcaster"
-HARNESS="$ROOT/target/release/examples/ws_bench"
+TARGET=$(ci/target-dir.sh)
+BIN="$TARGET/release/procpulse-broadcaster"
+HARNESS="$TARGET/release/examples/ws_bench"
 
 # Each client is one socket in both processes.
 ulimit -n "$(( CLIENTS * 2 + 4096 ))" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
