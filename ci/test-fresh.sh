@@ -34,12 +34,16 @@ die() { log "FAIL: $*"; exit 1; }
 # shellcheck source=ci/progress.sh
 . "$ROOT/ci/progress.sh"
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
+# The clone is HEAD and shares the target directory: built from HEAD while the work tree
+# differs, the artefacts would look newer than the edited files to the next host build.
+[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] ||
+  die "uncommitted changes in $ROOT: commit them first (the fresh machine clones HEAD)"
 "$ROOT/ci/deps.sh" base kernel >&2 # debootstrap is in the kernel group (the VM image uses it)
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 t_all=$SECONDS
 
 # --- 1. the pristine root file system (cached) ------------------------------------------
-KEY=$(printf '%s\n' "recipe $ROOTFS_RECIPE" "$SUITE" minbase "${PACKAGES[@]}" | sha256sum | cut -c1-16)
+KEY=$(printf '%s\n' "recipe $ROOTFS_RECIPE" "$SUITE" "$MIRROR" minbase "${PACKAGES[@]}" | sha256sum | cut -c1-16)
 BASE=$CACHE/fresh-rootfs/$SUITE-$KEY
 mkdir -p "$CACHE/fresh-rootfs"
 (
@@ -70,6 +74,7 @@ mkdir -p "$TMP"/{upper,work} "$R" "$TARGET" "$CACHE/fresh-apt" "$CACHE/fresh-npm
 # shellcheck disable=SC2329 # run by the EXIT trap
 cleanup() {
   local rc=$? p
+  set +e # every step below runs, whatever the one before did
   # Whatever a stage left running inside (nginx, mariadbd, an agent) goes first.
   for p in /proc/[0-9]*; do
     [ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] && kill -KILL "${p#/proc/}" 2>/dev/null
@@ -128,7 +133,6 @@ inside() { # bash command line, run in the fresh machine as its root user, in th
 }
 
 # --- 3. the clone -------------------------------------------------------------------------
-git -C "$ROOT" diff --quiet HEAD 2>/dev/null || log "note: uncommitted changes in $ROOT are not in the clone"
 inside "git -c safe.directory='*' clone -q $ORIGIN '$ROOT'" || die "git clone inside failed"
 bind "$TARGET" # after the clone: it may live inside the checkout
 log "cloned $(inside 'git log -1 --format="%h %s" | cut -c1-72')"

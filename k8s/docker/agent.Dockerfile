@@ -24,8 +24,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /procpulse-agent /usr/local/bin/procpulse-agent
-# 65532 is distroless's "nonroot" user; numeric so runAsNonRoot can verify it.
-USER 65532:65532
+# 65533: the agent's own uid, shared with no other workload, so that reading the node's
+# /proc cannot reach another pod's /proc/<pid>/environ (same-uid ptrace-read rule).
+# Numeric so runAsNonRoot can verify it.
+USER 65533:65533
 EXPOSE 5200
 ENTRYPOINT ["/usr/local/bin/procpulse-agent"]
 CMD ["--listen", "0.0.0.0:5200"]

@@ -46,6 +46,20 @@ if [ -z "$DESTDIR" ] && dpkg-query -W -f='${Status}' procpulse-agent 2>/dev/null
   exit 1
 fi
 
+# Files of the layout before the package existed (/usr/local/bin, /etc/systemd/system,
+# /etc/modules-load.d): left in place, the old unit would shadow the new one and the old
+# modules list would log errors on kernels without the modules. Only ours are removed.
+if [ -z "$DESTDIR" ]; then
+  old_unit=/etc/systemd/system/procpulse-agent.service
+  if grep -qs '^ExecStart=/usr/local/bin/procpulse-agent' "$old_unit"; then
+    log "removing $old_unit and /usr/local/bin/procpulse-agent (earlier layout)"
+    rm -f "$old_unit" /usr/local/bin/procpulse-agent
+  fi
+  if grep -qs '^procpulse_cpu$' /etc/modules-load.d/procpulse.conf; then
+    log "removing /etc/modules-load.d/procpulse.conf (earlier layout; procpulse-modules.service loads them now)"
+    rm -f /etc/modules-load.d/procpulse.conf
+  fi
+fi
 "$HERE/stage-agent.sh" "${DESTDIR:-/}" "$agent_bin"
 if [ -n "$modules" ]; then
   PROCPULSE_DESTDIR=$DESTDIR "$HERE/install-modules.sh" "$modules"

@@ -1,5 +1,6 @@
 //! The agent's configuration (flags are parsed in `main.rs`).
 
+use procpulse_model::redact::redact_password;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,11 +62,11 @@ impl PushConfig {
             Some("http") if self.token.is_none() || self.allow_insecure => Ok(()),
             Some("http") => Err(format!(
                 "refusing to send the ingest token over plain http to {}: use an https:// URL, or pass --push-insecure (PROCPULSE_PUSH_INSECURE=true) to accept it",
-                self.url
+                redact_password(&self.url)
             )),
             _ => Err(format!(
                 "push URL {:?} must start with http:// or https://",
-                self.url
+                redact_password(&self.url)
             )),
         }
     }

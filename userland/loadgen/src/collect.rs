@@ -246,12 +246,6 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
     };
     let elapsed = started.elapsed();
     progress::stop_all(ticking).await;
-    if let (Some((files, _)), Some(stats)) = (&csv, &state.csv) {
-        files.write(stats).map_err(|source| LoadgenError::Write {
-            path: plan.csv.clone().unwrap_or_default().into(),
-            source,
-        })?;
-    }
 
     let records = {
         let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -262,6 +256,13 @@ pub async fn collect(plan: CollectPlan) -> Result<CollectReport, LoadgenError> {
     if !records.is_empty() {
         write_atomic(&plan.out, &records).map_err(|source| LoadgenError::Write {
             path: plan.out.clone(),
+            source,
+        })?;
+    }
+    // The CSV after the records: failing to write it must not lose the collection.
+    if let (Some((files, _)), Some(stats)) = (&csv, &state.csv) {
+        files.write(stats).map_err(|source| LoadgenError::Write {
+            path: plan.csv.clone().unwrap_or_default().into(),
             source,
         })?;
     }
