@@ -27,7 +27,7 @@ SUITE=bookworm
 MIRROR=${PROCPULSE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(git ca-certificates)
 read -r -a STAGES <<<"${PROCPULSE_FRESH_STAGES:-rust web}"
-ROOTFS_RECIPE=2 # bump when the recipe below changes in a way the key cannot see
+ROOTFS_RECIPE=3 # bump when the recipe below changes in a way the key cannot see
 
 log() { printf '[fresh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -56,7 +56,11 @@ mkdir -p "$CACHE/fresh-rootfs"
     debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" "$SUITE" "$BASE" "$MIRROR" ||
     { tail -n 30 "$LOGS/debootstrap.log" >&2; die "debootstrap failed"; }
   rm -f "$BASE"/var/cache/apt/archives/*.deb
-  # The archive areas the Debian installer enables; debootstrap writes only the first.
+  # What the Debian installer writes and debootstrap does not: the host names (the
+  # dashboard's unit tests resolve `localhost`) and the archive areas.
+  echo procpulse-fresh >"$BASE/etc/hostname"
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\tprocpulse-fresh\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    >"$BASE/etc/hosts"
   printf 'deb %s %s main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE-updates" \
     "${MIRROR%/debian}/debian-security" "$SUITE-security" >"$BASE/etc/apt/sources.list"
   touch "$BASE/.procpulse-done"
