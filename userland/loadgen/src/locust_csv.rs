@@ -192,6 +192,20 @@ impl Entry {
         }
     }
 
+    /// Request count, failure count, median, average, min, max and average content size:
+    /// the columns both CSV files carry, in this order.
+    fn summary_fields(&self) -> [String; 7] {
+        [
+            self.requests.to_string(),
+            self.failures.to_string(),
+            self.median().to_string(),
+            self.avg_ms().to_string(),
+            self.min().to_string(),
+            self.max().to_string(),
+            self.avg_content().to_string(),
+        ]
+    }
+
     fn percentile_fields(&self) -> Vec<String> {
         PERCENTILES
             .iter()
@@ -356,19 +370,9 @@ impl LocustStats {
             .map(|((name, method), e)| (method.as_str(), name.as_str(), e))
             .chain(std::iter::once(("", "Aggregated", &inner.total)));
         for (method, name, e) in rows {
-            let mut cols = vec![
-                method.to_owned(),
-                name.to_owned(),
-                e.requests.to_string(),
-                e.failures.to_string(),
-                e.median().to_string(),
-                e.avg_ms().to_string(),
-                e.min().to_string(),
-                e.max().to_string(),
-                e.avg_content().to_string(),
-                py_float(per_s(e.requests)),
-                py_float(per_s(e.failures)),
-            ];
+            let mut cols = vec![method.to_owned(), name.to_owned()];
+            cols.extend(e.summary_fields());
+            cols.extend([py_float(per_s(e.requests)), py_float(per_s(e.failures))]);
             cols.extend(e.percentile_fields());
             out.push_str(&csv_line(cols));
         }
@@ -394,15 +398,7 @@ impl LocustStats {
             ),
         ];
         cols.extend(e.percentile_fields());
-        cols.extend([
-            e.requests.to_string(),
-            e.failures.to_string(),
-            e.median().to_string(),
-            e.avg_ms().to_string(),
-            e.min().to_string(),
-            e.max().to_string(),
-            e.avg_content().to_string(),
-        ]);
+        cols.extend(e.summary_fields());
         csv_line(cols)
     }
 }
