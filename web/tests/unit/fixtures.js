@@ -40,3 +40,61 @@ export function rowV2({ id = 100, t = 0 } = {}) {
   const collected = new Date(Date.UTC(2026, 10, 23, 10, 0, 0) + t * 1000).toISOString();
   return { ...snap, id, route: 'b', received_at: collected, collected_at: collected };
 }
+
+/**
+ * A rolled-up `GET /api/v1/history` answer exactly as the contract (issue 15) spells it: tier,
+ * step_seconds after merging, from/to, points grouped by host in name order, oldest first.
+ * @param {{tier?: string, step?: number, hosts?: string[], n?: number, t0?: number, skip?: number[]}} [o]
+ *   `t0` epoch seconds of the first point, `skip` indexes of points left out (holes)
+ */
+export function rollupAnswer({ tier = '1m', step = 120, hosts = ['vm-1'], n = 5, t0 = T0, skip = [] } = {}) {
+  const iso = (s) => new Date(s * 1000).toISOString();
+  const points = [];
+  for (const [hi, host] of hosts.entries()) {
+    for (let i = 0; i < n; i++) {
+      if (skip.includes(i)) continue;
+      points.push({
+        host,
+        t: iso(t0 + i * step),
+        n: step,
+        cpu: [10 + i, 20 + i + hi, 30 + i],
+        ram: [40, 41.5, 43],
+        swap: hi === 0 ? [1, 2, 3] : null,
+        load1: [0.25, 0.5 + i / 10, 1.75],
+        zombies_max: i === 2 ? 3 : 0,
+        disk_sleep_max: i === 1 ? 1 : 0,
+        cores: 4 + i,
+        source: i === n - 1 ? 'procfs' : 'kmod',
+      });
+    }
+  }
+  return { tier, step_seconds: step, from: iso(t0), to: iso(t0 + n * step), points, truncated: false };
+}
+
+/**
+ * A `GET /api/v1/fleet` answer exactly as the contract spells it.
+ * @param {Partial<Record<string, any>>[]} hosts overrides per host (host name required)
+ * @param {number} [serverS] server_time, epoch seconds
+ */
+export function fleetAnswer(hosts, serverS = T0) {
+  const iso = (s) => new Date(s * 1000).toISOString();
+  return {
+    server_time: iso(serverS),
+    stale_after_intervals: 3,
+    hosts: hosts.map((o) => ({
+      source: 'kmod',
+      collected_at: iso(serverS - 1),
+      last_seen: iso(serverS - 1),
+      interval_seconds: 1.0,
+      stale: false,
+      cpu: 12.5,
+      ram: 40.1,
+      swap: null,
+      load1: 0.5,
+      cores: 4,
+      zombies: 0,
+      disk_sleep: 0,
+      ...o,
+    })),
+  };
+}
