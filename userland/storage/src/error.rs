@@ -26,6 +26,10 @@ pub enum StorageError {
     /// Migrations could not be applied.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// The caller asked for something this API does not serve (a programming error,
+    /// e.g. rollup rows of the raw tier); nothing was read or written.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
 }
 
 /// Messages of database errors that refuse the data itself: retrying the same rows can
@@ -93,7 +97,9 @@ impl StorageError {
             | StorageError::WriteRace { .. } => true,
             StorageError::Query(E::DatabaseError(..)) => true,
             StorageError::Query(E::BrokenTransactionManager) => true,
-            StorageError::Query(_) | StorageError::BadUrl(_) => false,
+            StorageError::Query(_) | StorageError::BadUrl(_) | StorageError::InvalidArgument(_) => {
+                false
+            }
         }
     }
 }

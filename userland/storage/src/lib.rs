@@ -11,13 +11,18 @@
 //! - [`migrate`] — embedded migrations per backend, run at start-up;
 //! - [`write`] — idempotent inserts (a repeated `sample_id` is a duplicate, never an
 //!   error, never stored twice);
-//! - [`read`] — ingest's read queries (stats, averages).
+//! - [`read`] — ingest's read queries (stats, averages);
+//! - [`history`] — the history tiers (raw, 1-minute and 1-hour rollups, their retention)
+//!   and the read API over them; [`rollup`] — the pure aggregation of rows into buckets;
+//!   [`maintain`] — the background task that folds raw rows into rollups and deletes
+//!   what is past retention.
 //!
 //! It is not an ORM layer for arbitrary tables, and it does not decide HTTP semantics:
 //! callers map [`StorageError::is_unavailable`] to 503 themselves.
 
 pub mod compact;
 pub mod error;
+pub mod history;
 pub mod migrate;
 pub mod mysql_insert;
 pub mod pool;

@@ -1,4 +1,6 @@
-//! The Diesel schema of the one table procpulse stores (SPEC §5).
+//! The Diesel schema: the `samples` table of SPEC §5, and the history tables of issue 15
+//! (`rollup_1m`, `rollup_1h`, `history_tiers`, `maintenance_lease`; see
+//! [`crate::history`] and [`crate::maintain`]).
 //!
 //! The same `table!` serves both backends: the SQL types below are the ones both SQLite
 //! and MySQL/MariaDB accept for the columns the per-backend migrations create
@@ -102,5 +104,128 @@ diesel::table! {
         /// a line being `avg10,avg60,avg300,total_us`; NULL when the snapshot had no
         /// `pressure` object (`;;` when it had one with no resource).
         pressure -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// One row per (host, UTC minute) with raw rows: min/avg/max of the raw rows whose
+    /// `collected_at` falls in the minute, recomputed whole from them.
+    rollup_1m (host, bucket) {
+        /// Host name (as `samples.host`).
+        #[max_length = 64]
+        host -> Varchar,
+        /// UTC start of the bucket (by `collected_at`).
+        bucket -> Timestamp,
+        /// Raw rows summarised (for an hour: the sum of its minutes').
+        samples -> Integer,
+        /// Lowest `cpu_usage_percent`.
+        cpu_min -> Double,
+        /// Mean `cpu_usage_percent` (sample-weighted).
+        cpu_avg -> Double,
+        /// Highest `cpu_usage_percent`.
+        cpu_max -> Double,
+        /// Lowest `ram_used_percent`.
+        ram_min -> Double,
+        /// Mean `ram_used_percent`.
+        ram_avg -> Double,
+        /// Highest `ram_used_percent`.
+        ram_max -> Double,
+        /// Lowest swap used % over the rows with swap; NULL when none had swap.
+        swap_min -> Nullable<Double>,
+        /// Mean swap used % over the rows with swap; NULL when none had swap.
+        swap_avg -> Nullable<Double>,
+        /// Highest swap used % over the rows with swap; NULL when none had swap.
+        swap_max -> Nullable<Double>,
+        /// Lowest 1-minute load average.
+        load1_min -> Double,
+        /// Mean 1-minute load average.
+        load1_avg -> Double,
+        /// Highest 1-minute load average.
+        load1_max -> Double,
+        /// Highest `procs_zombie`.
+        zombies_max -> BigInt,
+        /// Highest `procs_disk_sleep`.
+        disk_sleep_max -> BigInt,
+        /// `cpu_cores` of the newest row.
+        cpu_cores -> Integer,
+        /// `source` of the newest row.
+        #[max_length = 16]
+        source -> Varchar,
+    }
+}
+
+diesel::table! {
+    /// One row per (host, UTC hour): the same columns as [`rollup_1m`], recomputed whole
+    /// from the hour's minute rows.
+    rollup_1h (host, bucket) {
+        /// Host name (as `samples.host`).
+        #[max_length = 64]
+        host -> Varchar,
+        /// UTC start of the bucket (by `collected_at`).
+        bucket -> Timestamp,
+        /// Raw rows summarised (for an hour: the sum of its minutes').
+        samples -> Integer,
+        /// Lowest `cpu_usage_percent`.
+        cpu_min -> Double,
+        /// Mean `cpu_usage_percent` (sample-weighted).
+        cpu_avg -> Double,
+        /// Highest `cpu_usage_percent`.
+        cpu_max -> Double,
+        /// Lowest `ram_used_percent`.
+        ram_min -> Double,
+        /// Mean `ram_used_percent`.
+        ram_avg -> Double,
+        /// Highest `ram_used_percent`.
+        ram_max -> Double,
+        /// Lowest swap used % over the rows with swap; NULL when none had swap.
+        swap_min -> Nullable<Double>,
+        /// Mean swap used % over the rows with swap; NULL when none had swap.
+        swap_avg -> Nullable<Double>,
+        /// Highest swap used % over the rows with swap; NULL when none had swap.
+        swap_max -> Nullable<Double>,
+        /// Lowest 1-minute load average.
+        load1_min -> Double,
+        /// Mean 1-minute load average.
+        load1_avg -> Double,
+        /// Highest 1-minute load average.
+        load1_max -> Double,
+        /// Highest `procs_zombie`.
+        zombies_max -> BigInt,
+        /// Highest `procs_disk_sleep`.
+        disk_sleep_max -> BigInt,
+        /// `cpu_cores` of the newest row.
+        cpu_cores -> Integer,
+        /// `source` of the newest row.
+        #[max_length = 16]
+        source -> Varchar,
+    }
+}
+
+diesel::table! {
+    /// The tiers (`raw`, `1m`, `1h`): how long each is kept and how far raw rows are
+    /// folded into `rollup_1m`.
+    history_tiers (tier) {
+        /// `raw`, `1m` or `1h`.
+        #[max_length = 8]
+        tier -> Varchar,
+        /// Seconds a row is kept (by `received_at` for raw, `bucket` for rollups);
+        /// 0 = forever.
+        keep_seconds -> BigInt,
+        /// `raw` only: the `received_at` up to which (inclusive) raw rows are folded.
+        rolled_up_to -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Leases that let one of several maintainers work at a time (row `history`).
+    maintenance_lease (name) {
+        /// Lease name.
+        #[max_length = 32]
+        name -> Varchar,
+        /// Who holds it (`host:pid:random`), empty when never taken.
+        #[max_length = 128]
+        holder -> Varchar,
+        /// Held until this instant (database clock, UTC).
+        lease_until -> Timestamp,
     }
 }

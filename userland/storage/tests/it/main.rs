@@ -13,3 +13,5 @@ mod read;
 mod pool;
 // Issue 14: byte-exact ids, session settings, durability check, refusals.
 mod edges;
+// Issue 15: history tiers and rollup reads.
+mod history;

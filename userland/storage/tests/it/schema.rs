@@ -275,7 +275,13 @@ async fn a_pre_v2_database_upgrades_and_still_reads_its_rows() {
             match u.backend() {
                 procpulse_storage::Backend::Sqlite => {
                     let mut c = diesel::SqliteConnection::establish(u.target()).unwrap();
-                    c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+                    // Newest first: the history tables, then v2.
+                    while c
+                        .revert_last_migration(SQLITE_MIGRATIONS)
+                        .unwrap()
+                        .to_string()
+                        != "20261130000000"
+                    {}
                 }
                 procpulse_storage::Backend::Mysql => {
                     let mut c: diesel_async::async_connection_wrapper::AsyncConnectionWrapper<
@@ -284,7 +290,8 @@ async fn a_pre_v2_database_upgrades_and_still_reads_its_rows() {
                         u.target(),
                     )
                     .unwrap();
-                    // Newest first: the byte-exact sample_id migration, then v2.
+                    // Newest first: the history tables, the byte-exact sample_id migration,
+                    // then v2.
                     while c
                         .revert_last_migration(MYSQL_MIGRATIONS)
                         .unwrap()
