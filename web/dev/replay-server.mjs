@@ -7,15 +7,21 @@
 // never uses it; it runs against the real ingest and broadcaster.
 //
 //   node dev/replay-server.mjs [--port 4100] [--app app] [--hosts vm-1,vm-2] \
-//        [--history-seconds 900] [--capture frames.jsonl]
+//        [--history-seconds 900] [--capture frames.jsonl] [--fleet-hosts 1000]
 //
 // A capture file holds one server→client frame per line (as sent by the real broadcaster); it is
 // replayed to each client in order, 500 ms apart, after which synthetic rows continue.
+//
+// It also answers `GET /api/v1/history?host=&from=&to=` (raw rows held for up to 1 h, synthetic
+// rollups beyond) and `GET /api/v1/fleet` (the hosts plus `--fleet-hosts N` synthetic ones, some
+// stale) in the issue 15 shapes (dev/history-stub.mjs), so the range picker and the fleet page
+// can be worked on here too.
 
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { fleetAnswer, historyAnswer } from './history-stub.mjs';
 import { Synth } from './synth.mjs';
 
 const args = Object.fromEntries(
@@ -25,6 +31,7 @@ const port = Number(args.port ?? 4100);
 const app = resolve(args.app ?? new URL('../app', import.meta.url).pathname);
 const hosts = (args.hosts ?? 'vm-1,vm-2,vm-3').split(',');
 const historySeconds = Number(args['history-seconds'] ?? 900);
+const fleetHosts = Number(args['fleet-hosts'] ?? 0);
 const capture = args.capture ? readFileSync(args.capture, 'utf8').split('\n').filter(Boolean) : null;
 
 const synth = new Synth({ hosts });
@@ -41,6 +48,15 @@ const server = createServer((req, res) => {
   if (url.pathname === '/api/v1/latest') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ samples: hosts.map((h) => rows.get(h).at(-1)) }));
+    return;
+  }
+  if (url.pathname === '/api/v1/history' || url.pathname === '/api/v1/fleet') {
+    const a =
+      url.pathname === '/api/v1/fleet'
+        ? { status: 200, body: fleetAnswer(hosts.map((h) => rows.get(h).at(-1)), fleetHosts) }
+        : historyAnswer(url.searchParams, (h) => rows.get(h) ?? []);
+    res.writeHead(a.status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(a.body));
     return;
   }
   const rel = normalize(url.pathname === '/' ? '/index.html' : url.pathname);

@@ -79,9 +79,10 @@ const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true })
 /**
  * Columns in display order. `value` is what sorts (null sorts last either way), `text` what the
  * cell shows; `first` is the direction of a first click (worst / biggest first for the
- * metrics, natural order for names).
+ * metrics, natural order for names); `alert` marks a cell worth a look (non-zero zombies or
+ * D-state, as on the host view).
  * @type {readonly {key: string, label: string, type: 'num'|'text'|'status', first: 'asc'|'desc',
- *   value: (r: FleetRow) => any, text: (r: FleetRow) => string}[]}
+ *   value: (r: FleetRow) => any, text: (r: FleetRow) => string, alert?: (r: FleetRow) => boolean}[]}
  */
 export const FLEET_COLUMNS = Object.freeze([
   { key: 'host', label: 'host', type: 'text', first: 'asc', value: (r) => r.host, text: (r) => r.host },
@@ -91,8 +92,8 @@ export const FLEET_COLUMNS = Object.freeze([
   { key: 'swap', label: 'swap %', type: 'num', first: 'desc', value: (r) => r.swap, text: (r) => (r.swap === null ? '—' : formatPct(r.swap)) },
   { key: 'load1', label: 'load 1m', type: 'num', first: 'desc', value: (r) => r.load1, text: (r) => formatLoad(r.load1) },
   { key: 'load_core', label: 'load / core', type: 'num', first: 'desc', value: (r) => r.loadPerCore, text: (r) => formatLoad(r.loadPerCore) },
-  { key: 'zombies', label: 'zombies', type: 'num', first: 'desc', value: (r) => r.zombies, text: (r) => formatCount(r.zombies) },
-  { key: 'disk_sleep', label: 'D-state', type: 'num', first: 'desc', value: (r) => r.diskSleep, text: (r) => formatCount(r.diskSleep) },
+  { key: 'zombies', label: 'zombies', type: 'num', first: 'desc', value: (r) => r.zombies, text: (r) => formatCount(r.zombies), alert: (r) => (r.zombies ?? 0) > 0 },
+  { key: 'disk_sleep', label: 'D-state', type: 'num', first: 'desc', value: (r) => r.diskSleep, text: (r) => formatCount(r.diskSleep), alert: (r) => (r.diskSleep ?? 0) > 0 },
   { key: 'source', label: 'source', type: 'text', first: 'asc', value: (r) => r.source, text: (r) => r.source ?? '—' },
   { key: 'last_seen', label: 'last seen', type: 'num', first: 'desc', value: (r) => r.ageMs, text: (r) => (r.ageMs === null ? '—' : formatAge(r.ageMs)) },
 ]);
@@ -145,3 +146,6 @@ export function fleetSummary(rows) {
   const stale = rows.reduce((n, r) => n + (r.stale ? 1 : 0), 0);
   return `${formatCount(rows.length)} host${rows.length === 1 ? '' : 's'} · ${formatCount(stale)} stale`;
 }
+
+/** How often the fleet page polls `/api/v1/fleet` (ms): the agents' usual interval. */
+export const FLEET_POLL_MS = 1000;

@@ -89,8 +89,9 @@ export function writeState(state, base = '') {
 }
 
 /**
- * The link to one host's view (from the fleet table), default range, other parameters kept.
- * @param {string} host
+ * The link to one host's view (from the fleet table), default range, other parameters kept;
+ * without a host, the host view's default.
+ * @param {string|null} host
  * @param {string} [base]
  */
 export function hostLink(host, base = '') {

@@ -111,3 +111,23 @@ export class Ring {
     return Array.from(this.ids.subarray(this.start, this.end));
   }
 }
+
+/**
+ * The last `seconds` of a view (from Ring.view()): the points whose x is at least the newest x
+ * minus `seconds`, as zero-copy subarrays; the view itself when it is empty or shorter.
+ * @param {Float64Array[]} view [xs, ...columns], xs ascending
+ * @param {number} seconds
+ */
+export function tail(view, seconds) {
+  const xs = view[0];
+  if (xs.length === 0 || !(xs[xs.length - 1] - xs[0] > seconds)) return view;
+  const from = xs[xs.length - 1] - seconds;
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return view.map((c) => c.subarray(lo));
+}

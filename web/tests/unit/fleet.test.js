@@ -36,6 +36,15 @@ describe('parseFleet', () => {
     expect(STALE_MARK).toMatch(/stale/);
   });
 
+  it('non-zero zombies and D-state cells are marked', () => {
+    const f = parseFleet(answer);
+    const col = (k) => FLEET_COLUMNS.find((c) => c.key === k);
+    const alerts = (k) => f.rows.filter((r) => col(k).alert(r)).map((r) => r.host);
+    expect(alerts('zombies')).toEqual(['vm-2']);
+    expect(alerts('disk_sleep')).toEqual(['vm-2']);
+    expect(col('cpu').alert).toBeUndefined();
+  });
+
   it('summary counts hosts and stale ones', () => {
     expect(fleetSummary(parseFleet(answer).rows)).toBe('6 hosts · 2 stale');
   });

@@ -1,6 +1,6 @@
 // Ring: bounded, x-ordered columnar buffer with zero-copy views.
 import { describe, expect, it } from 'vitest';
-import { Ring } from '../../app/lib/ring.js';
+import { Ring, tail } from '../../app/lib/ring.js';
 
 const xsOf = (r) => Array.from(r.view()[0]);
 const colOf = (r, c) => Array.from(r.view()[c + 1]);
@@ -97,5 +97,22 @@ describe('Ring', () => {
     expect(r.length).toBe(0);
     expect(r.lastX()).toBe(-Infinity);
     expect(r.firstX()).toBe(Infinity);
+  });
+});
+
+describe('tail (the live window of 15 m / 1 h)', () => {
+  it('keeps the points within `seconds` of the newest, zero-copy', () => {
+    const r = new Ring(10, 1);
+    for (let i = 0; i < 10; i++) r.push(100 + i * 10, i, [i]);
+    const v = r.view();
+    const t = tail(v, 30);
+    expect(Array.from(t[0])).toEqual([160, 170, 180, 190]);
+    expect(Array.from(t[1])).toEqual([6, 7, 8, 9]);
+    expect(t[0].buffer).toBe(v[0].buffer);
+    expect(tail(v, 90)).toBe(v);
+    expect(tail(v, 1000)).toBe(v);
+    expect(Array.from(tail(v, 0)[0])).toEqual([190]);
+    const empty = new Ring(3, 1).view();
+    expect(tail(empty, 10)).toBe(empty);
   });
 });

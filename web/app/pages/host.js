@@ -1,0 +1,352 @@
+// The host view: one host's charts and panels over the chosen range.
+//
+// Live ranges (15 m, 1 h): frames from the broadcaster's WebSocket are applied to the store as
+// they arrive; the views redraw from the store at most once per animation frame
+// (requestAnimationFrame), and only the parts that changed. The charts show the last 15 min or
+// hour of the host's ring buffer; for 1 h the page also fetches the hour's raw rows once (the
+// socket's backfill covers 15 minutes) and again after each reconnect.
+//
+// Fetched ranges (6 h and longer, custom): `GET /api/v1/history` for the host and range, drawn
+// as average lines with min–max bands, fetched again every minute while the range ends now. The
+// live panels are hidden (they need full samples); the WebSocket stays open for the host list.
+//
+// The host and range live in the URL (lib/pagestate.js); a change pushes a history entry, and
+// back / forward restore it.
+
+import { Connection } from '../lib/connection.js';
+import { setText } from '../lib/dom.js';
+import { formatAge, formatPct } from '../lib/format.js';
+import { readState, writeState } from '../lib/pagestate.js';
+import { bounds, historyParams, isLive, liveWindowSeconds, rangeLabel, REFRESH_MS, refreshes, sameRange } from '../lib/range.js';
+import { tail } from '../lib/ring.js';
+import { errorText, nextPage, parseHistoryAnswer, seriesFromAnswer } from '../lib/rollup.js';
+import { Store } from '../lib/store.js';
+import { applyLevel } from '../lib/thresholds.js';
+import { apiUrl, wsUrl } from '../lib/url.js';
+import { createChartsView } from '../views/charts.js';
+import { createHistoryView } from '../views/history.js';
+import { createHostsView } from '../views/hosts.js';
+import { createLoadView } from '../views/load.js';
+import { createMemoryView } from '../views/memory.js';
+import { createModesView } from '../views/modes.js';
+import { createPerCoreView } from '../views/percore.js';
+import { createPressureView } from '../views/pressure.js';
+import { createProcsView } from '../views/procs.js';
+import { createRangeView } from '../views/range.js';
+import { createSplitView } from '../views/split.js';
+import { createStatusView } from '../views/status.js';
+import { createTopView } from '../views/top.js';
+
+/** After this many failed WebSocket attempts in a row, show REST data meanwhile. */
+const REST_FALLBACK_AFTER_FAILURES = 2;
+/** Most pages of one history request followed through `next_host`. */
+const MAX_PAGES = 20;
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * @param {import('../lib/pagestate.js').PageState} initial
+ */
+export function startHostPage(initial) {
+  const store = new Store();
+  /** The host asked for (?host= or the selector); shown as soon as it has appeared. */
+  let wanted = initial.host;
+  /** The host on screen: `wanted` when known (always, on a fetched range), else the first host. */
+  let selected = null;
+  let range = initial.range;
+
+  const grid = $('host-view');
+  const status = createStatusView($('conn'));
+  const hosts = createHostsView(/** @type {HTMLSelectElement} */ ($('host-select')), (h) => {
+    wanted = h;
+    navigate();
+    schedule(true);
+  });
+  const picker = createRangeView($('range-picker'), (r) => {
+    if (sameRange(r, range)) return;
+    range = r;
+    navigate();
+    applyRange();
+  });
+  const charts = createChartsView($('cpu-chart'), $('ram-chart'));
+  const memory = createMemoryView($('mem-card'));
+  const modes = createModesView($('modes-card'));
+  const perCore = createPerCoreView($('percore-card'));
+  const pressure = createPressureView($('pressure-card'));
+  const load = createLoadView($('load-card'));
+  const procs = createProcsView($('procs-card'));
+  const split = createSplitView($('split-card'));
+  const top = createTopView($('top-card'));
+  const historyView = createHistoryView($('history-card'));
+  const foot = $('foot');
+  const cpuNow = $('cpu-now');
+  const ramNow = $('ram-now');
+  const cpuLevel = $('cpu-level');
+  const ramLevel = $('ram-level');
+
+  let frameQueued = false;
+  let hostChanged = true;
+  /** Time spent in the last redraws (ms, store to painted canvas), for the benchmark hook. */
+  const drawTimes = [];
+
+  /** Pushes the current host and range as a new history entry (back / forward restore it). */
+  function navigate() {
+    const search = writeState({ view: 'host', host: wanted, range }, location.search);
+    if (search === location.search) return;
+    const u = new URL(location.href);
+    u.search = search;
+    window.history.pushState(null, '', u);
+  }
+
+  window.addEventListener('popstate', () => {
+    const { state } = readState(location.search);
+    if (state.view !== 'host') {
+      location.reload();
+      return;
+    }
+    const hostSwitch = state.host !== wanted;
+    wanted = state.host;
+    const rangeSwitch = !sameRange(state.range, range);
+    range = state.range;
+    if (rangeSwitch) applyRange();
+    // A host switch alone: the next frame sees it (and fetches the range for it).
+    schedule(hostSwitch);
+  });
+
+  function schedule(hostSwitch = false) {
+    hostChanged ||= hostSwitch;
+    if (frameQueued) return;
+    frameQueued = true;
+    requestAnimationFrame(draw);
+  }
+
+  function draw() {
+    frameQueued = false;
+    const t0 = performance.now();
+    const d = store.takeDirty();
+    const live = isLive(range);
+    const names = store.hostNames();
+    const next = wanted && (live ? store.hosts.has(wanted) : true) ? wanted : (names[0] ?? null);
+    if (next !== selected) {
+      hostChanged = true;
+      if (range.kind === 'preset' && range.key === '1h' && next !== null) void backfillHour(next);
+    }
+    if (!live && next !== null && next !== historyHost) void loadHistory(false);
+    selected = next;
+    if (d.hostList || hostChanged) hosts.update(selected && !names.includes(selected) ? [...names, selected].sort() : names, selected);
+    if (d.routes) split.update(store.routes);
+    if (live && (hostChanged || (selected !== null && d.series.has(selected)))) {
+      const h = selected ? store.host(selected) : null;
+      const win = liveWindowSeconds(range) ?? Infinity;
+      const view = h ? tail(h.ring.view(), win) : null;
+      charts.update(view);
+      const row = h?.latest ?? null;
+      setText(cpuNow, formatPct(row?.cpu?.usage_percent));
+      setText(ramNow, formatPct(row?.ram?.used_percent));
+      applyLevel(cpuLevel, row?.cpu?.usage_percent);
+      applyLevel(ramLevel, row?.ram?.used_percent);
+      if (hostChanged) perCore.invalidate();
+      modes.update(row, view);
+      perCore.update(row, h?.cores ?? null);
+      pressure.update(row);
+      memory.update(row);
+      load.update(row);
+      procs.update(row);
+      top.update(row);
+      renderFoot();
+    } else if (!live && hostChanged) {
+      renderFoot();
+    }
+    hostChanged = false;
+    // uPlot paints in a microtask queued by setData; this one runs after it, so the time
+    // includes the canvas work.
+    queueMicrotask(() => {
+      drawTimes.push(performance.now() - t0);
+      if (drawTimes.length > 600) drawTimes.splice(0, drawTimes.length - 600);
+    });
+  }
+
+  function renderFoot() {
+    if (!isLive(range)) {
+      setText(foot, selected ? `${selected} · ${rangeLabel(range)} from the history API` : 'waiting for a host');
+      return;
+    }
+    const h = selected ? store.host(selected) : null;
+    const row = h?.latest;
+    if (!row) {
+      setText(foot, selected ? `${selected}: no samples yet` : 'waiting for data');
+      return;
+    }
+    const age = Date.now() + store.clockSkewMs - h.latestX * 1000;
+    setText(
+      foot,
+      `${row.host} · source ${row.source ?? '?'} · last sample ${row.collected_at} (${formatAge(age)}) · ` +
+        `route ${row.route ?? '?'} · ${h.ring.length} points`,
+    );
+  }
+
+  // ---- fetched ranges
+
+  let refreshTimer = null;
+  let fetchSeq = 0;
+  /** The host of the last history request (a host switch asks again). */
+  let historyHost = null;
+  /** What the last drawn answer was (read by the end-to-end test). */
+  let lastHistory = null;
+  /** @type {AbortController|null} */
+  let inFlight = null;
+
+  /** Switches the page between the live panels and the fetched range's charts. */
+  function applyRange() {
+    picker.set(range);
+    const live = isLive(range);
+    grid.dataset.mode = live ? 'live' : 'fetched';
+    if (refreshTimer !== null) clearInterval(refreshTimer);
+    refreshTimer = null;
+    inFlight?.abort();
+    inFlight = null;
+    if (live) {
+      if (range.kind === 'preset' && range.key === '1h' && selected) void backfillHour(selected);
+    } else {
+      void loadHistory(false);
+      if (refreshes(range)) refreshTimer = setInterval(() => void loadHistory(true), REFRESH_MS);
+    }
+    renderFoot();
+    schedule(true);
+  }
+
+  /**
+   * Fetches the range for the shown host and draws it. `quiet` (the periodic refresh) keeps the
+   * status text; either way the old charts stay until the new answer is drawn.
+   */
+  async function loadHistory(quiet) {
+    if (isLive(range)) return;
+    const host = wanted ?? selected;
+    if (!host) {
+      historyView.idle('waiting for a host…');
+      return;
+    }
+    historyHost = host;
+    inFlight?.abort();
+    const ctl = new AbortController();
+    inFlight = ctl;
+    const seq = ++fetchSeq;
+    const asked = range;
+    const what = `${host} · ${rangeLabel(asked)}`;
+    if (!quiet) historyView.loading(what);
+    let params = historyParams(asked, host);
+    const span = /** @type {[number, number]} */ (bounds(asked, Date.now()));
+    try {
+      let merged = null;
+      for (let page = 0; params && page < MAX_PAGES; page++) {
+        const res = await fetch(historyUrl(params), { cache: 'no-store', signal: ctl.signal });
+        const body = await res.json().catch(() => null);
+        if (seq !== fetchSeq) return;
+        if (!res.ok) {
+          historyView.fail(errorText(res.status, body));
+          return;
+        }
+        const a = parseHistoryAnswer(body);
+        if (merged === null) merged = a;
+        else if (a.points && merged.points) merged.points.push(...a.points);
+        else if (a.samples && merged.samples) merged.samples.push(...a.samples);
+        params = nextPage(params, a);
+        merged.truncated = a.truncated;
+      }
+      if (seq !== fetchSeq || merged === null) return;
+      historyView.show(merged, seriesFromAnswer(merged, host), span, what);
+      lastHistory = { host, range: asked, tier: merged.tier, step: merged.step, points: merged.points?.length ?? merged.samples?.length ?? 0 };
+    } catch (e) {
+      if (ctl.signal.aborted || seq !== fetchSeq) return;
+      historyView.fail(String(/** @type {any} */ (e)?.message ?? e));
+    } finally {
+      if (inFlight === ctl) inFlight = null;
+    }
+  }
+  /** `api/v1/history?…` next to the WebSocket. */
+  function historyUrl(params) {
+    const u = new URL(apiUrl(url, 'history'));
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    return u.href;
+  }
+
+  let hourLoading = null;
+  /**
+   * 1 h: the socket's backfill is 15 minutes, so the hour's raw rows come from the history API
+   * (merged into the ring by id: nothing is plotted twice).
+   * @param {string} host
+   */
+  async function backfillHour(host) {
+    if (hourLoading === host) return;
+    hourLoading = host;
+    try {
+      const res = await fetch(historyUrl(historyParams(range, host)), { cache: 'no-store' });
+      if (!res.ok) return;
+      const a = parseHistoryAnswer(await res.json());
+      if (a.samples && isLive(range)) {
+        store.apply({ type: 'samples', samples: a.samples });
+        schedule();
+      }
+    } catch {
+      // the live tail still works; the hour fills up as it passes
+    } finally {
+      hourLoading = null;
+    }
+  }
+
+  // ---- the socket
+
+  const url = wsUrl(location);
+  const conn = new Connection({
+    url,
+    onMessage(msg) {
+      store.apply(msg);
+      // A backfill replaced the buffers: fetch the rest of the hour again.
+      if (msg.type === 'history' && range.kind === 'preset' && range.key === '1h' && selected) void backfillHour(selected);
+      schedule();
+    },
+    onStatus(s) {
+      status.set(s);
+      if (s.state === 'reconnecting' && s.attempt >= REST_FALLBACK_AFTER_FAILURES) void restFallback();
+    },
+  });
+
+  /** While the WebSocket is down, keep the newest row per host fresh through the REST API. */
+  async function restFallback() {
+    try {
+      const res = await fetch(apiUrl(url, 'latest'), { cache: 'no-store' });
+      if (!res.ok || conn.live) return;
+      const body = await res.json();
+      if (Array.isArray(body?.samples) && !conn.live) {
+        store.apply({ type: 'samples', samples: body.samples });
+        schedule();
+      }
+    } catch {
+      // the broadcaster is down altogether; the WebSocket retry will report it
+    }
+  }
+
+  setInterval(() => {
+    status.tick();
+    renderFoot();
+  }, 1000);
+
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) schedule(true);
+  });
+
+  // Read-only hooks for the end-to-end test and the frame-time benchmark.
+  Object.defineProperty(window, '__procpulse', {
+    value: Object.freeze({
+      store,
+      conn,
+      drawTimes,
+      selected: () => selected,
+      range: () => range,
+      history: () => lastHistory,
+    }),
+  });
+
+  applyRange();
+  conn.start();
+}
