@@ -2,7 +2,11 @@
 //! backends through `procpulse_storage::with_conn!`).
 //!
 //! Every query is bounded: pages by [`PAGE_ROWS`], history loads by [`HISTORY_LOAD_ROWS`]
-//! per host.
+//! per host. The tiers' retention (`history_tiers`, read through
+//! `procpulse_storage::history::tiers`) is cached for [`TIERS_MAX_AGE`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
@@ -13,16 +17,22 @@ use procpulse_storage::{Database, StorageError, with_conn};
 use time::OffsetDateTime;
 
 use crate::row::Row;
+use crate::tiers::Keeps;
 
 /// Rows per poll query; the poller asks again at once while a page comes back full.
 pub const PAGE_ROWS: i64 = 1000;
-/// Newest rows per host read to build a history (then downsampled to 900 points).
+/// Newest rows per host read to build a history (then downsampled to 900 points); also
+/// the most rollup rows a host loads (a range of [`crate::tiers::MAX_SPAN`] holds fewer).
 pub const HISTORY_LOAD_ROWS: i64 = 20_000;
+/// How long the tiers read from `history_tiers` are reused: ingest writes them at its
+/// start, so a change of `--retention` reaches the broadcaster within a minute.
+pub const TIERS_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Read access to the samples of one database.
 #[derive(Debug, Clone)]
 pub struct Feed {
     db: Database,
+    keeps: Arc<Mutex<Option<(Instant, Keeps)>>>,
 }
 
 fn decode(rows: Vec<SampleRow>) -> Vec<Row> {
@@ -45,7 +55,37 @@ fn decode(rows: Vec<SampleRow>) -> Vec<Row> {
 impl Feed {
     /// Reads through `db`'s read pool.
     pub fn new(db: Database) -> Self {
-        Feed { db }
+        Feed {
+            db,
+            keeps: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// How long each tier keeps its rows, from `history_tiers`, read at most once per
+    /// [`TIERS_MAX_AGE`]. When the read fails, the last value read is used (with a
+    /// warning); without one the error is returned.
+    pub async fn keeps(&self) -> Result<Keeps, StorageError> {
+        let cached = *self.keeps.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, keeps)) = cached {
+            if at.elapsed() < TIERS_MAX_AGE {
+                return Ok(keeps);
+            }
+        }
+        match procpulse_storage::history::tiers(&self.db).await {
+            Ok(tiers) => {
+                let keeps = Keeps::from_tiers(&tiers);
+                *self.keeps.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((Instant::now(), keeps));
+                Ok(keeps)
+            }
+            Err(error) => match cached {
+                Some((_, keeps)) => {
+                    tracing::warn!(%error, "Cannot read history_tiers; using the last value");
+                    Ok(keeps)
+                }
+                None => Err(error),
+            },
+        }
     }
 
     /// The database handle.
@@ -99,50 +139,33 @@ impl Feed {
         })
     }
 
-    /// Distinct hosts with a row collected at or after `since`, by name, from `from`
-    /// (inclusive) on, at most `limit`.
-    pub async fn hosts_since(
-        &self,
-        since: OffsetDateTime,
-        from: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let since = to_db_time(since);
-        let from = from.unwrap_or("").to_owned();
-        with_conn!(self.db.read_pool(), conn => {
-            Ok::<_, StorageError>(samples::table
-                .filter(samples::collected_at.ge(since))
-                .filter(samples::host.ge(&from))
-                .select(samples::host)
-                .distinct()
-                .order(samples::host.asc())
-                .limit(limit)
-                .load(conn)
-                .await?)
-        })
-    }
-
-    /// Rows of `host` with `collected_at ≥ since` and `id ≤ upto`, oldest first; when
-    /// there are more than `limit`, the newest `limit` of them.
+    /// Rows of `host` with `collected_at` in `[from, to)` (no upper bound without `to`)
+    /// and `id ≤ upto`, oldest first; when there are more than `limit`, the newest
+    /// `limit` of them.
     pub async fn host_rows(
         &self,
         host: &str,
-        since: OffsetDateTime,
+        from: OffsetDateTime,
+        to: Option<OffsetDateTime>,
         upto: i64,
         limit: i64,
     ) -> Result<Vec<Row>, StorageError> {
-        let since = to_db_time(since);
+        let from = to_db_time(from);
+        let to = to.map(to_db_time);
         let host = host.to_owned();
         let mut rows: Vec<SampleRow> = with_conn!(self.db.read_pool(), conn => {
-            Ok::<_, StorageError>(samples::table
+            let mut q = samples::table
                 .filter(samples::host.eq(&host))
-                .filter(samples::collected_at.ge(since))
+                .filter(samples::collected_at.ge(from))
                 .filter(samples::id.le(upto))
                 .order((samples::collected_at.desc(), samples::id.desc()))
                 .limit(limit)
                 .select(SampleRow::as_select())
-                .load(conn)
-                .await?)
+                .into_boxed();
+            if let Some(to) = to {
+                q = q.filter(samples::collected_at.lt(to));
+            }
+            Ok::<_, StorageError>(q.load(conn).await?)
         })?;
         rows.reverse();
         Ok(decode(rows))

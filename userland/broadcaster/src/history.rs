@@ -137,6 +137,11 @@ impl History {
         }
     }
 
+    /// Forgets `host` (evicted: not seen for `--host-ttl`).
+    pub fn remove(&mut self, host: &str) {
+        self.hosts.remove(host);
+    }
+
     /// Host names, sorted.
     pub fn hosts(&self) -> Vec<String> {
         self.hosts.keys().cloned().collect()

@@ -4,12 +4,21 @@
 //!
 //! The poller publishes under the same lock that [`Hub::join`] takes, so a new client's
 //! history ends exactly where its first `samples` frame begins.
+//!
+//! The hub also holds the [`Fleet`] (every host's newest state, `/api/v1/fleet`), whose
+//! JSON is built at most once per poll interval and shared by every request, and
+//! forgets hosts not seen for `--host-ttl` ([`Hub::evict`]): they leave the history, the
+//! `hello` host list, `/api/v1/latest` and the fleet together.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
 
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::fleet::Fleet;
 use crate::frames;
 use crate::history::History;
 use crate::metrics::Metrics;
@@ -24,10 +33,44 @@ pub const QUEUE_FRAMES: usize = 8;
 #[derive(Debug, Default)]
 struct State {
     history: History,
+    fleet: Fleet,
     history_frame: Option<Utf8Bytes>,
     latest_frame: Option<Utf8Bytes>,
+    /// The fleet answer and when it was built.
+    fleet_json: Option<(Instant, Arc<str>)>,
     routes: (u64, u64),
     loaded: bool,
+}
+
+impl State {
+    /// Drops every cached answer after a change.
+    fn changed(&mut self) {
+        self.history_frame = None;
+        self.latest_frame = None;
+        self.fleet_json = None;
+    }
+}
+
+/// How the hub judges and forgets hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostSettings {
+    /// A host is stale after this many of its intervals without a row.
+    pub stale_after_intervals: u32,
+    /// Hosts without a row (by `received_at`) for this long are forgotten; `None`: never.
+    pub host_ttl: Option<Duration>,
+    /// How long one fleet answer is reused when no row arrived (the poll interval: its
+    /// `stale` flags and `server_time` are at most this old).
+    pub fleet_max_age: Duration,
+}
+
+impl Default for HostSettings {
+    fn default() -> Self {
+        HostSettings {
+            stale_after_intervals: crate::fleet::DEFAULT_STALE_AFTER_INTERVALS,
+            host_ttl: Some(crate::DEFAULT_HOST_TTL),
+            fleet_max_age: crate::DEFAULT_POLL_INTERVAL,
+        }
+    }
 }
 
 /// Shared by the poller (writer) and every connection (readers).
@@ -37,6 +80,7 @@ pub struct Hub {
     routes: watch::Sender<Utf8Bytes>,
     state: Mutex<State>,
     metrics: Arc<Metrics>,
+    settings: HostSettings,
 }
 
 /// What a new client starts with.
@@ -53,8 +97,13 @@ pub struct Joined {
 }
 
 impl Hub {
-    /// An empty hub (not loaded: see [`Hub::load`]).
+    /// An empty hub (not loaded: see [`Hub::load`]) with the default [`HostSettings`].
     pub fn new(metrics: Arc<Metrics>) -> Arc<Hub> {
+        Self::with_settings(metrics, HostSettings::default())
+    }
+
+    /// An empty hub judging and forgetting hosts by `settings`.
+    pub fn with_settings(metrics: Arc<Metrics>, settings: HostSettings) -> Arc<Hub> {
         let (tx, _) = broadcast::channel(QUEUE_FRAMES);
         let (routes, _) = watch::channel(frames::routes(0, 0));
         metrics.queue_capacity.set(QUEUE_FRAMES as i64);
@@ -63,6 +112,7 @@ impl Hub {
             routes,
             state: Mutex::new(State::default()),
             metrics,
+            settings,
         })
     }
 
@@ -71,12 +121,18 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets the starting history and route counts (the poller, once, at start-up).
-    pub fn load(&self, history: History, routes: (u64, u64)) {
+    /// How hosts are judged and forgotten.
+    pub fn settings(&self) -> HostSettings {
+        self.settings
+    }
+
+    /// Sets the starting history, fleet and route counts (the poller, once, at start-up).
+    pub fn load(&self, history: History, fleet: Fleet, routes: (u64, u64)) {
         let mut st = self.state();
         st.history = history;
-        st.history_frame = None;
-        st.latest_frame = None;
+        st.fleet = fleet;
+        st.changed();
+        self.metrics.hosts.set(st.fleet.len() as i64);
         st.routes = routes;
         st.loaded = true;
         self.routes.send_replace(frames::routes(routes.0, routes.1));
@@ -97,14 +153,15 @@ impl Hub {
         let mut st = self.state();
         for (row, json) in rows.iter().zip(encoded) {
             st.history.push(row, json);
+            st.fleet.push(row);
             match row.route.as_str() {
                 "a" => st.routes.0 += 1,
                 "b" => st.routes.1 += 1,
                 _ => {}
             }
         }
-        st.history_frame = None;
-        st.latest_frame = None;
+        st.changed();
+        self.metrics.hosts.set(st.fleet.len() as i64);
         // Err only means that no client is connected.
         let _ = self.tx.send(frame);
         let routes = st.routes;
@@ -166,6 +223,46 @@ impl Hub {
         (dropped, latest.clone())
     }
 
+    /// Forgets the hosts whose newest `received_at` is more than `--host-ttl` before
+    /// `now` (the poller calls it once per poll); returns their names.
+    pub fn evict(&self, now: OffsetDateTime) -> Vec<String> {
+        let Some(ttl) = self.settings.host_ttl else {
+            return Vec::new();
+        };
+        let horizon = now - ttl;
+        let mut st = self.state();
+        let gone = st.fleet.unseen_since(horizon);
+        if gone.is_empty() {
+            return gone;
+        }
+        for host in &gone {
+            st.history.remove(host);
+            st.fleet.remove(host);
+        }
+        st.changed();
+        self.metrics.hosts.set(st.fleet.len() as i64);
+        drop(st);
+        self.metrics.evicted.inc_by(gone.len() as u64);
+        gone
+    }
+
+    /// The `/api/v1/fleet` answer at `now`: built at most once per
+    /// [`HostSettings::fleet_max_age`] and after each change, shared by every request.
+    pub fn fleet_json(&self, now: OffsetDateTime, now_mono: Instant) -> Arc<str> {
+        let mut st = self.state();
+        if let Some((built, json)) = &st.fleet_json {
+            if now_mono.saturating_duration_since(*built) < self.settings.fleet_max_age {
+                return Arc::clone(json);
+            }
+        }
+        let json: Arc<str> = st
+            .fleet
+            .json(now, self.settings.stale_after_intervals)
+            .into();
+        st.fleet_json = Some((now_mono, Arc::clone(&json)));
+        json
+    }
+
     /// `{"samples":[each host's newest row]}` (the REST fallback).
     pub fn latest_json(&self) -> String {
         let latest = self.state().history.latest();
@@ -189,7 +286,7 @@ mod tests {
 
     fn hub() -> Arc<Hub> {
         let h = Hub::new(Metrics::register(&mut Registry::default()));
-        h.load(History::default(), (0, 0));
+        h.load(History::default(), Fleet::default(), (0, 0));
         h
     }
 
@@ -237,6 +334,91 @@ mod tests {
         assert!(j.frames.try_recv().is_err(), "nothing older is left queued");
         h.publish(&[row(25, "vm-1", 30)]);
         assert_eq!(ids(&j.frames.try_recv().unwrap()), vec![25]);
+    }
+
+    fn hub_with(ttl: Option<Duration>) -> (Arc<Hub>, Arc<Metrics>) {
+        let metrics = Metrics::register(&mut Registry::default());
+        let h = Hub::with_settings(
+            Arc::clone(&metrics),
+            HostSettings {
+                host_ttl: ttl,
+                fleet_max_age: Duration::from_millis(500),
+                ..HostSettings::default()
+            },
+        );
+        h.load(History::default(), Fleet::default(), (0, 0));
+        (h, metrics)
+    }
+
+    fn fleet_hosts(json: &str) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["host"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn hello_hosts(hello: &str) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(hello).unwrap();
+        serde_json::from_value(v["hosts"].clone()).unwrap()
+    }
+
+    #[test]
+    fn hosts_unseen_for_the_ttl_leave_history_hello_latest_and_fleet() {
+        let (h, metrics) = hub_with(Some(Duration::from_secs(3_600)));
+        let t0 = row(1, "vm-1", 0).received_at;
+        // vm-1 last seen at t0, vm-2 two hours later.
+        h.publish(&[row(1, "vm-1", 0), row(2, "vm-2", 7_200)]);
+        let at = |secs: i64| t0 + time::Duration::seconds(secs);
+        assert!(h.evict(at(3_600)).is_empty(), "exactly the ttl is kept");
+        assert_eq!(h.evict(at(3_601)), vec!["vm-1".to_owned()]);
+        assert_eq!(metrics.evicted.get(), 1);
+        assert_eq!(metrics.hosts.get(), 1);
+        let j = h.join();
+        assert_eq!(hello_hosts(&j.hello), vec!["vm-2".to_owned()]);
+        assert_eq!(ids(&j.history), vec![2]);
+        assert_eq!(ids(&h.latest_json()), vec![2]);
+        let fleet = h.fleet_json(at(3_601), Instant::now());
+        assert_eq!(fleet_hosts(&fleet), vec!["vm-2".to_owned()]);
+        // A new row brings the host back.
+        h.publish(&[row(3, "vm-1", 7_300)]);
+        assert_eq!(
+            fleet_hosts(&h.fleet_json(at(7_300), Instant::now())),
+            ["vm-1", "vm-2"]
+        );
+        assert_eq!(metrics.hosts.get(), 2);
+        // Without a ttl nothing is ever evicted.
+        let (h, _) = hub_with(None);
+        h.publish(&[row(1, "vm-1", 0)]);
+        assert!(h.evict(at(1_000_000_000)).is_empty());
+        assert_eq!(hello_hosts(&h.join().hello), vec!["vm-1".to_owned()]);
+    }
+
+    #[test]
+    fn the_fleet_answer_is_built_once_per_poll_interval_or_change() {
+        let (h, _) = hub_with(None);
+        h.publish(&[row(1, "vm-1", 0)]);
+        let t0 = row(1, "vm-1", 0).received_at;
+        let mono = Instant::now();
+        let a = h.fleet_json(t0, mono);
+        let b = h.fleet_json(
+            t0 + time::Duration::seconds(1),
+            mono + Duration::from_millis(499),
+        );
+        assert!(Arc::ptr_eq(&a, &b), "shared within the max age");
+        let c = h.fleet_json(
+            t0 + time::Duration::seconds(60),
+            mono + Duration::from_millis(500),
+        );
+        assert!(!Arc::ptr_eq(&a, &c), "rebuilt after it");
+        let v: serde_json::Value = serde_json::from_str(&c).unwrap();
+        assert_eq!(v["server_time"], "2026-11-23T10:01:00Z");
+        assert_eq!(v["hosts"][0]["stale"], true);
+        h.publish(&[row(2, "vm-2", 1)]);
+        let d = h.fleet_json(t0, mono + Duration::from_millis(501));
+        assert_eq!(fleet_hosts(&d), ["vm-1", "vm-2"], "rebuilt after a change");
     }
 
     #[test]

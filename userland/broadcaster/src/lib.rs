@@ -33,14 +33,20 @@ pub mod content_type;
 pub mod cursor;
 pub mod embedded;
 pub mod feed;
+pub mod fleet;
 pub mod frames;
 pub mod history;
+pub mod history_api;
 pub mod hub;
 pub mod metrics;
 pub mod origin;
+pub mod points;
 pub mod poller;
+pub mod query;
+pub mod range;
 pub mod row;
 pub mod static_files;
+pub mod tiers;
 pub mod ws;
 
 use std::path::PathBuf;
@@ -66,6 +72,7 @@ const ROUTES: &[&str] = &[
     "/metrics",
     "/api/v1/latest",
     "/api/v1/history",
+    "/api/v1/fleet",
 ];
 
 /// How long shutdown waits for WebSocket clients to take their close frame.
@@ -73,6 +80,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default most clients at once: the SPEC §8 target (10,000) with headroom.
 pub const DEFAULT_MAX_CLIENTS: usize = 20_000;
+/// Default interval between database polls (`--poll-interval-ms`).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Default silence after which a host is forgotten (`--host-ttl`): a day.
+pub const DEFAULT_HOST_TTL: Duration = Duration::from_secs(24 * 3_600);
 
 /// Everything `run` needs besides the listener.
 #[derive(Debug, Clone)]
@@ -95,19 +106,26 @@ pub struct Config {
     pub max_clients: usize,
     /// HTTP deadlines and connection cap of the server (WebSocket clients count too).
     pub http: procpulse_service::HttpLimits,
+    /// Hosts without a row for this long leave the in-memory history, `hello`, latest
+    /// and fleet; zero keeps every host.
+    pub host_ttl: Duration,
+    /// `/api/v1/fleet` calls a host stale after this many of its intervals without a row.
+    pub stale_after_intervals: u32,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: "sqlite://procpulse.db".to_owned(),
-            poll_interval: Duration::from_millis(500),
+            poll_interval: DEFAULT_POLL_INTERVAL,
             allowed_origins: Vec::new(),
             web_dir: None,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(45),
             max_clients: DEFAULT_MAX_CLIENTS,
             http: procpulse_service::HttpLimits::default(),
+            host_ttl: DEFAULT_HOST_TTL,
+            stale_after_intervals: fleet::DEFAULT_STALE_AFTER_INTERVALS,
         }
     }
 }
@@ -224,7 +242,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
     let metrics = metrics::Metrics::register(&mut registry);
     let registry = Arc::new(registry);
 
-    let hub = hub::Hub::new(Arc::clone(&metrics));
+    let hub = hub::Hub::with_settings(
+        Arc::clone(&metrics),
+        hub::HostSettings {
+            stale_after_intervals: config.stale_after_intervals.max(1),
+            host_ttl: (!config.host_ttl.is_zero()).then_some(config.host_ttl),
+            fleet_max_age: config.poll_interval,
+        },
+    );
     let poller = tokio::spawn(poller::run(
         feed.clone(),
         Arc::clone(&hub),

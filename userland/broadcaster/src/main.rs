@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use procpulse_broadcaster::{Config, DEFAULT_MAX_CLIENTS, run};
+use procpulse_broadcaster::fleet::DEFAULT_STALE_AFTER_INTERVALS;
+use procpulse_broadcaster::range::Human;
+use procpulse_broadcaster::{
+    Config, DEFAULT_HOST_TTL, DEFAULT_MAX_CLIENTS, DEFAULT_POLL_INTERVAL, run,
+};
 use procpulse_service::Shutdown;
 
 /// Follows new samples in the database and pushes them to dashboards over WebSocket.
@@ -26,7 +30,8 @@ struct Args {
     )]
     database_url: String,
     /// Interval between database polls, milliseconds.
-    #[arg(long, env = "PROCPULSE_POLL_INTERVAL_MS", default_value_t = 500,
+    #[arg(long, env = "PROCPULSE_POLL_INTERVAL_MS",
+          default_value_t = DEFAULT_POLL_INTERVAL.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     poll_interval_ms: u64,
     /// Origin allowed to open the WebSocket and read the REST routes cross-origin
@@ -46,6 +51,18 @@ struct Args {
     /// Most WebSocket clients at once (more are answered 503).
     #[arg(long, env = "PROCPULSE_MAX_CLIENTS", default_value_t = DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
+    /// Forget a host after this long without a row (it leaves the live history, the
+    /// host list, latest and the fleet; its rows stay in the database): `24h`, `90m`,
+    /// `7d`, seconds (`86400`), or `0` to keep every host.
+    #[arg(long, env = "PROCPULSE_HOST_TTL",
+          default_value_t = Human::from_std(DEFAULT_HOST_TTL))]
+    host_ttl: Human,
+    /// The fleet overview calls a host stale after this many of its sampling intervals
+    /// without a row.
+    #[arg(long, env = "PROCPULSE_STALE_AFTER_INTERVALS",
+          default_value_t = DEFAULT_STALE_AFTER_INTERVALS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    stale_after_intervals: u32,
     #[command(flatten)]
     http: procpulse_service::HttpLimits,
     #[command(flatten)]
@@ -70,6 +87,8 @@ async fn main() -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout_seconds.max(1)),
         max_clients: args.max_clients,
         http: args.http,
+        host_ttl: args.host_ttl.to_std(),
+        stale_after_intervals: args.stale_after_intervals,
     };
     run(listener, config, shutdown).await?;
     Ok(())

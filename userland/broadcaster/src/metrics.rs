@@ -1,6 +1,6 @@
 //! The broadcaster's own metrics (besides the HTTP request metrics of
 //! `procpulse-service`): connected clients, frames sent, lagged and dropped clients,
-//! poll latency and commit-to-delivery latency.
+//! poll latency, commit-to-delivery latency, hosts held and evicted.
 
 use std::sync::Arc;
 
@@ -43,6 +43,11 @@ pub struct Metrics {
     pub delivery_seconds: Histogram,
     /// `procpulse_broadcaster_queue_capacity_frames`: the bound of every client's queue.
     pub queue_capacity: Gauge,
+    /// `procpulse_broadcaster_hosts`: hosts held in memory (history, latest, fleet).
+    pub hosts: Gauge,
+    /// `procpulse_broadcaster_hosts_evicted_total`: hosts forgotten after `--host-ttl`
+    /// without a row.
+    pub evicted: Counter,
 }
 
 impl Metrics {
@@ -60,6 +65,8 @@ impl Metrics {
             poll_seconds: Histogram::new(LATENCY_BUCKETS_SECONDS),
             delivery_seconds: Histogram::new(DELIVERY_BUCKETS_SECONDS),
             queue_capacity: Gauge::default(),
+            hosts: Gauge::default(),
+            evicted: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("broadcaster");
         r.register(
@@ -116,6 +123,16 @@ impl Metrics {
             "queue_capacity_frames",
             "Bound of every client's frame queue",
             m.queue_capacity.clone(),
+        );
+        r.register(
+            "hosts",
+            "Hosts held in memory (history, latest, fleet)",
+            m.hosts.clone(),
+        );
+        r.register(
+            "hosts_evicted",
+            "Hosts forgotten after --host-ttl without a row",
+            m.evicted.clone(),
         );
         Arc::new(m)
     }

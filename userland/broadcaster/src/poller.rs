@@ -2,18 +2,21 @@
 //! while a page comes back full), feeding the [`Hub`].
 //!
 //! The cursor starts at the current max id; the history of the last 15 minutes up to that
-//! id is loaded once, then kept up to date from the rows the loop delivers. Several
-//! replicas can run side by side: each has its own cursor.
+//! id is loaded once (for the hosts with a row collected within `--host-ttl`), then kept
+//! up to date from the rows the loop delivers; after each poll the hub forgets hosts not
+//! seen for `--host-ttl`. Several replicas can run side by side: each has its own cursor.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use procpulse_service::Shutdown;
 use procpulse_storage::StorageError;
+use time::OffsetDateTime;
 use tokio::time::MissedTickBehavior;
 
 use crate::cursor::{Cursor, DEFAULT_GAP_GRACE};
 use crate::feed::{Feed, HISTORY_LOAD_ROWS, PAGE_ROWS};
+use crate::fleet::Fleet;
 use crate::history::{History, WINDOW};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -22,29 +25,57 @@ use crate::metrics::Metrics;
 /// is fanned out over several ticks rather than in one burst).
 pub const MAX_PAGES_PER_POLL: usize = 100;
 
-/// Loads the starting state: cursor at the current max id, the history up to it and the
-/// route counts.
+/// What the poller starts from.
+#[derive(Debug)]
+pub struct Start {
+    /// At the max id when loading.
+    pub cursor: Cursor,
+    /// Each host's last [`WINDOW`] up to the cursor.
+    pub history: History,
+    /// Each host's newest state.
+    pub fleet: Fleet,
+    /// Rows stored per route up to the cursor.
+    pub routes: (u64, u64),
+}
+
+/// Loads the starting state at `now`: cursor at the current max id, the history and the
+/// fleet up to it (hosts whose newest row was collected more than `host_ttl` before `now`
+/// are left out: they would be evicted at the first poll) and the route counts.
 ///
 /// Runs the embedded migrations first (idempotent), so that a broadcaster started before
 /// any ingest finds the table.
-pub async fn load(feed: &Feed) -> Result<(Cursor, History, (u64, u64)), StorageError> {
+pub async fn load(
+    feed: &Feed,
+    now: OffsetDateTime,
+    host_ttl: Option<Duration>,
+) -> Result<Start, StorageError> {
     feed.database().migrate().await?;
     let start = feed.max_id().await?;
     let mut history = History::default();
+    let mut fleet = Fleet::default();
     for host in feed.hosts(start).await? {
         let Some(newest) = feed.newest_collected_at(&host, start).await? else {
             continue;
         };
+        if host_ttl.is_some_and(|ttl| newest < now - ttl) {
+            continue;
+        }
         for row in feed
-            .host_rows(&host, newest - WINDOW, start, HISTORY_LOAD_ROWS)
+            .host_rows(&host, newest - WINDOW, None, start, HISTORY_LOAD_ROWS)
             .await?
         {
             let json = row.to_json().into();
             history.push(&row, json);
+            fleet.push(&row);
         }
     }
     let routes = feed.route_counts(start).await?;
-    Ok((Cursor::new(start, DEFAULT_GAP_GRACE), history, routes))
+    Ok(Start {
+        cursor: Cursor::new(start, DEFAULT_GAP_GRACE),
+        history,
+        fleet,
+        routes,
+    })
 }
 
 /// One poll: reads every new row (page by page) and publishes it.
@@ -78,15 +109,16 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let mut cursor = loop {
-        match load(&feed).await {
-            Ok((cursor, history, routes)) => {
+        match load(&feed, OffsetDateTime::now_utc(), hub.settings().host_ttl).await {
+            Ok(start) => {
                 tracing::info!(
-                    start_id = cursor.high(),
-                    points = history.len(),
+                    start_id = start.cursor.high(),
+                    points = start.history.len(),
+                    hosts = start.fleet.len(),
                     "History loaded"
                 );
-                hub.load(history, routes);
-                break cursor;
+                hub.load(start.history, start.fleet, start.routes);
+                break start.cursor;
             }
             Err(error) => {
                 metrics.poll_errors.inc();
@@ -117,6 +149,10 @@ pub async fn run(
                 metrics.poll_errors.inc();
                 tracing::warn!(%error, "Poll failed; retrying at the next tick");
             }
+        }
+        let gone = hub.evict(OffsetDateTime::now_utc());
+        if !gone.is_empty() {
+            tracing::info!(hosts = gone.len(), first = %gone[0], "Forgot hosts not seen for --host-ttl");
         }
     }
 }

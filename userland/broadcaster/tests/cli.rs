@@ -10,7 +10,12 @@ const CLI: Conventions = Conventions {
         "PROCPULSE_DATABASE_URL",
         "mysql://procpulse:S3cretPw@db.invalid:3306/procpulse",
     )],
-    bad_values: &[(&["--poll-interval-ms", "5"], "10..=60000")],
+    bad_values: &[
+        (&["--poll-interval-ms", "5"], "10..=60000"),
+        (&["--host-ttl", "1x"], "unknown unit 'x' (s, m, h or d)"),
+        (&["--host-ttl", "1m1h"], "largest first"),
+        (&["--stale-after-intervals", "0"], "1..=1000"),
+    ],
 };
 
 procpulse_service::cli_convention_tests!(CLI);

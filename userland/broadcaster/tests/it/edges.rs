@@ -176,6 +176,7 @@ async fn every_answer_carries_the_security_headers() {
         ("/assets/index-BX3k2a9f.js", 200),
         ("/api/v1/latest", 200),
         ("/api/v1/history", 200),
+        ("/api/v1/fleet", 200),
         ("/healthz", 200),
         ("/metrics", 200),
         ("/nope", 404),
@@ -230,6 +231,8 @@ const CORPUS: &[(&str, &str, u16, &str, Option<&str>)] = &[
     // A known path with the wrong method: 405, as on ingest.
     ("POST", "/api/v1/latest", 405, "method_not_allowed", None),
     ("PUT", "/api/v1/history", 405, "method_not_allowed", None),
+    ("POST", "/api/v1/fleet", 405, "method_not_allowed", None),
+    ("GET", "/api/v1/fleet/x", 404, "not_found", None),
     ("DELETE", "/healthz", 405, "method_not_allowed", None),
     ("POST", "/readyz", 405, "method_not_allowed", None),
     ("POST", "/ws", 405, "method_not_allowed", None),
@@ -369,6 +372,48 @@ const CORPUS: &[(&str, &str, u16, &str, Option<&str>)] = &[
         "invalid_field",
         Some("limit"),
     ),
+    (
+        "GET",
+        "/api/v1/history?from=-1h&to=-2h",
+        422,
+        "invalid_field",
+        Some("from"),
+    ),
+    (
+        "GET",
+        "/api/v1/history?from=-15x",
+        422,
+        "invalid_field",
+        Some("from"),
+    ),
+    (
+        "GET",
+        "/api/v1/history?to=soon",
+        422,
+        "invalid_field",
+        Some("to"),
+    ),
+    (
+        "GET",
+        "/api/v1/history?from=-1h&since=-2h",
+        422,
+        "invalid_field",
+        Some("since"),
+    ),
+    (
+        "GET",
+        "/api/v1/history?from=-801d",
+        422,
+        "invalid_field",
+        Some("from"),
+    ),
+    (
+        "GET",
+        "/api/v1/history?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z",
+        422,
+        "invalid_field",
+        Some("from"),
+    ),
     // Static paths that must not be served.
     ("GET", "/.env", 404, "not_found", None),
     ("POST", "/.env", 404, "not_found", None),
@@ -409,9 +454,9 @@ async fn bad_requests_get_their_error_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn history_pages_by_host_and_refuses_old_since() {
+async fn history_pages_by_host_and_refuses_since_older_than_kept() {
     let db = TestDb::sqlite().await;
-    let n = procpulse_broadcaster::api::MAX_PAGE_HOSTS + 1;
+    let n = procpulse_broadcaster::history_api::MAX_PAGE_HOSTS + 1;
     let rows: Vec<_> = (0..n)
         .map(|i| snapshot(&format!("h{i:03}"), i as u64 + 1, Duration::ZERO, 0))
         .collect();
@@ -431,28 +476,31 @@ async fn history_pages_by_host_and_refuses_old_since() {
     assert_eq!(v["samples"][0]["host"], next.as_str());
     assert_eq!(v["truncated"], false);
     assert!(v.get("next_host").is_none());
-    // A day back is the limit.
+    // `since` may reach back as far as a tier keeps (the migration's defaults: the hour
+    // rollups, 730 days); older is a 422 naming it, not a clamped answer.
     let fmt = |d: time::Duration| {
         (time::OffsetDateTime::now_utc() - d)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap()
     };
-    let (status, _, _) = raw(
-        &server,
-        "GET",
-        &format!(
-            "/api/v1/history?host=h000&since={}",
-            fmt(time::Duration::hours(23))
-        ),
-    )
-    .await;
-    assert_eq!(status, 200);
     let (status, _, body) = raw(
         &server,
         "GET",
         &format!(
             "/api/v1/history?host=h000&since={}",
-            fmt(time::Duration::hours(25))
+            fmt(time::Duration::days(729))
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["tier"], "1h");
+    let (status, _, body) = raw(
+        &server,
+        "GET",
+        &format!(
+            "/api/v1/history?host=h000&since={}",
+            fmt(time::Duration::days(731))
         ),
     )
     .await;
