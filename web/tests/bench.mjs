@@ -3,9 +3,12 @@
 //   - served size (the files the page loads, tests/served.mjs; there is no build step);
 //   - with 1 h of 1 s points per host already loaded (3600 × HOSTS rows, sent as one backfill
 //     frame), the cost of each redraw (store → uPlot setData → canvas) and the animation-frame
-//     interval while new points stream in at STREAM_HZ frames per second.
-// It serves web/app and a WebSocket speaking the SPEC §6 frames itself (synthetic rows from
-// dev/synth.mjs), so the figures are about the page alone, not the broadcaster.
+//     interval while new points stream in at STREAM_HZ frames per second;
+//   - the fleet page with FLEET_HOSTS hosts: the first frame showing the whole table (cold
+//     profile), the cost of each poll's update and the DOM update batches per poll.
+// It serves web/app, a WebSocket speaking the SPEC §6 frames (synthetic rows from dev/synth.mjs)
+// and /api/v1/fleet (dev/history-stub.mjs, the issue 15 shape) itself, so the figures are about
+// the page alone, not the broadcaster.
 //
 //   node tests/bench.mjs            → lines `RESULT <name> <value> <unit>`
 
@@ -13,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { fleetAnswer } from '../dev/history-stub.mjs';
 import { Synth } from '../dev/synth.mjs';
 import { launch } from './browser.mjs';
 import { APP, servedSize } from './served.mjs';
@@ -23,6 +27,8 @@ const STREAM_SECONDS = Number(process.env.BENCH_STREAM_SECONDS ?? 10);
 const STREAM_HZ = 20;
 const FLOOD_HZ = 200;
 const FCP_RUNS = 5;
+const FLEET_HOSTS = 1000;
+const FLEET_SECONDS = 5;
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
 const pct = (xs, p) => {
@@ -50,6 +56,11 @@ let streaming = null;
 
 const server = createServer((req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
+  if (path === '/api/v1/fleet') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(fleetAnswer([], FLEET_HOSTS)));
+    return;
+  }
   const file = join(APP, normalize(path === '/' ? '/index.html' : path));
   try {
     const body = readFileSync(file);
@@ -152,6 +163,36 @@ try {
     await b.close();
   }
 
+  // --- the fleet page with FLEET_HOSTS hosts, cold profile each run
+  const fleetFirst = [];
+  let fleetPolls = null;
+  for (let i = 0; i < FCP_RUNS; i++) {
+    const fb = await launch({ width: 1366, height: 768 });
+    try {
+      const page = fb.context.pages()[0] ?? (await fb.context.newPage());
+      await page.goto(`${base}/?view=fleet`);
+      await page.waitForFunction(() => window.__procpulse.fleet.firstFrameMs !== null, null, { timeout: 30_000 });
+      const st = await page.evaluate(() => ({ ...window.__procpulse.fleet, rows: document.querySelectorAll('#fleet-table tbody tr').length }));
+      if (st.rows !== FLEET_HOSTS) throw new Error(`fleet table has ${st.rows} rows, want ${FLEET_HOSTS}`);
+      fleetFirst.push(st.firstFrameMs);
+      if (i === FCP_RUNS - 1) {
+        fleetPolls = await page.evaluate(async (seconds) => {
+          const f = window.__procpulse.fleet;
+          let callbacks = 0;
+          const mo = new MutationObserver(() => callbacks++);
+          mo.observe(document.querySelector('#fleet-table tbody'), { subtree: true, childList: true, characterData: true, attributes: true });
+          const r0 = f.renders;
+          const t0 = f.renderTimes.length;
+          await new Promise((r) => setTimeout(r, seconds * 1000));
+          mo.disconnect();
+          return { renders: f.renders - r0, callbacks, times: f.renderTimes.slice(t0) };
+        }, FLEET_SECONDS);
+      }
+    } finally {
+      await fb.close();
+    }
+  }
+
   result('dashboard_served_files', size.files, 'files');
   result('dashboard_served_bytes', size.raw, 'bytes');
   result('dashboard_served_gzip_bytes', size.gzip, 'bytes');
@@ -169,10 +210,16 @@ try {
   result('dashboard_flood_redraws_per_s', (flood.draws.length / 5).toFixed(1), 'redraws/s');
   result('dashboard_flood_redraw_p95', pct(flood.draws, 95).toFixed(2), 'ms');
   result('dashboard_flood_frame_interval_p95', pct(flood.intervals, 95).toFixed(1), 'ms');
+  result(`dashboard_fleet_${FLEET_HOSTS}_first_table_median`, pct(fleetFirst, 50).toFixed(0), 'ms');
+  result(`dashboard_fleet_${FLEET_HOSTS}_first_table_max`, Math.max(...fleetFirst).toFixed(0), 'ms');
+  result(`dashboard_fleet_${FLEET_HOSTS}_poll_update_p50`, pct(fleetPolls.times, 50).toFixed(1), 'ms');
+  result(`dashboard_fleet_${FLEET_HOSTS}_poll_update_p95`, pct(fleetPolls.times, 95).toFixed(1), 'ms');
+  result(`dashboard_fleet_${FLEET_HOSTS}_polls_per_s`, (fleetPolls.renders / FLEET_SECONDS).toFixed(1), 'polls/s');
+  result(`dashboard_fleet_${FLEET_HOSTS}_dom_updates_per_poll`, (fleetPolls.callbacks / Math.max(1, fleetPolls.renders)).toFixed(2), 'batches/poll');
 } finally {
   wss.close();
   server.close();
 }
-console.log(`# hosts=${HOSTS.length} points/host=${POINTS} stream=${STREAM_HZ} frames/s for ${STREAM_SECONDS} s, fcp runs=${FCP_RUNS}`);
+console.log(`# hosts=${HOSTS.length} points/host=${POINTS} stream=${STREAM_HZ} frames/s for ${STREAM_SECONDS} s, fcp runs=${FCP_RUNS}, fleet hosts=${FLEET_HOSTS}`);
 for (const r of results) console.log(r);
 process.exit(0);

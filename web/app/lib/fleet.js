@@ -135,6 +135,18 @@ export function sortFleet(rows, key, dir = BY_KEY.get(key)?.first ?? 'desc') {
     .map((e) => e.r);
 }
 
+/**
+ * Rows whose host name or source contains `query` (case-insensitive; blanks around it ignored;
+ * empty keeps all).
+ * @param {FleetRow[]} rows
+ * @param {string} query
+ */
+export function filterFleet(rows, query) {
+  const q = String(query ?? '').trim().toLowerCase();
+  if (!q) return rows;
+  return rows.filter((r) => r.host.toLowerCase().includes(q) || (r.source ?? '').toLowerCase().includes(q));
+}
+
 /** Direction after clicking column `key` while sorted by `cur` in `curDir`. */
 export function nextFleetSort(cur, curDir, key) {
   if (cur === key) return { key, dir: curDir === 'asc' ? 'desc' : 'asc' };

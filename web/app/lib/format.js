@@ -24,9 +24,12 @@ export function formatLoad(l) {
   return typeof l === 'number' && Number.isFinite(l) ? l.toFixed(2) : '–';
 }
 
+/** One formatter for every count: Chromium's toLocaleString builds one per call (≈ 15 µs; a 1,000-host fleet table formats 2,000 counts a second). */
+const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
 /** Integer count with thin grouping (12 345). */
 export function formatCount(n) {
-  return typeof n === 'number' && Number.isFinite(n) ? Math.round(n).toLocaleString('en-US').replace(/,/g, '\u2009') : '–';
+  return typeof n === 'number' && Number.isFinite(n) ? COUNT.format(Math.round(n)).replace(/,/g, '\u2009') : '–';
 }
 
 /** Age of a timestamp: "3 s ago", "4 min ago", "2 h ago". */

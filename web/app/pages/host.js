@@ -344,6 +344,7 @@ export function startHostPage(initial) {
       selected: () => selected,
       range: () => range,
       history: () => lastHistory,
+      historyCharts: historyView.charts,
     }),
   });
 

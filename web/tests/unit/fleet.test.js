@@ -1,6 +1,6 @@
 // The fleet table: reading the answer (contract shape), stale marking, sorting by every column.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SORT, FLEET_COLUMNS, fleetSummary, nextFleetSort, parseFleet, sortFleet, STALE_MARK, statusText } from '../../app/lib/fleet.js';
+import { DEFAULT_SORT, filterFleet, FLEET_COLUMNS, fleetSummary, nextFleetSort, parseFleet, sortFleet, STALE_MARK, statusText } from '../../app/lib/fleet.js';
 import { fleetAnswer, T0 } from './fixtures.js';
 
 const hostsOf = (rows) => rows.map((r) => r.host);
@@ -72,6 +72,13 @@ describe('sortFleet', () => {
     expect(hostsOf(sortFleet(rows, 'source'))).toEqual(['old-1', 'old-2', 'vm-1', 'vm-2', 'vm-10', 'quiet']);
     expect(hostsOf(sortFleet(rows, 'last_seen'))).toEqual(['old-1', 'old-2', 'vm-1', 'vm-10', 'vm-2', 'quiet']);
     expect(() => sortFleet(rows, 'nope')).toThrow(RangeError);
+  });
+
+  it('filter by host name or source, case-insensitive', () => {
+    expect(hostsOf(filterFleet(rows, ' VM-1 '))).toEqual(['vm-1', 'vm-10']);
+    expect(hostsOf(filterFleet(rows, 'procfs'))).toEqual(['vm-10']);
+    expect(filterFleet(rows, '')).toBe(rows);
+    expect(filterFleet(rows, 'nothing-like-it')).toEqual([]);
   });
 
   it('header clicks: first click in the column\'s natural direction, second flips', () => {
