@@ -24,3 +24,7 @@ mod v2;
 // Hostile requests as raw request lines: traversal, dotfiles, unknown routes, bad
 // history queries, security headers, history paging.
 mod edges;
+// History over time ranges: raw, minute and hour tiers, errors, paging (SQLite, MariaDB).
+mod ranges;
+// The fleet overview (stale hosts, 1,000 hosts) and --host-ttl eviction.
+mod fleet;

@@ -62,10 +62,20 @@ impl TestDb {
 
     /// Inserts samples through the storage write path (what ingest uses), one transaction.
     pub async fn insert(&self, samples: &[Snapshot], route: &str) {
-        let now = OffsetDateTime::now_utc();
+        self.insert_received(samples, route, OffsetDateTime::now_utc())
+            .await;
+    }
+
+    /// [`TestDb::insert`] with `received_at` set to `received`.
+    pub async fn insert_received(
+        &self,
+        samples: &[Snapshot],
+        route: &str,
+        received: OffsetDateTime,
+    ) {
         let rows = samples
             .iter()
-            .map(|s| NewSample::from_snapshot(s, route, now))
+            .map(|s| NewSample::from_snapshot(s, route, received))
             .collect();
         let report = insert_samples(&self.db, rows).await.unwrap();
         assert_eq!(report.accepted(), samples.len());

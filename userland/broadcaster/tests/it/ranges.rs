@@ -1,0 +1,339 @@
+//! `/api/v1/history` over time ranges, on SQLite and MariaDB: raw rows and rollup rows
+//! are written straight into the database (storage's write path and
+//! `procpulse_storage::history::replace_rollups`), then the real broadcaster answers
+//! 15 minutes from raw rows, 24 hours from minute rollups merged two a point and 30 days
+//! from hour rollups, refuses ranges the tiers do not keep (read from `history_tiers`)
+//! with a 422 naming the field, and pages hosts.
+
+use std::time::Duration;
+
+use diesel_async::RunQueryDsl;
+use procpulse_storage::history::{MinAvgMax, RollupRow, Tier, replace_rollups};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::support::*;
+
+fn m(min: f64, avg: f64, max: f64) -> MinAvgMax {
+    MinAvgMax { min, avg, max }
+}
+
+/// Bucket `i` of `host`: values that differ from bucket to bucket, so that a wrong merge
+/// shows.
+fn bucket(host: &str, start: OffsetDateTime, i: i64) -> RollupRow {
+    let x = (i * 37 % 101) as f64;
+    RollupRow {
+        host: host.to_owned(),
+        bucket: start,
+        samples: 30 + i % 31,
+        cpu: m(x / 2.0, x, x + 5.0),
+        ram: m(40.0, 40.0 + x / 10.0, 60.0),
+        // No swap in runs of four buckets: some merged points have none.
+        swap: ((i / 4) % 3 != 0).then(|| m(1.0, 1.0 + x / 100.0, 2.0 + x)),
+        load1: m(0.1, x / 50.0, 4.0),
+        zombies_max: i % 7,
+        disk_sleep_max: i % 5,
+        cpu_cores: 4 + (i % 2) as i32,
+        source: if i % 2 == 0 { "kmod" } else { "procfs" }.to_owned(),
+    }
+}
+
+/// `n` consecutive buckets of `step` seconds of `host`, the last one holding `now`.
+fn buckets(host: &str, now: OffsetDateTime, step: i64, n: i64) -> Vec<RollupRow> {
+    let last = now.unix_timestamp().div_euclid(step) * step;
+    (0..n)
+        .map(|i| {
+            let t = OffsetDateTime::from_unix_timestamp(last - (n - 1 - i) * step).unwrap();
+            bucket(host, t, i)
+        })
+        .collect()
+}
+
+/// What the answer's points must be: the rows with `bucket` in [floor(from), to) merged
+/// in groups of `width` seconds aligned to the epoch — computed here independently of
+/// the broadcaster's code.
+fn expected(
+    rows: &[RollupRow],
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    step: i64,
+    width: i64,
+) -> Vec<Value> {
+    let lo = from.unix_timestamp().div_euclid(step) * step;
+    let mut groups: std::collections::BTreeMap<i64, Vec<&RollupRow>> = Default::default();
+    for r in rows
+        .iter()
+        .filter(|r| r.bucket.unix_timestamp() >= lo && r.bucket < to)
+    {
+        groups
+            .entry(r.bucket.unix_timestamp().div_euclid(width))
+            .or_default()
+            .push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(g, rs)| {
+            let n: i64 = rs.iter().map(|r| r.samples).sum();
+            let agg = |f: &dyn Fn(&RollupRow) -> Option<MinAvgMax>| -> Value {
+                let with: Vec<(i64, MinAvgMax)> =
+                    rs.iter().filter_map(|r| f(r).map(|v| (r.samples, v))).collect();
+                if with.is_empty() {
+                    return Value::Null;
+                }
+                let w: i64 = with.iter().map(|(n, _)| n).sum();
+                let min = with.iter().map(|(_, v)| v.min).fold(f64::INFINITY, f64::min);
+                let max = with.iter().map(|(_, v)| v.max).fold(f64::NEG_INFINITY, f64::max);
+                let avg = with.iter().map(|(n, v)| v.avg * *n as f64).sum::<f64>() / w as f64;
+                serde_json::json!([min, avg, max])
+            };
+            let newest = rs.last().unwrap();
+            serde_json::json!({
+                "host": newest.host,
+                "t": OffsetDateTime::from_unix_timestamp(g * width).unwrap().format(&Rfc3339).unwrap(),
+                "n": n,
+                "cpu": agg(&|r| Some(r.cpu)),
+                "ram": agg(&|r| Some(r.ram)),
+                "swap": agg(&|r| r.swap),
+                "load1": agg(&|r| Some(r.load1)),
+                "zombies_max": rs.iter().map(|r| r.zombies_max).max().unwrap(),
+                "disk_sleep_max": rs.iter().map(|r| r.disk_sleep_max).max().unwrap(),
+                "cores": newest.cpu_cores,
+                "source": newest.source,
+            })
+        })
+        .collect()
+}
+
+/// Compares points, numbers to 1e-9 (a weighted mean's rounding may differ).
+fn same_points(got: &[Value], want: &[Value]) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        for key in [
+            "host",
+            "t",
+            "n",
+            "zombies_max",
+            "disk_sleep_max",
+            "cores",
+            "source",
+        ] {
+            assert_eq!(g[key], w[key], "point {i} {key}: {g} vs {w}");
+        }
+        for key in ["cpu", "ram", "swap", "load1"] {
+            match (g[key].as_array(), w[key].as_array()) {
+                (Some(a), Some(b)) => {
+                    for (x, y) in a.iter().zip(b) {
+                        let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                        assert!((x - y).abs() < 1e-9, "point {i} {key}: {g} vs {w}");
+                    }
+                }
+                (None, None) => assert!(g[key].is_null() && w[key].is_null()),
+                _ => panic!("point {i} {key}: {g} vs {w}"),
+            }
+        }
+    }
+}
+
+async fn get(server: &Server, path: &str) -> (u16, Value) {
+    let res = reqwest::get(server.url(path)).await.unwrap();
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: not JSON: {body}")),
+    )
+}
+
+fn time_of(v: &Value, key: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(v[key].as_str().unwrap(), &Rfc3339).unwrap()
+}
+
+fn points_of(v: &Value, host: &str) -> Vec<Value> {
+    v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["host"] == host)
+        .cloned()
+        .collect()
+}
+
+/// The whole scenario on one database.
+pub async fn ranges(db: &TestDb) {
+    let now = OffsetDateTime::now_utc();
+    // Raw rows: vm-a every 20 s for the last 10 minutes, plus one 20 minutes ago.
+    let mut raw: Vec<_> = (0..30)
+        .map(|i| snapshot("vm-a", i, Duration::from_secs(600 - 20 * i), 0))
+        .collect();
+    raw.push(snapshot("vm-a", 99, Duration::from_secs(1_200), 0));
+    raw.push(snapshot("vm-b", 1, Duration::from_secs(60), 0));
+    db.insert(&raw, "a").await;
+    // Minute rollups for 25 hours, hour rollups for 35 days, of two hosts.
+    let minutes = buckets("vm-a", now, 60, 25 * 60);
+    let hours_a = buckets("vm-a", now, 3_600, 35 * 24);
+    let hours_b = buckets("vm-b", now, 3_600, 35 * 24);
+    replace_rollups(&db.db, Tier::Minute, &minutes)
+        .await
+        .unwrap();
+    replace_rollups(&db.db, Tier::Hour, &hours_a).await.unwrap();
+    replace_rollups(&db.db, Tier::Hour, &hours_b).await.unwrap();
+    // Minute rollups are kept 30 days and hour rollups 40 here (ingest writes these from
+    // its --rollup-*-retention flags).
+    for (tier, days) in [("1m", 30), ("1h", 40)] {
+        let sql = format!(
+            "UPDATE history_tiers SET keep_seconds = {} WHERE tier = '{tier}'",
+            days * 86_400
+        );
+        procpulse_storage::with_conn!(db.db.write_pool(), c => {
+            Ok::<_, procpulse_storage::StorageError>(diesel::sql_query(sql.clone()).execute(c).await?)
+        })
+        .unwrap();
+    }
+    let server = Server::start(db, |_| {}).await;
+
+    // 15 minutes: raw rows, as before plus the tier fields.
+    let (status, v) = get(&server, "/api/v1/history?host=vm-a&from=-15m").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["tier"].as_str(), v["step_seconds"].as_i64()),
+        (Some("raw"), None)
+    );
+    assert!(v["step_seconds"].is_null() && v["truncated"] == false);
+    let span = time_of(&v, "to") - time_of(&v, "from");
+    assert_eq!(span, time::Duration::minutes(15));
+    let procs: Vec<u64> = v["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["procs"]["total"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        procs,
+        (0..30).collect::<Vec<_>>(),
+        "oldest first, the 20-minute-old row left out"
+    );
+
+    // 24 hours: minute rollups merged two a point.
+    let (status, v) = get(&server, "/api/v1/history?host=vm-a&from=-24h").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["tier"].as_str(), v["step_seconds"].as_i64()),
+        (Some("1m"), Some(120))
+    );
+    let got = points_of(&v, "vm-a");
+    assert!(got.len() <= 1_000 && got.len() >= 720, "{}", got.len());
+    let want = expected(&minutes, time_of(&v, "from"), time_of(&v, "to"), 60, 120);
+    same_points(&got, &want);
+    assert!(got.iter().any(|p| p["swap"].is_null()) && got.iter().any(|p| p["swap"].is_array()));
+
+    // 30 days, one host and every host: hour rollups, one a point.
+    let (status, v) = get(&server, "/api/v1/history?host=vm-b&from=-30d").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["tier"].as_str(), v["step_seconds"].as_i64()),
+        (Some("1h"), Some(3_600))
+    );
+    let want = expected(
+        &hours_b,
+        time_of(&v, "from"),
+        time_of(&v, "to"),
+        3_600,
+        3_600,
+    );
+    assert!((720..=721).contains(&want.len()));
+    same_points(&points_of(&v, "vm-b"), &want);
+    let (_, all) = get(&server, "/api/v1/history?from=-30d").await;
+    let hosts: Vec<&str> = all["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["host"].as_str().unwrap())
+        .collect();
+    let a = hosts.iter().filter(|h| **h == "vm-a").count();
+    assert!(
+        a >= 720 && hosts[..a].iter().all(|h| *h == "vm-a"),
+        "grouped by host, in name order"
+    );
+    assert!(hosts[a..].iter().all(|h| *h == "vm-b") && hosts.len() > a);
+    assert_eq!(all["truncated"], false);
+    // from_host starts the page at that host.
+    let (_, page) = get(&server, "/api/v1/history?from=-30d&from_host=vm-b").await;
+    assert!(
+        page["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["host"] == "vm-b")
+    );
+    // A day 34 days ago: older than the minute rollups' 30 days, so hours (`since` is
+    // the same parameter as `from`); its first bucket is the hour holding `since`.
+    let (status, v) = get(&server, "/api/v1/history?host=vm-a&since=-34d&to=-33d").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["tier"], "1h");
+    let want = expected(
+        &hours_a,
+        time_of(&v, "from"),
+        time_of(&v, "to"),
+        3_600,
+        3_600,
+    );
+    assert!((24..=25).contains(&want.len()));
+    same_points(&points_of(&v, "vm-a"), &want);
+    // A day 29 days ago: minutes (none stored that far back here: no points).
+    let (_, v) = get(&server, "/api/v1/history?host=vm-a&from=-29d&to=-28d").await;
+    assert_eq!(
+        (v["tier"].as_str(), v["step_seconds"].as_i64()),
+        (Some("1m"), Some(120))
+    );
+    assert!(v["points"].as_array().unwrap().is_empty());
+
+    // Errors: 422 naming the field, and the range the tiers keep comes from history_tiers.
+    for (path, field, says) in [
+        (
+            "/api/v1/history?from=-41d",
+            "from",
+            "older than the history kept",
+        ),
+        (
+            "/api/v1/history?since=-41d&to=-40d",
+            "since",
+            "older than the history kept",
+        ),
+        ("/api/v1/history?from=-1h&to=-2h", "from", "before to"),
+        ("/api/v1/history?from=now", "from", "before to"),
+        ("/api/v1/history?from=-5y", "from", "unknown unit"),
+        ("/api/v1/history?from=-24", "from", "needs a unit"),
+        ("/api/v1/history?to=tomorrow", "to", "relative time like"),
+        (
+            "/api/v1/history?from=-1h&since=-2h",
+            "since",
+            "another name for from",
+        ),
+        ("/api/v1/history?step=60", "step", "unknown parameter"),
+    ] {
+        let (status, v) = get(&server, path).await;
+        assert_eq!(status, 422, "{path}: {v}");
+        assert_eq!(v["error"]["field"], field, "{path}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{path}: {v}"
+        );
+    }
+    let (status, _) = get(&server, "/api/v1/history?from=-39d").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_history_ranges_come_from_the_right_tier() {
+    ranges(&TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn mysql_history_ranges_come_from_the_right_tier() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    ranges(&db).await;
+}
