@@ -266,6 +266,7 @@ macro_rules! rollup_columns {
         )
     };
 }
+pub(crate) use rollup_columns;
 
 /// Rows per REPLACE statement: 19 bound columns each, well under SQLite's 32,766 and
 /// MySQL's 65,535 placeholders.
@@ -319,6 +320,7 @@ macro_rules! replace_rollup_rows {
         result.map(|()| written)
     }};
 }
+pub(crate) use replace_rollup_rows;
 
 /// Writes `rows` into `tier`'s rollup table, replacing any row with the same
 /// `(host, bucket)`, in one transaction. For tools that generate history directly (the

@@ -23,10 +23,12 @@
 pub mod compact;
 pub mod error;
 pub mod history;
+pub mod maintain;
 pub mod migrate;
 pub mod mysql_insert;
 pub mod pool;
 pub mod read;
+pub mod rollup;
 pub mod row;
 pub mod schema;
 pub mod testing;

@@ -15,3 +15,5 @@ mod pool;
 mod edges;
 // Issue 15: history tiers and rollup reads.
 mod history;
+// Issue 15: the maintainer (folding, lease, two at once, retention).
+mod maintain;

@@ -1,0 +1,233 @@
+//! The maintainer's settings, their defaults (defined here once; ingest's flags show
+//! them) and the duration syntax of the retention flags (`7d`, `36h`, `90s`, `0`).
+
+use crate::history::Tier;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default pause between two maintenance passes.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// Default settle delay: raw rows are folded only once they were received this long
+/// ago, so that every row received before the watermark has committed (a request's
+/// transaction ends within its deadline, far below this).
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
+/// Default raw rows one fold step reads (the touched buckets are then recomputed whole).
+pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 5_000;
+/// Default rows one retention DELETE removes (one short transaction each).
+pub const DEFAULT_DELETE_BATCH_ROWS: usize = 500;
+/// Default pause between two retention batches, so queued writers get the lock.
+pub const DEFAULT_DELETE_PAUSE: Duration = Duration::from_millis(5);
+/// Default lease time: a maintainer that dies (kill -9) is replaced within this. It is
+/// renewed before every fold step and every few delete batches.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// A length of time as the retention and interval flags write it: whole numbers with a
+/// unit, largest first (`7d`, `36h`, `1h30m`, `90s`, `250ms`), or `0` (for retention:
+/// forever). Units: `d`, `h`, `m`, `s`, `ms`. Displays in the same syntax, so clap shows
+/// defaults as `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || {
+            format!(
+                "expected a duration such as 7d, 36h, 90s, 250ms or 0 (units d, h, m, s, ms), got {s:?}"
+            )
+        };
+        if s == "0" {
+            return Ok(HumanDuration(Duration::ZERO));
+        }
+        let mut total: u64 = 0;
+        let mut rest = s;
+        if rest.is_empty() {
+            return Err(err());
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(err());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let millis_per = match &rest[..unit_len] {
+                "d" => 86_400_000,
+                "h" => 3_600_000,
+                "m" => 60_000,
+                "s" => 1_000,
+                "ms" => 1,
+                _ => return Err(err()),
+            };
+            rest = &rest[unit_len..];
+            total = n
+                .checked_mul(millis_per)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(err)?;
+        }
+        Ok(HumanDuration(Duration::from_millis(total)))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ms = u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX);
+        if ms == 0 {
+            return f.write_str("0");
+        }
+        for (unit, per) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ] {
+            if ms >= per {
+                write!(f, "{}{unit}", ms / per)?;
+                ms %= per;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the maintainer keeps and how it works. Build with [`MaintainConfig::default`]
+/// and change what the flags say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintainConfig {
+    /// Raw rows kept (by `received_at`); zero = forever.
+    pub keep_raw: Duration,
+    /// Minute rows kept (by `bucket`); zero = forever.
+    pub keep_1m: Duration,
+    /// Hour rows kept (by `bucket`); zero = forever.
+    pub keep_1h: Duration,
+    /// Pause between passes.
+    pub interval: Duration,
+    /// Rows are folded once received this long ago ([`DEFAULT_SETTLE`]).
+    pub settle: Duration,
+    /// Raw rows read per fold step.
+    pub fold_chunk_rows: usize,
+    /// Rows per retention DELETE.
+    pub delete_batch_rows: usize,
+    /// Pause between retention batches.
+    pub delete_pause: Duration,
+    /// How long a taken lease lasts unless renewed.
+    pub lease_ttl: Duration,
+    /// This maintainer's name in `maintenance_lease.holder` (at most 128 bytes).
+    pub holder: String,
+}
+
+impl Default for MaintainConfig {
+    fn default() -> Self {
+        MaintainConfig {
+            keep_raw: Tier::Raw.default_keep(),
+            keep_1m: Tier::Minute.default_keep(),
+            keep_1h: Tier::Hour.default_keep(),
+            interval: DEFAULT_INTERVAL,
+            settle: DEFAULT_SETTLE,
+            fold_chunk_rows: DEFAULT_FOLD_CHUNK_ROWS,
+            delete_batch_rows: DEFAULT_DELETE_BATCH_ROWS,
+            delete_pause: DEFAULT_DELETE_PAUSE,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            holder: default_holder(),
+        }
+    }
+}
+
+impl MaintainConfig {
+    /// How long `tier` is kept (zero = forever).
+    pub fn keep(&self, tier: Tier) -> Duration {
+        match tier {
+            Tier::Raw => self.keep_raw,
+            Tier::Minute => self.keep_1m,
+            Tier::Hour => self.keep_1h,
+        }
+    }
+
+    /// How far past a tier's retention edge a bucket must start for the maintainer to
+    /// recompute it: its source rows near the edge may already be deleted (rows are
+    /// deleted by `received_at`, buckets are by `collected_at`), and a recompute from
+    /// part of them would replace a complete row with a partial one. One hour, or a
+    /// quarter of the retention when that is shorter; zero when kept forever.
+    pub fn recompute_margin(keep: Duration) -> Duration {
+        if keep.is_zero() {
+            Duration::ZERO
+        } else {
+            (keep / 4).min(Duration::from_secs(3600))
+        }
+    }
+}
+
+/// `host:pid:random`, the default lease holder name.
+pub fn default_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let mut name = format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        crate::testing::random_tag()
+    );
+    name.truncate(128);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Result<Duration, String> {
+        s.parse::<HumanDuration>().map(|h| h.0)
+    }
+
+    #[test]
+    fn durations_parse_and_print_in_the_flag_syntax() {
+        assert_eq!(d("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(d("36h"), Ok(Duration::from_secs(36 * 3600)));
+        assert_eq!(d("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(d("0"), Ok(Duration::ZERO));
+        for bad in [
+            "",
+            "7",
+            "d",
+            "7x",
+            "-1d",
+            "1.5h",
+            "7d ",
+            " 7d",
+            "0s0",
+            "99999999999999999d",
+        ] {
+            assert!(d(bad).is_err(), "{bad:?}");
+        }
+        for (dur, text) in [
+            (Duration::from_secs(7 * 86_400), "7d"),
+            (Duration::from_secs(36 * 3600), "1d12h"),
+            (Duration::from_millis(90_250), "1m30s250ms"),
+            (Duration::ZERO, "0"),
+        ] {
+            assert_eq!(HumanDuration(dur).to_string(), text);
+            assert_eq!(d(text), Ok(dur));
+        }
+    }
+
+    #[test]
+    fn defaults_come_from_the_tiers_and_margins_shrink_with_short_retention() {
+        let c = MaintainConfig::default();
+        assert_eq!(c.keep(Tier::Raw), Tier::Raw.default_keep());
+        assert_eq!(c.keep(Tier::Hour), Tier::Hour.default_keep());
+        assert!(c.holder.len() <= 128 && c.holder.contains(':'));
+        let m = MaintainConfig::recompute_margin;
+        assert_eq!(m(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            m(Duration::from_secs(7 * 86_400)),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(m(Duration::from_secs(60)), Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,389 @@
+//! One fold step: raw rows received in `(rolled_up_to, E]` (at most a chunk of them)
+//! mark the (host, minute) buckets they fall in; those minutes are recomputed from all
+//! their raw rows, the hours they fall in from their minute rows, and the rows are
+//! replaced together with advancing the watermark to `E`, in one short transaction.
+//!
+//! Everything is read before the transaction (on the read pool), so the write lock is
+//! held only for the REPLACE statements. That is safe because:
+//! - a raw row received after `E` that lands in a bucket recomputed here is folded again
+//!   by a later step (its `received_at` is past the new watermark), which recomputes the
+//!   whole bucket again;
+//! - every row received at or before `E` has committed before the step reads (`E` is at
+//!   least the settle delay in the past);
+//! - the watermark moves by compare-and-set (`WHERE rolled_up_to = <what this step
+//!   read>`): if another maintainer moved it meanwhile (a lease that expired mid-step),
+//!   this step's transaction rolls back and writes nothing.
+
+use super::config::MaintainConfig;
+use crate::error::StorageError;
+use crate::history::{RollupRow, Tier, replace_rollup_rows, rollup_columns};
+use crate::rollup::{self, BucketKey, RawPoint};
+use crate::row::{LenientTime, MIN_READABLE_TIME, readable_time, to_db_time};
+use crate::schema::{history_tiers, samples};
+use crate::{Database, PooledConn, with_conn};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use std::collections::{BTreeMap, BTreeSet};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// Longest run of consecutive buckets loaded by one range read.
+const RUN_BUCKETS: usize = 60;
+
+/// What one fold step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoldStep {
+    /// Raw rows newly folded (received in `(old watermark, new watermark]`).
+    pub rows: usize,
+    /// Minute rows recomputed (written or, when their raw rows are gone, deleted).
+    pub minutes: usize,
+    /// Hour rows recomputed.
+    pub hours: usize,
+    /// Raw rows not folded because their bucket is at the raw retention edge.
+    pub skipped_old: usize,
+    /// The watermark after the step (None: still nothing folded).
+    pub watermark: Option<PrimitiveDateTime>,
+    /// True when the watermark reached now − settle (no full chunk left).
+    pub caught_up: bool,
+    /// True when another maintainer moved the watermark first (nothing written).
+    pub conflict: bool,
+}
+
+/// The raw tier's watermark.
+pub async fn watermark(db: &Database) -> Result<Option<PrimitiveDateTime>, StorageError> {
+    use history_tiers::dsl;
+    let w: Vec<Option<PrimitiveDateTime>> = with_conn!(db.read_pool(), c => {
+        Ok::<_, StorageError>(dsl::history_tiers
+            .filter(dsl::tier.eq(Tier::Raw.as_str()))
+            .select(dsl::rolled_up_to)
+            .load(c)
+            .await?)
+    })?;
+    Ok(w.into_iter().next().flatten())
+}
+
+type ChunkRow = (String, LenientTime, LenientTime);
+type RawRecord = (
+    i64,
+    String,
+    LenientTime,
+    f64,
+    f64,
+    i64,
+    i64,
+    f64,
+    i64,
+    i64,
+    i32,
+    String,
+);
+
+/// The start of the oldest bucket of `tier` the maintainer may recompute at `now`
+/// (None: any): see [`MaintainConfig::recompute_margin`]. `keep` is the retention of
+/// the tier's *source* rows (raw for minutes, minutes for hours).
+fn recompute_floor(now: OffsetDateTime, keep: std::time::Duration) -> Option<PrimitiveDateTime> {
+    (!keep.is_zero()).then(|| to_db_time(now - keep + MaintainConfig::recompute_margin(keep)))
+}
+
+/// Runs one fold step at `now`.
+pub async fn fold_step(
+    db: &Database,
+    config: &MaintainConfig,
+    now: OffsetDateTime,
+) -> Result<FoldStep, StorageError> {
+    let old = watermark(db).await?;
+    let upto = to_db_time(now - config.settle);
+    if old.is_some_and(|w| w >= upto) {
+        return Ok(FoldStep {
+            watermark: old,
+            caught_up: true,
+            ..FoldStep::default()
+        });
+    }
+    // The first step (no watermark) starts at the first readable time, so that a stored
+    // value no read can render is never taken as a watermark.
+    let lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));
+    let chunk = config.fold_chunk_rows.max(1);
+    let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
+    let mut rows: Vec<ChunkRow> = with_conn!(db.read_pool(), c => {
+        use samples::dsl as s;
+        Ok::<_, StorageError>(s::samples
+            .filter(s::received_at.gt(lower))
+            .filter(s::received_at.le(upto))
+            .select((s::host, s::collected_at, s::received_at))
+            .order(s::received_at.asc())
+            .limit(limit)
+            .load::<ChunkRow>(c)
+            .await?)
+    })?;
+    let full = rows.len() >= chunk;
+    let new = if full {
+        // Up to the last row's received_at, and every row received at that same
+        // millisecond (the chunk may have cut through them).
+        let last = rows
+            .iter()
+            .rev()
+            .map(|r| r.2.0)
+            .find(|t| readable_time(*t))
+            .unwrap_or(upto);
+        let same: Vec<(String, LenientTime)> = with_conn!(db.read_pool(), c => {
+            use samples::dsl as s;
+            Ok::<_, StorageError>(s::samples
+                .filter(s::received_at.eq(last))
+                .select((s::host, s::collected_at))
+                .load(c)
+                .await?)
+        })?;
+        rows.retain(|r| r.2.0 != last);
+        rows.extend(same.into_iter().map(|(h, t)| (h, t, LenientTime(last))));
+        last
+    } else {
+        upto
+    };
+
+    let minute_floor = recompute_floor(now, config.keep_raw);
+    let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
+    let mut skipped_old = 0;
+    for (host, collected, _) in &rows {
+        let t = collected.0;
+        if !readable_time(t) {
+            continue;
+        }
+        let m = rollup::bucket_start(t, Tier::Minute);
+        if minute_floor.is_some_and(|f| m < f) {
+            skipped_old += 1;
+        } else {
+            minutes.insert((host.clone(), m));
+        }
+    }
+    let new_minutes = recompute_minutes(db, &minutes).await?;
+    let hour_floor = recompute_floor(now, config.keep_1m);
+    let hours: BTreeSet<BucketKey> = minutes
+        .iter()
+        .map(|(h, m)| (h.clone(), rollup::bucket_start(*m, Tier::Hour)))
+        .filter(|(_, h)| hour_floor.is_none_or(|f| *h >= f))
+        .collect();
+    let new_hours = recompute_hours(db, &hours, &minutes, &new_minutes).await?;
+
+    let committed = write(db, old, new, &minutes, &new_minutes, &hours, &new_hours).await?;
+    Ok(FoldStep {
+        rows: rows.len(),
+        minutes: minutes.len(),
+        hours: hours.len(),
+        skipped_old,
+        watermark: if committed { Some(new) } else { old },
+        caught_up: !full,
+        conflict: !committed,
+    })
+}
+
+/// The minute rows of `keys` computed from all their raw rows (a key with no raw row
+/// left has none).
+async fn recompute_minutes(
+    db: &Database,
+    keys: &BTreeSet<BucketKey>,
+) -> Result<Vec<RollupRow>, StorageError> {
+    let mut out = Vec::new();
+    for run in rollup::runs(keys, rollup::step(Tier::Minute), RUN_BUCKETS) {
+        let records: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
+            use samples::dsl as s;
+            Ok::<_, StorageError>(s::samples
+                .filter(s::host.eq(&run.host))
+                .filter(s::collected_at.ge(run.start))
+                .filter(s::collected_at.lt(run.end))
+                .select((
+                    s::id,
+                    s::host,
+                    s::collected_at,
+                    s::cpu_usage_percent,
+                    s::ram_used_percent,
+                    s::ram_swap_total_kb,
+                    s::ram_swap_free_kb,
+                    s::load1,
+                    s::procs_zombie,
+                    s::procs_disk_sleep,
+                    s::cpu_cores,
+                    s::source,
+                ))
+                .load(c)
+                .await?)
+        })?;
+        let mut by_minute: BTreeMap<PrimitiveDateTime, Vec<RawPoint>> = BTreeMap::new();
+        for r in records {
+            let p = RawPoint {
+                id: r.0,
+                host: r.1,
+                collected_at: r.2.0,
+                cpu: r.3,
+                ram: r.4,
+                swap_total_kb: r.5,
+                swap_free_kb: r.6,
+                load1: r.7,
+                zombies: r.8,
+                disk_sleep: r.9,
+                cores: r.10,
+                source: r.11,
+            };
+            if readable_time(p.collected_at) {
+                by_minute
+                    .entry(rollup::bucket_start(p.collected_at, Tier::Minute))
+                    .or_default()
+                    .push(p);
+            }
+        }
+        for (m, pts) in by_minute {
+            if keys.contains(&(run.host.clone(), m)) {
+                out.extend(rollup::aggregate(&run.host, m, &pts));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The hour rows of `hours` merged from their minute rows: the stored ones, with the
+/// minutes of `touched` replaced by `fresh` (or dropped when `fresh` has none).
+async fn recompute_hours(
+    db: &Database,
+    hours: &BTreeSet<BucketKey>,
+    touched: &BTreeSet<BucketKey>,
+    fresh: &[RollupRow],
+) -> Result<Vec<RollupRow>, StorageError> {
+    use crate::schema::rollup_1m as t;
+    let mut by_hour: BTreeMap<BucketKey, BTreeMap<PrimitiveDateTime, RollupRow>> = BTreeMap::new();
+    for run in rollup::runs(hours, rollup::step(Tier::Hour), 24) {
+        let stored: Vec<crate::history::RollupRecord> = with_conn!(db.read_pool(), c => {
+            Ok::<_, StorageError>(t::table
+                .filter(t::host.eq(&run.host))
+                .filter(t::bucket.ge(run.start))
+                .filter(t::bucket.lt(run.end))
+                .select(rollup_columns!(t))
+                .load(c)
+                .await?)
+        })?;
+        for r in stored {
+            let key = (r.0.clone(), r.1);
+            if touched.contains(&key) {
+                continue;
+            }
+            let hour = rollup::bucket_start(r.1, Tier::Hour);
+            by_hour
+                .entry((run.host.clone(), hour))
+                .or_default()
+                .insert(r.1, RollupRow::from_record(r));
+        }
+    }
+    for m in fresh {
+        let b = to_db_time(m.bucket);
+        let key = (m.host.clone(), rollup::bucket_start(b, Tier::Hour));
+        if hours.contains(&key) {
+            by_hour.entry(key).or_default().insert(b, m.clone());
+        }
+    }
+    Ok(by_hour
+        .into_iter()
+        .filter_map(|((host, hour), minutes)| {
+            let rows: Vec<RollupRow> = minutes.into_values().collect();
+            rollup::merge(&host, hour, &rows)
+        })
+        .collect())
+}
+
+/// The keys of `all` that have no row in `rows` (buckets whose sources are gone).
+fn emptied(all: &BTreeSet<BucketKey>, rows: &[RollupRow]) -> Vec<BucketKey> {
+    let present: BTreeSet<BucketKey> = rows
+        .iter()
+        .map(|r| (r.host.clone(), to_db_time(r.bucket)))
+        .collect();
+    all.difference(&present).cloned().collect()
+}
+
+/// The body of the write transaction on connection `$c`, run with `$run` (see
+/// [`replace_rollup_rows!`]): compare-and-set the watermark, then replace and delete.
+/// Evaluates to `Result<(), diesel::result::Error>`; a failed compare-and-set is
+/// `Err(RollbackTransaction)`.
+macro_rules! write_body {
+    ($c:expr, $w:expr, $run:path $(, $await:tt)?) => {{
+        use crate::schema::{rollup_1h as h, rollup_1m as m};
+        use history_tiers::dsl as ht;
+        let w: &Write = $w;
+        let cas = diesel::update(ht::history_tiers.filter(ht::tier.eq(Tier::Raw.as_str())));
+        let set = ht::rolled_up_to.eq(Some(w.new));
+        let n = match w.old {
+            None => $run(cas.filter(ht::rolled_up_to.is_null()).set(set), &mut *$c)$(.$await)?,
+            Some(old) => $run(cas.filter(ht::rolled_up_to.eq(old)).set(set), &mut *$c)$(.$await)?,
+        }?;
+        if n != 1 {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        replace_rollup_rows!(m, &mut *$c, w.minutes, $run $(, $await)?)?;
+        for (host, b) in &w.empty_minutes {
+            let q = diesel::delete(m::table.filter(m::host.eq(host)).filter(m::bucket.eq(b)));
+            $run(q, &mut *$c)$(.$await)??;
+        }
+        replace_rollup_rows!(h, &mut *$c, w.hours, $run $(, $await)?)?;
+        for (host, b) in &w.empty_hours {
+            let q = diesel::delete(h::table.filter(h::host.eq(host)).filter(h::bucket.eq(b)));
+            $run(q, &mut *$c)$(.$await)??;
+        }
+        Ok::<(), diesel::result::Error>(())
+    }};
+}
+
+/// What the write transaction stores.
+#[derive(Debug)]
+struct Write {
+    old: Option<PrimitiveDateTime>,
+    new: PrimitiveDateTime,
+    minutes: Vec<RollupRow>,
+    empty_minutes: Vec<BucketKey>,
+    hours: Vec<RollupRow>,
+    empty_hours: Vec<BucketKey>,
+}
+
+/// The step's one write transaction: compare-and-set the watermark `old` → `new`, then
+/// replace the minute and hour rows (and delete the emptied ones). Returns false (and
+/// writes nothing) when the watermark was no longer `old`.
+async fn write(
+    db: &Database,
+    old: Option<PrimitiveDateTime>,
+    new: PrimitiveDateTime,
+    minute_keys: &BTreeSet<BucketKey>,
+    minutes: &[RollupRow],
+    hour_keys: &BTreeSet<BucketKey>,
+    hours: &[RollupRow],
+) -> Result<bool, StorageError> {
+    let w = Write {
+        old,
+        new,
+        empty_minutes: emptied(minute_keys, minutes),
+        minutes: minutes.to_vec(),
+        empty_hours: emptied(hour_keys, hours),
+        hours: hours.to_vec(),
+    };
+    let done = match db.write_pool().get().await? {
+        // SQLite: the whole transaction on the connection's blocking thread, IMMEDIATE so
+        // the write lock is taken up front (under busy_timeout); it commits or rolls back
+        // there even if this future is dropped.
+        PooledConn::Sqlite(mut c) => {
+            c.spawn_blocking(move |c| {
+                c.immediate_transaction(|c| write_body!(c, &w, diesel::RunQueryDsl::execute))
+            })
+            .await
+        }
+        PooledConn::Mysql(mut c) => {
+            let r = c
+                .transaction::<_, diesel::result::Error, _>(async |c| {
+                    write_body!(c, &w, diesel_async::RunQueryDsl::execute, await)
+                })
+                .await;
+            if !matches!(r, Ok(()) | Err(diesel::result::Error::RollbackTransaction)) {
+                crate::pool::discard(c);
+            }
+            r
+        }
+    };
+    match done {
+        Ok(()) => Ok(true),
+        Err(diesel::result::Error::RollbackTransaction) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

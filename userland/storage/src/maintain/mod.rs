@@ -1,0 +1,356 @@
+//! The history maintainer: a background task (every ingest replica runs one) that folds
+//! raw rows into the rollup tiers and deletes what is past retention.
+//!
+//! Each pass (every [`MaintainConfig::interval`]):
+//! 1. takes or renews the lease ([`lease`]; database clock). A replica that does not
+//!    get it does nothing this pass — exactly one maintainer works at a time;
+//! 2. writes the configured retention into `history_tiers` when it differs (readers
+//!    choose tiers from it, so retention is configured once, on ingest);
+//! 3. folds ([`fold`]) chunk by chunk until the watermark reaches now − settle, renewing
+//!    the lease before every chunk and logging progress while it catches up;
+//! 4. deletes, in batches ([`retention`]): raw rows received before
+//!    min(now − raw keep, watermark) — never a row not yet folded — and rollup rows whose
+//!    bucket is older than their tier's keep.
+//!
+//! Exactly once: buckets are recomputed whole from their sources and replaced, and the
+//! watermark moves by compare-and-set in the same transaction as the rows, so a pass
+//! redone after a crash (or run twice by two maintainers whose lease broke) writes the
+//! same rows again instead of adding to them.
+//!
+//! The maintainer opens its own connections ([`Maintainer::new`]): on SQLite ingest's
+//! single writer connection is never borrowed for a pass, and the maintainer's
+//! transactions (one per fold step, one per delete batch) hold the file's write lock
+//! only for their few statements.
+
+pub mod config;
+pub mod fold;
+pub mod lease;
+pub mod retention;
+
+pub use config::{HumanDuration, MaintainConfig};
+pub use fold::FoldStep;
+
+use crate::error::StorageError;
+use crate::history::Tier;
+use crate::row::to_db_time;
+use crate::schema::history_tiers;
+use crate::{Database, DatabaseUrl, PoolOptions, with_conn};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// Delete batches between two lease renewals.
+const BATCHES_PER_RENEWAL: u64 = 20;
+/// Shortest gap between two "catching up" log lines.
+const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Hooks for metrics; every method defaults to doing nothing.
+pub trait MaintainObserver: Send + Sync + std::fmt::Debug {
+    /// After every fold step.
+    fn fold_step(&self, _step: &FoldStep) {}
+    /// After every retention batch: the tier, rows deleted, the statement's duration.
+    fn delete_batch(&self, _tier: Tier, _rows: usize, _took: Duration) {}
+    /// After every pass.
+    fn pass(&self, _report: &PassReport) {}
+}
+
+/// An observer that records nothing.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+impl MaintainObserver for NoObserver {}
+
+/// Rows deleted from one tier in a pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Rows deleted.
+    pub rows: u64,
+    /// DELETE statements (batches).
+    pub batches: u64,
+    /// The longest batch.
+    pub max_batch: Duration,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Whether this maintainer held the lease (did anything).
+    pub held: bool,
+    /// Raw rows folded.
+    pub folded_rows: usize,
+    /// Minute buckets recomputed.
+    pub minutes: usize,
+    /// Hour buckets recomputed.
+    pub hours: usize,
+    /// Fold steps.
+    pub steps: usize,
+    /// Whether the watermark reached now − settle.
+    pub caught_up: bool,
+    /// Deleted raw, 1m and 1h rows (in [`Tier::ALL`] order).
+    pub deleted: [Deleted; 3],
+    /// The pass's duration.
+    pub took: Duration,
+}
+
+/// The maintainer: its own database handle, its settings and an observer.
+#[derive(Debug, Clone)]
+pub struct Maintainer {
+    db: Database,
+    config: MaintainConfig,
+    observer: Arc<dyn MaintainObserver>,
+}
+
+impl Maintainer {
+    /// A maintainer on its own small pools for `url` (two connections; on SQLite a write
+    /// connection of its own besides ingest's), with `pool`'s timeouts. Does not connect
+    /// or migrate (the caller runs migrations first).
+    pub fn new(
+        url: &DatabaseUrl,
+        pool: &PoolOptions,
+        config: MaintainConfig,
+    ) -> Result<Maintainer, StorageError> {
+        let opts = PoolOptions {
+            max_size: 2,
+            ..pool.clone()
+        };
+        Ok(Maintainer {
+            db: Database::new(url, &opts)?,
+            config,
+            observer: Arc::new(NoObserver),
+        })
+    }
+
+    /// Reports to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn MaintainObserver>) -> Maintainer {
+        self.observer = observer;
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &MaintainConfig {
+        &self.config
+    }
+
+    /// The maintainer's database handle.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    async fn renew(&self) -> Result<bool, StorageError> {
+        lease::acquire(
+            &self.db,
+            lease::HISTORY_LEASE,
+            &self.config.holder,
+            self.config.lease_ttl,
+        )
+        .await
+    }
+
+    /// Runs passes every interval (the first at once) until `stop` completes, then gives
+    /// the lease up. A pass that fails (database down) is logged and retried at the next
+    /// interval. Stopping is cooperative: a running fold step or delete batch finishes.
+    pub async fn run(self, stop: impl Future<Output = ()>) {
+        let stopping = AtomicBool::new(false);
+        let wake = tokio::sync::Notify::new();
+        let watcher = async {
+            stop.await;
+            stopping.store(true, Ordering::Release);
+            wake.notify_one();
+        };
+        let passes = async {
+            let mut failing = false;
+            while !stopping.load(Ordering::Acquire) {
+                match self.pass(&stopping).await {
+                    Ok(r) => {
+                        if failing {
+                            tracing::info!("History maintenance works again");
+                        }
+                        failing = false;
+                        self.log_pass(&r);
+                    }
+                    Err(e) => {
+                        // Once per outage at warn; the rest at debug.
+                        if failing {
+                            tracing::debug!(error = %e, "History maintenance pass failed");
+                        } else {
+                            tracing::warn!(error = %e, "History maintenance pass failed; retrying every interval");
+                        }
+                        failing = true;
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.interval) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            if let Err(e) =
+                lease::release(&self.db, lease::HISTORY_LEASE, &self.config.holder).await
+            {
+                tracing::debug!(error = %e, "Could not release the maintenance lease");
+            }
+        };
+        tokio::pin!(watcher);
+        tokio::pin!(passes);
+        // The watcher only sets the flag; the passes end on their own once it is set.
+        tokio::select! {
+            _ = &mut passes => {}
+            _ = &mut watcher => { passes.await; }
+        }
+    }
+
+    fn log_pass(&self, r: &PassReport) {
+        let deleted: u64 = r.deleted.iter().map(|d| d.rows).sum();
+        if r.folded_rows > 0 || deleted > 0 {
+            let max_batch = r
+                .deleted
+                .iter()
+                .map(|d| d.max_batch)
+                .max()
+                .unwrap_or_default();
+            tracing::info!(
+                folded_rows = r.folded_rows,
+                minutes = r.minutes,
+                hours = r.hours,
+                deleted_raw = r.deleted[0].rows,
+                deleted_1m = r.deleted[1].rows,
+                deleted_1h = r.deleted[2].rows,
+                delete_batches = r.deleted.iter().map(|d| d.batches).sum::<u64>(),
+                max_delete_batch_ms = max_batch.as_secs_f64() * 1e3,
+                took_ms = r.took.as_millis() as u64,
+                "History maintenance pass"
+            );
+        } else {
+            tracing::debug!(held = r.held, "History maintenance pass: nothing to do");
+        }
+    }
+
+    /// One pass (see the module docs). `stop` is checked between fold steps and delete
+    /// batches.
+    pub async fn pass(&self, stop: &AtomicBool) -> Result<PassReport, StorageError> {
+        let start = Instant::now();
+        let mut report = PassReport::default();
+        if !self.renew().await? {
+            report.took = start.elapsed();
+            self.observer.pass(&report);
+            return Ok(report);
+        }
+        report.held = true;
+        self.sync_retention().await?;
+
+        let mut last_log = Instant::now();
+        loop {
+            if stop.load(Ordering::Acquire) {
+                break;
+            }
+            let step = fold::fold_step(&self.db, &self.config, OffsetDateTime::now_utc()).await?;
+            self.observer.fold_step(&step);
+            report.steps += 1;
+            report.folded_rows += step.rows;
+            report.minutes += step.minutes;
+            report.hours += step.hours;
+            if step.skipped_old > 0 {
+                tracing::debug!(
+                    rows = step.skipped_old,
+                    "Raw rows at the retention edge left unfolded"
+                );
+            }
+            if step.conflict {
+                tracing::info!("Another maintainer moved the fold watermark; this pass stops");
+                break;
+            }
+            if step.caught_up {
+                report.caught_up = true;
+                break;
+            }
+            if last_log.elapsed() >= PROGRESS_LOG_EVERY {
+                last_log = Instant::now();
+                tracing::info!(
+                    watermark = ?step.watermark,
+                    folded_rows = report.folded_rows,
+                    "Catching up on history rollups"
+                );
+            }
+            if !self.renew().await? {
+                tracing::warn!("Lost the maintenance lease during a pass");
+                report.took = start.elapsed();
+                self.observer.pass(&report);
+                return Ok(report);
+            }
+            tokio::task::yield_now().await;
+        }
+
+        let now = OffsetDateTime::now_utc();
+        let watermark = fold::watermark(&self.db).await?;
+        for (i, tier) in Tier::ALL.into_iter().enumerate() {
+            let keep = self.config.keep(tier);
+            if keep.is_zero() {
+                continue;
+            }
+            let mut cutoff = to_db_time(now - keep);
+            if tier == Tier::Raw {
+                // Never a raw row that is not folded yet.
+                match watermark {
+                    Some(w) => cutoff = cutoff.min(w),
+                    None => continue,
+                }
+            }
+            report.deleted[i] = self.delete_before(tier, cutoff, stop).await?;
+        }
+        report.took = start.elapsed();
+        self.observer.pass(&report);
+        Ok(report)
+    }
+
+    /// Deletes `tier`'s rows before `cutoff` batch by batch.
+    async fn delete_before(
+        &self,
+        tier: Tier,
+        cutoff: time::PrimitiveDateTime,
+        stop: &AtomicBool,
+    ) -> Result<Deleted, StorageError> {
+        let mut d = Deleted::default();
+        let batch = self.config.delete_batch_rows.max(1);
+        loop {
+            let (n, took) = retention::delete_batch(&self.db, tier, cutoff, batch).await?;
+            self.observer.delete_batch(tier, n, took);
+            d.rows += n as u64;
+            d.batches += 1;
+            d.max_batch = d.max_batch.max(took);
+            if n < batch || stop.load(Ordering::Acquire) {
+                return Ok(d);
+            }
+            if d.batches % BATCHES_PER_RENEWAL == 0 && !self.renew().await? {
+                tracing::warn!("Lost the maintenance lease while deleting");
+                return Ok(d);
+            }
+            tokio::time::sleep(self.config.delete_pause).await;
+        }
+    }
+
+    /// Writes the configured keeps into `history_tiers` where they differ.
+    async fn sync_retention(&self) -> Result<(), StorageError> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use history_tiers::dsl;
+        let stored = crate::history::tiers(&self.db).await?;
+        for tier in Tier::ALL {
+            let want = i64::try_from(self.config.keep(tier).as_secs()).unwrap_or(i64::MAX);
+            if stored
+                .iter()
+                .any(|t| t.tier == tier && t.keep_seconds == want)
+            {
+                continue;
+            }
+            with_conn!(self.db.write_pool(), c => {
+                diesel::update(dsl::history_tiers.filter(dsl::tier.eq(tier.as_str())))
+                    .set(dsl::keep_seconds.eq(want))
+                    .execute(c)
+                    .await?;
+                Ok::<_, StorageError>(())
+            })?;
+            tracing::info!(tier = tier.as_str(), keep_seconds = want, "Retention set");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,467 @@
+//! The history maintainer on real databases: folding equals a from-scratch computation
+//! (late rows included), two maintainers at once, the lease, retention.
+
+use crate::common;
+use crate::schema::snapshot;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use procpulse_storage::history::{self, RollupRow, Tier};
+use procpulse_storage::maintain::{
+    FoldStep, MaintainConfig, MaintainObserver, Maintainer, PassReport, lease,
+};
+use procpulse_storage::rollup::{self, RawPoint};
+use procpulse_storage::row::{from_db_time, to_db_time};
+use procpulse_storage::write::insert_samples;
+use procpulse_storage::{Database, NewSample, PoolOptions, StorageError, with_conn};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// A small deterministic generator (xorshift64*), seeded per test.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A raw row of `host` collected at `collected`, received at `received`, with metrics
+/// drawn from `rng` (swap on about half the rows).
+pub fn raw(
+    rng: &mut Rng,
+    id: &str,
+    host: &str,
+    collected: OffsetDateTime,
+    received: OffsetDateTime,
+) -> NewSample {
+    let mut r = NewSample::from_snapshot(&snapshot(id), "a", received);
+    r.host = host.to_owned();
+    r.collected_at = to_db_time(collected);
+    r.cpu_usage_percent = rng.below(10_000) as f64 / 100.0;
+    r.ram_used_percent = rng.below(10_000) as f64 / 100.0;
+    r.load1 = rng.below(800) as f64 / 100.0;
+    r.procs_zombie = rng.below(4) as i64;
+    r.procs_disk_sleep = rng.below(3) as i64;
+    r.cpu_cores = 1 + rng.below(8) as i32;
+    r.source = if rng.below(2) == 0 { "kmod" } else { "procfs" }.to_owned();
+    if rng.below(2) == 0 {
+        r.ram_swap_total_kb = 0;
+        r.ram_swap_free_kb = 0;
+    } else {
+        r.ram_swap_total_kb = 1_000_000;
+        r.ram_swap_free_kb = rng.below(1_000_000) as i64;
+    }
+    r
+}
+
+type RawRecord = (
+    i64,
+    String,
+    time::PrimitiveDateTime,
+    f64,
+    f64,
+    i64,
+    i64,
+    f64,
+    i64,
+    i64,
+    i32,
+    String,
+);
+
+/// Every raw row, as rollups see them.
+pub async fn raw_points(db: &Database) -> Vec<RawPoint> {
+    use procpulse_storage::schema::samples::dsl as s;
+    let rows: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
+        Ok::<_, StorageError>(s::samples
+            .select((
+                s::id, s::host, s::collected_at, s::cpu_usage_percent, s::ram_used_percent,
+                s::ram_swap_total_kb, s::ram_swap_free_kb, s::load1, s::procs_zombie,
+                s::procs_disk_sleep, s::cpu_cores, s::source,
+            ))
+            .load(c)
+            .await?)
+    })
+    .unwrap();
+    rows.into_iter()
+        .map(|r| RawPoint {
+            id: r.0,
+            host: r.1,
+            collected_at: r.2,
+            cpu: r.3,
+            ram: r.4,
+            swap_total_kb: r.5,
+            swap_free_kb: r.6,
+            load1: r.7,
+            zombies: r.8,
+            disk_sleep: r.9,
+            cores: r.10,
+            source: r.11,
+        })
+        .collect()
+}
+
+/// Every stored row of a rollup tier, by (host, bucket), through the read API.
+pub async fn stored(db: &Database, tier: Tier) -> Vec<RollupRow> {
+    let (from, to) = (
+        time::macros::datetime!(1970-01-01 00:00 UTC),
+        time::macros::datetime!(9999-01-01 00:00 UTC),
+    );
+    let mut out = Vec::new();
+    for host in history::rollup_hosts(db, tier, from, to, None, 10_000)
+        .await
+        .unwrap()
+    {
+        out.extend(
+            history::rollups(db, tier, &host, from, to, 1_000_000)
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// Asserts the rollup tables equal a from-scratch computation over every raw row.
+pub async fn assert_rollups_from_scratch(db: &Database, ctx: &str) {
+    let minutes = rollup::minutes_from_scratch(&raw_points(db).await);
+    let hours = rollup::hours_from_minutes(&minutes);
+    let got_m = stored(db, Tier::Minute).await;
+    assert_eq!(got_m.len(), minutes.len(), "{ctx}: minute rows");
+    for (g, w) in got_m.iter().zip(&minutes) {
+        assert_eq!(g, w, "{ctx}: minute row");
+    }
+    assert_eq!(stored(db, Tier::Hour).await, hours, "{ctx}: hour rows");
+}
+
+/// Settings for tests: no settle delay, small chunks and batches, default retention.
+pub fn test_config(holder: &str) -> MaintainConfig {
+    MaintainConfig {
+        settle: Duration::ZERO,
+        interval: Duration::from_millis(20),
+        fold_chunk_rows: 7,
+        delete_batch_rows: 7,
+        delete_pause: Duration::ZERO,
+        lease_ttl: Duration::from_secs(30),
+        holder: holder.to_owned(),
+        ..MaintainConfig::default()
+    }
+}
+
+fn maintainer(db: &Database, config: MaintainConfig) -> Maintainer {
+    Maintainer::new(db.url(), &PoolOptions::default(), config).unwrap()
+}
+
+async fn pass(m: &Maintainer) -> PassReport {
+    m.pass(&AtomicBool::new(false)).await.unwrap()
+}
+
+/// Rows arrive in rounds, each round followed by a pass: fresh rows spread over three
+/// hours and three hosts, and late rows (received now, collected in minutes already
+/// folded). After every pass the rollup tables equal a from-scratch computation. Chunks
+/// of 7 rows make every pass several fold steps, cutting through rows received in the
+/// same millisecond.
+#[tokio::test]
+async fn folding_equals_a_from_scratch_computation_with_late_rows() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let m = maintainer(db, test_config("solo"));
+        let mut rng = Rng::new(15);
+        let start = OffsetDateTime::now_utc() - time::Duration::hours(3);
+        let mut n = 0;
+        for round in 0..5 {
+            let mut batch = Vec::new();
+            for _ in 0..40 {
+                n += 1;
+                let host = format!("vm-{}", rng.below(3));
+                let collected = if round > 0 && rng.below(3) == 0 {
+                    // Late: into the first round's time span.
+                    start + time::Duration::seconds(rng.below(3600) as i64)
+                } else {
+                    start + time::Duration::seconds(rng.below(3 * 3600) as i64)
+                };
+                batch.push(raw(
+                    &mut rng,
+                    &format!("r{n}"),
+                    &host,
+                    collected,
+                    OffsetDateTime::now_utc(),
+                ));
+                if batch.len() == 5 {
+                    insert_samples(db, std::mem::take(&mut batch))
+                        .await
+                        .unwrap();
+                }
+            }
+            let r = pass(&m).await;
+            assert!(r.held && r.caught_up, "{ctx}: {r:?}");
+            assert!(r.steps > 1, "{ctx}: {r:?}");
+            assert_eq!(r.folded_rows, 40, "{ctx}: round {round}: {r:?}");
+            assert_rollups_from_scratch(db, &format!("{ctx} round {round}")).await;
+        }
+        // A pass with nothing new writes nothing and changes nothing.
+        let before = stored(db, Tier::Minute).await;
+        let r = pass(&m).await;
+        assert_eq!((r.folded_rows, r.minutes), (0, 0), "{ctx}");
+        assert_eq!(stored(db, Tier::Minute).await, before);
+    }
+}
+
+/// The lease: one holder at a time, renewable (also twice within a millisecond),
+/// released on request, and taken over after it expires — by the database's clock.
+#[tokio::test]
+async fn the_lease_has_one_holder_and_expires() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let long = Duration::from_secs(30);
+        let name = lease::HISTORY_LEASE;
+        assert_eq!(lease::current_holder(db, name).await.unwrap(), None);
+        assert!(lease::acquire(db, name, "a", long).await.unwrap(), "{ctx}");
+        assert!(!lease::acquire(db, name, "b", long).await.unwrap(), "{ctx}");
+        assert!(lease::acquire(db, name, "a", long).await.unwrap(), "{ctx}");
+        assert!(lease::acquire(db, name, "a", long).await.unwrap(), "{ctx}");
+        assert_eq!(
+            lease::current_holder(db, name).await.unwrap().as_deref(),
+            Some("a")
+        );
+        lease::release(db, name, "b").await.unwrap(); // not b's: no effect
+        assert!(!lease::acquire(db, name, "b", long).await.unwrap(), "{ctx}");
+        lease::release(db, name, "a").await.unwrap();
+        assert!(
+            lease::acquire(db, name, "b", Duration::from_millis(100))
+                .await
+                .unwrap()
+        );
+        assert!(!lease::acquire(db, name, "a", long).await.unwrap(), "{ctx}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            lease::current_holder(db, name).await.unwrap(),
+            None,
+            "{ctx}"
+        );
+        assert!(lease::acquire(db, name, "a", long).await.unwrap(), "{ctx}");
+    }
+}
+
+/// Records when each maintainer held the lease through a pass.
+#[derive(Debug, Default)]
+struct Held(Mutex<Vec<bool>>, std::sync::atomic::AtomicUsize);
+impl MaintainObserver for Held {
+    fn pass(&self, r: &PassReport) {
+        self.0.lock().unwrap().push(r.held);
+    }
+    fn fold_step(&self, s: &FoldStep) {
+        if s.conflict {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Two maintainers run at once (as two ingest replicas do) while rows arrive: only one
+/// of them ever holds the lease while it keeps renewing it, and the tables equal a
+/// from-scratch computation. With the lease made useless (a zero ttl, so both work at
+/// once) the compare-and-set watermark still keeps the result exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_maintainers_at_once_give_the_same_tables_as_one() {
+    for t in common::all().await {
+        for ttl in [Duration::from_secs(30), Duration::ZERO] {
+            let db = &t.db;
+            let ctx = format!("{:?} ttl {ttl:?}", db.backend());
+            let observers = [Arc::new(Held::default()), Arc::new(Held::default())];
+            let stops = [
+                Arc::new(tokio::sync::Notify::new()),
+                Arc::new(tokio::sync::Notify::new()),
+            ];
+            let mut tasks = Vec::new();
+            for (i, o) in observers.iter().enumerate() {
+                let mut cfg = test_config(&format!("m{i}-{}", ttl.as_millis()));
+                cfg.lease_ttl = ttl;
+                cfg.interval = Duration::from_millis(5);
+                // Rows are inserted meanwhile: a row's received_at is taken before its
+                // insert commits, which the settle delay has to cover.
+                cfg.settle = Duration::from_millis(200);
+                let m = maintainer(db, cfg).with_observer(o.clone());
+                let stop = stops[i].clone();
+                tasks.push(Some(tokio::spawn(async move {
+                    m.run(async move { stop.notified().await }).await
+                })));
+            }
+            let mut rng = Rng::new(7 + ttl.as_millis() as u64);
+            let start = OffsetDateTime::now_utc() - time::Duration::hours(2);
+            for i in 0..60 {
+                let rows = (0..4)
+                    .map(|j| {
+                        let collected = start + time::Duration::seconds(rng.below(7200) as i64);
+                        let host = format!("h{}", rng.below(4));
+                        raw(
+                            &mut rng,
+                            &format!("two-{}-{i}-{j}", ttl.as_millis()),
+                            &host,
+                            collected,
+                            OffsetDateTime::now_utc(),
+                        )
+                    })
+                    .collect();
+                insert_samples(db, rows).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Stop the one not holding the lease first: the holder gives it up when it
+            // stops, and the other could take it over then.
+            let first = usize::from(observers[0].0.lock().unwrap().iter().any(|h| *h));
+            for i in [first, 1 - first] {
+                stops[i].notify_one();
+                tokio::time::timeout(Duration::from_secs(10), tasks[i].take().unwrap())
+                    .await
+                    .expect("maintainer stops")
+                    .unwrap();
+            }
+            let held: Vec<Vec<bool>> = observers
+                .iter()
+                .map(|o| o.0.lock().unwrap().clone())
+                .collect();
+            let holders = held.iter().filter(|h| h.iter().any(|x| *x)).count();
+            if ttl > Duration::ZERO {
+                assert_eq!(holders, 1, "{ctx}: {held:?}");
+            } else {
+                // Both worked, at the same time as often as not.
+                assert_eq!(holders, 2, "{ctx}: {held:?}");
+            }
+            let conflicts: usize = observers
+                .iter()
+                .map(|o| {
+                    std::sync::atomic::AtomicUsize::load(&o.1, std::sync::atomic::Ordering::Relaxed)
+                })
+                .sum();
+            eprintln!("{ctx}: fold steps that lost the compare-and-set: {conflicts}");
+            // The last pass may have run before the last rows settled: one more.
+            let holder = format!("final-{}", ttl.as_millis());
+            let last = pass(&maintainer(db, test_config(&holder))).await;
+            assert!(last.held && last.caught_up, "{ctx}: {last:?}");
+            lease::release(db, lease::HISTORY_LEASE, &holder)
+                .await
+                .unwrap();
+            assert_rollups_from_scratch(db, &ctx).await;
+        }
+    }
+}
+
+/// Records every retention batch.
+#[derive(Debug, Default)]
+struct Batches(Mutex<Vec<(Tier, usize)>>);
+impl MaintainObserver for Batches {
+    fn delete_batch(&self, tier: Tier, rows: usize, _took: Duration) {
+        self.0.lock().unwrap().push((tier, rows));
+    }
+}
+
+/// Retention deletes exactly the rows past their keep, in batches of the configured
+/// size, and never a raw row the watermark has not passed. Rows collected at the raw
+/// retention edge are left unfolded (their minute's other rows may be gone).
+#[tokio::test]
+async fn retention_deletes_only_what_is_old_and_folded_in_batches() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let now = OffsetDateTime::now_utc();
+        let mut rng = Rng::new(3);
+        let ago = |m: i64| now - time::Duration::minutes(m);
+        // 30 rows received 2 h ago (past a 1 h keep), 10 received 10 minutes ago.
+        let old: Vec<_> = (0..30)
+            .map(|i| raw(&mut rng, &format!("old-{i}"), "vm-1", ago(121), ago(120)))
+            .collect();
+        let new: Vec<_> = (0..10)
+            .map(|i| raw(&mut rng, &format!("new-{i}"), "vm-1", ago(11), ago(10)))
+            .collect();
+        insert_samples(db, old).await.unwrap();
+        insert_samples(db, new).await.unwrap();
+        // Rollup rows on both sides of 1-day (1m) and 2-day (1h) keeps.
+        let r = |b| crate::history::rollup("vm-1", b, 1.0, false);
+        let day = time::Duration::days(1);
+        let minute0 = from_db_time(rollup::bucket_start(
+            to_db_time(now - 3 * day),
+            Tier::Minute,
+        ));
+        let old_minutes: Vec<_> = (0..9)
+            .map(|i| r(minute0 + time::Duration::minutes(i)))
+            .collect();
+        history::replace_rollups(db, Tier::Minute, &old_minutes)
+            .await
+            .unwrap();
+        let hour0 = from_db_time(rollup::bucket_start(to_db_time(now - 5 * day), Tier::Hour));
+        let old_hours: Vec<_> = (0..3)
+            .map(|i| r(hour0 + time::Duration::hours(i)))
+            .collect();
+        history::replace_rollups(db, Tier::Hour, &old_hours)
+            .await
+            .unwrap();
+
+        let mut cfg = test_config("ret");
+        cfg.keep_raw = Duration::from_secs(3600);
+        cfg.keep_1m = Duration::from_secs(86_400);
+        cfg.keep_1h = Duration::from_secs(2 * 86_400);
+        // First with a settle delay longer than the rows' age: nothing is folded, so no
+        // raw row may be deleted; the rollup tiers are trimmed all the same.
+        cfg.settle = Duration::from_secs(3 * 3600);
+        let batches = Arc::new(Batches::default());
+        let m = maintainer(db, cfg.clone()).with_observer(batches.clone());
+        let p = pass(&m).await;
+        assert_eq!(p.folded_rows, 0, "{ctx}: {p:?}");
+        assert_eq!(
+            p.deleted[0].rows, 0,
+            "{ctx}: raw deleted before folding: {p:?}"
+        );
+        assert_eq!(
+            (p.deleted[1].rows, p.deleted[2].rows),
+            (9, 3),
+            "{ctx}: {p:?}"
+        );
+        assert_eq!(
+            procpulse_storage::read::stats(db).await.unwrap().total_rows,
+            40,
+            "{ctx}"
+        );
+        let tiers = history::tiers(db).await.unwrap();
+        assert_eq!(tiers[0].keep_seconds, 3600, "{ctx}: retention written");
+        assert!(stored(db, Tier::Hour).await.is_empty(), "{ctx}");
+        assert!(stored(db, Tier::Minute).await.is_empty(), "{ctx}");
+
+        // Now fold everything: the 30 old raw rows go, in batches of 7; the 10 new stay.
+        cfg.settle = Duration::ZERO;
+        let m = maintainer(db, cfg).with_observer(batches.clone());
+        let p = pass(&m).await;
+        assert_eq!(p.folded_rows, 40, "{ctx}: {p:?}");
+        assert_eq!(p.deleted[0].rows, 30, "{ctx}: {p:?}");
+        assert_eq!(p.deleted[0].batches, 5, "{ctx}: 7+7+7+7+2: {p:?}");
+        assert_eq!(
+            procpulse_storage::read::stats(db).await.unwrap().total_rows,
+            10,
+            "{ctx}"
+        );
+        let raw_batches: Vec<usize> = batches
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| *t == Tier::Raw)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(raw_batches, [0, 7, 7, 7, 7, 2], "{ctx}");
+        // Only the new rows' minute was folded: the old rows' bucket is at the edge
+        // of the 1 h raw keep (its other rows may already be gone).
+        let minutes = stored(db, Tier::Minute).await;
+        assert_eq!(minutes.len(), 1, "{ctx}: {minutes:?}");
+        assert_eq!(minutes[0].samples, 10, "{ctx}");
+    }
+}
