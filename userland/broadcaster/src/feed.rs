@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::dsl::{count_star, max};
+use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use procpulse_storage::row::{SampleRow, from_db_time, to_db_time};
@@ -126,17 +126,24 @@ impl Feed {
         Ok(decode(rows))
     }
 
-    /// Distinct hosts with a row at or below `upto`.
-    pub async fn hosts(&self, upto: i64) -> Result<Vec<String>, StorageError> {
-        with_conn!(self.db.read_pool(), conn => {
-            Ok::<_, StorageError>(samples::table
-                .filter(samples::id.le(upto))
-                .select(samples::host)
-                .distinct()
-                .order(samples::host.asc())
-                .load(conn)
-                .await?)
-        })
+    /// Every host name with a row, in name order: one seek of the `(host, collected_at)`
+    /// index per host (`MIN(host) WHERE host > previous`), not a scan of every row.
+    pub async fn hosts(&self) -> Result<Vec<String>, StorageError> {
+        let mut out: Vec<String> = Vec::new();
+        loop {
+            let after = out.last().cloned().unwrap_or_default();
+            let next: Option<String> = with_conn!(self.db.read_pool(), conn => {
+                Ok::<_, StorageError>(samples::table
+                    .filter(samples::host.gt(&after))
+                    .select(min(samples::host))
+                    .first(conn)
+                    .await?)
+            })?;
+            match next {
+                Some(host) => out.push(host),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// Rows of `host` with `collected_at` in `[from, to)` (no upper bound without `to`)

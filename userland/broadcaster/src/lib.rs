@@ -22,10 +22,19 @@
 //! It is not a message broker: nothing is persisted here and a client that reconnects
 //! starts again from `hello` + `history`.
 //!
+//! Beyond the live view it answers any time range from the tier that holds it
+//! (`/api/v1/history?from=-24h`: raw rows, or the minute/hour rollups that ingest's
+//! maintainer writes; [`tiers`], [`history_api`]) and lists every host's newest state
+//! (`/api/v1/fleet`, from memory; [`fleet`]). Hosts not seen for `--host-ttl` are
+//! forgotten by the in-memory state ([`hub::Hub::evict`]).
+//!
 //! Modules: [`row`] (a stored sample on the wire), [`frames`] (the frames), [`cursor`]
-//! (gap-aware id cursor), [`history`] (the 15-minute history), [`feed`] (SQL), [`poller`],
-//! [`hub`] (fan-out), [`ws`] (the socket), [`api`] (REST, health), [`static_files`]
-//! (the dashboard: [`embedded`] at build time from `web/app`, or `--web-dir`;
+//! (gap-aware id cursor), [`history`] (the live 15-minute history), [`feed`] (SQL),
+//! [`poller`], [`hub`] (fan-out, eviction), [`fleet`] (the fleet overview), [`ws`] (the
+//! socket), [`api`] (REST routes, health), [`query`] (the history query), [`range`]
+//! (durations and times as typed), [`tiers`] (tier choice, grouping), [`points`]
+//! (rollup points), [`history_api`] (the history answer), [`static_files`] (the
+//! dashboard: [`embedded`] at build time from `web/app`, or `--web-dir`;
 //! [`content_type`]), [`origin`] (allowed origins), [`metrics`].
 
 pub mod api;

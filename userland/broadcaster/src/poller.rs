@@ -53,7 +53,7 @@ pub async fn load(
     let start = feed.max_id().await?;
     let mut history = History::default();
     let mut fleet = Fleet::default();
-    for host in feed.hosts(start).await? {
+    for host in feed.hosts().await? {
         let Some(newest) = feed.newest_collected_at(&host, start).await? else {
             continue;
         };
