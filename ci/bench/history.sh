@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# Benchmark (issue 15, history): 10 hosts × 1 Hz × 30 days of synthetic history, then
+#   1. generation: raw `samples` rows for the last 7 days (6.05 M rows) and rollup_1m /
+#      rollup_1h rows for all 30 days, computed by the storage crate's own aggregation,
+#      written directly into the database (userland/storage/examples/gen_history.rs);
+#   2. size: bytes of the database after the 30 days (SQLite: the file after a WAL
+#      checkpoint, per table from dbstat; MariaDB: data_length + index_length from
+#      information_schema after ANALYZE) against raw rows kept for all 30 days —
+#      bytes per raw row measured on the 7-day table, times the 30-day row count
+#      (extrapolated, not generated: 25.9 M rows would take ~20 GB per backend);
+#   3. queries: the release broadcaster on that database, GET /api/v1/history for one
+#      host 30 d, all hosts 30 d, one host 24 h and one host 15 min (the raw tier);
+#      a warm-up, then HISTORY_BENCH_REQUESTS sequential requests each on one keep-alive
+#      connection (curl, time_total = first byte sent to last byte received); p50/p99.
+#      Bars: 30 d one host p99 < 50 ms, all hosts < 250 ms, 15 min < 10 ms;
+#   4. ingest with the maintainer running vs not: ci/bench/ingest.sh's load client and
+#      settings (batched writes, pool 64, 150 clients, v2 snapshots), rounds alternating
+#      without (--no-maintenance) / with maintenance on the generated database. Each
+#      "with" round lowers --retention and the rollup retentions by one more day, so
+#      every such round has a day of expired raw rows (≈ 864 k) and rollups to delete while
+#      ingest runs, and folds the rows the load posts (rows settle 30 s before they are
+#      folded, so the rounds last HISTORY_BENCH_INGEST_SECONDS = 60 s). Bar: with ≥ 90 %
+#      of without (medians). The maintainer's delete-batch durations come from ingest's
+#      /metrics.
+#
+#   ci/bench/history.sh [sqlite|mysql|both]      (default both; mysql = MariaDB)
+#
+# Env: HISTORY_BENCH_HOSTS (10), HISTORY_BENCH_DAYS (30), HISTORY_BENCH_RAW_DAYS (7),
+#      HISTORY_BENCH_REQUESTS (200), HISTORY_BENCH_INGEST_SECONDS (60),
+#      HISTORY_BENCH_ROUNDS (3; 0 skips the ingest comparison), HISTORY_BENCH_CLIENTS (150), HISTORY_BENCH_SNAPSHOT (v2),
+#      HISTORY_BENCH_MARIADB_DIR (<repo>/.cache/mariadb-bench: the private instance
+#      ci/bench/ingest.sh uses, not the tests'; database procpulse_bench_history, dropped
+#      at the end). Nothing is kept: the SQLite file lives in a temp dir.
+# Ends with RESULT lines.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+case "${1:-both}" in
+  sqlite) BACKENDS=sqlite ;;
+  mysql | mariadb) BACKENDS=mariadb ;;
+  both) BACKENDS="sqlite mariadb" ;;
+  *) echo "usage: $0 [sqlite|mysql|both]" >&2; exit 2 ;;
+esac
+HOSTS=${HISTORY_BENCH_HOSTS:-10}
+DAYS=${HISTORY_BENCH_DAYS:-30}
+RAW_DAYS=${HISTORY_BENCH_RAW_DAYS:-7}
+REQUESTS=${HISTORY_BENCH_REQUESTS:-200}
+INGEST_SECONDS=${HISTORY_BENCH_INGEST_SECONDS:-60}
+ROUNDS=${HISTORY_BENCH_ROUNDS:-3}
+CLIENTS=${HISTORY_BENCH_CLIENTS:-150}
+SNAPSHOT=${HISTORY_BENCH_SNAPSHOT:-v2}
+MYDB=procpulse_bench_history
+HOST1=bench-01
+
+ci/deps.sh base db >/dev/null
+cargo build --release -j2 -q -p procpulse-storage --example gen_history \
+  -p procpulse-broadcaster --bin procpulse-broadcaster \
+  -p procpulse-ingest --bin procpulse-ingest --example ingest_load
+TARGET=$(ci/target-dir.sh)
+GEN=$TARGET/release/examples/gen_history
+BCAST=$TARGET/release/procpulse-broadcaster
+INGEST=$TARGET/release/procpulse-ingest
+LOAD=$TARGET/release/examples/ingest_load
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/history-bench.XXXXXX")
+MDIR=${HISTORY_BENCH_MARIADB_DIR:-$ROOT/.cache/mariadb-bench}
+export PROCPULSE_MARIADB_DIR=$MDIR
+SOCK=$MDIR/mysqld.sock
+started_db=0
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=""
+}
+root_sql() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot -N "$@"; }
+cleanup() {
+  stop_server
+  if [[ " $BACKENDS " == *" mariadb "* ]] && root_sql -e "SELECT 1" >/dev/null 2>&1; then
+    root_sql -e "DROP DATABASE IF EXISTS \`$MYDB\`" || true
+  fi
+  if [ "$started_db" = 1 ]; then ci/mariadb.sh stop >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { echo "history.sh: $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url seconds
+  for _ in $(seq 1 $(( $2 * 10 ))); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "$1 never answered"; return 1
+}
+cpu_of() { awk '{ sub(/.*\) /, ""); print ($12 + $13) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+iso_minus() { date -u -d "$1 - $2" +%Y-%m-%dT%H:%M:%SZ; } # RFC 3339 instant, "30 days"
+sql_time() { date -u -d "$1" '+%Y-%m-%d %H:%M:%S'; }          # as both backends store it
+
+declare -A R # RESULT name → "value unit"
+result() { R[$1]="$2 $3"; ORDER+=("$1"); }
+ORDER=()
+
+# Statements on the benchmark's database: sql_on BACKEND URL SQL → tab-separated rows.
+sql_on() {
+  case $1 in
+    sqlite) sqlite3 -separator $'\t' "${2#sqlite://}" "$3" ;;
+    mariadb) root_sql -D "$MYDB" -e "$3" ;;
+  esac
+}
+
+settle() { # backend: lets the previous step's background flushing finish (as ingest.sh)
+  if [ "$1" = mariadb ]; then
+    local dirty
+    for _ in $(seq 1 120); do
+      dirty=$(root_sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | awk '{print $2}')
+      [ "${dirty:-0}" -lt 100 ] && break
+      sleep 1
+    done
+  else
+    sqlite3 "${URL#sqlite://}" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+  fi
+  sync
+  sleep 2
+}
+
+# --- 1. generation -------------------------------------------------------------------
+generate() { # backend
+  local b=$1 json
+  log "$b: generating $HOSTS hosts × $DAYS days (raw: last $RAW_DAYS days), load $(loadavg)"
+  json=$("$GEN" --database-url "$URL" --hosts "$HOSTS" --days "$DAYS" --raw-days "$RAW_DAYS")
+  echo "$json" >&2
+  END=$(jq -r .end <<<"$json")
+  RAW_ROWS=$(jq -r .raw_rows <<<"$json")
+  result "history_${b}_generate_seconds" "$(jq -r '.seconds | floor' <<<"$json")" s
+  result "history_${b}_generated_raw_rows" "$RAW_ROWS" rows
+  result "history_${b}_generated_rollup_1m_rows" "$(jq -r .rollup_1m_rows <<<"$json")" rows
+  result "history_${b}_generated_rollup_1h_rows" "$(jq -r .rollup_1h_rows <<<"$json")" rows
+}
+
+# --- 2. size ---------------------------------------------------------------------------
+# Prints "<table> <bytes>" for samples, rollup_1m, rollup_1h (each with its indexes),
+# sets DB_BYTES to the whole database.
+table_bytes() { # backend
+  case $1 in
+    sqlite)
+      local f=${URL#sqlite://}
+      sqlite3 "$f" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+      DB_BYTES=$(stat -c %s "$f")
+      sqlite3 -separator ' ' "$f" "SELECT coalesce(m.tbl_name, d.name), sum(d.pgsize) FROM dbstat d
+        LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 1" ;;
+    mariadb)
+      root_sql -D "$MYDB" -e "ANALYZE TABLE samples, rollup_1m, rollup_1h" >/dev/null
+      DB_BYTES=$(root_sql -e "SELECT sum(data_length + index_length) FROM information_schema.TABLES WHERE table_schema = '$MYDB'")
+      root_sql -e "SELECT table_name, data_length + index_length FROM information_schema.TABLES
+        WHERE table_schema = '$MYDB' ORDER BY 1" | tr '\t' ' '
+      log "mariadb: .ibd files: $(du -cb "$MDIR/data/$MYDB"/*.ibd | tail -1 | cut -f1) bytes" ;;
+  esac
+}
+
+measure_size() { # backend
+  local b=$1 sizes samples m1 h1 per_raw raw30 rows30
+  sizes=$(table_bytes "$b")
+  while read -r t n; do log "$b: $t $n bytes"; done <<<"$sizes"
+  samples=$(awk '$1 == "samples" {print $2}' <<<"$sizes")
+  m1=$(awk '$1 == "rollup_1m" {print $2}' <<<"$sizes")
+  h1=$(awk '$1 == "rollup_1h" {print $2}' <<<"$sizes")
+  per_raw=$(awk -v s="$samples" -v n="$RAW_ROWS" 'BEGIN { printf "%.1f", s / n }')
+  rows30=$(( HOSTS * DAYS * 86400 ))
+  raw30=$(awk -v p="$per_raw" -v n="$rows30" 'BEGIN { printf "%.0f", p * n }')
+  result "history_${b}_db_bytes_after_${DAYS}d" "$DB_BYTES" bytes
+  result "history_${b}_samples_bytes_${RAW_DAYS}d_raw" "$samples" bytes
+  result "history_${b}_rollup_1m_bytes" "$m1" bytes
+  result "history_${b}_rollup_1h_bytes" "$h1" bytes
+  result "history_${b}_bytes_per_raw_row" "$per_raw" bytes
+  result "history_${b}_bytes_per_rollup_1m_row" "$(awk -v s="$m1" -v n="$(( HOSTS * DAYS * 1440 ))" 'BEGIN { printf "%.1f", s / n }')" bytes
+  result "history_${b}_raw_${DAYS}d_forever_bytes_extrapolated" "$raw30" bytes
+  result "history_${b}_saving_vs_raw_forever" "$(awk -v a="$raw30" -v d="$DB_BYTES" 'BEGIN { printf "%.1f", (1 - d / a) * 100 }')" "%"
+}
+
+# --- 3. queries ------------------------------------------------------------------------
+# time_query BACKEND NAME QUERY BAR_MS EXPECT_TIER EXPECT_HOSTS
+time_query() {
+  local b=$1 name=$2 q=$3 bar=$4 tier=$5 hosts=$6 url ans got_tier got_hosts points
+  url="http://127.0.0.1:$PORT/api/v1/history?$q"
+  ans=$WORK/answer.json
+  curl -fsS "$url" >"$ans" || { log "$b $name: $url failed: $(curl -sS "$url" | head -c 300)"; exit 1; }
+  got_tier=$(jq -r .tier "$ans")
+  got_hosts=$(jq -r '[(.points // .samples)[].host] | unique | length' "$ans")
+  points=$(jq -r '(.points // .samples) | length' "$ans")
+  if [ "$got_tier" != "$tier" ] || [ "$got_hosts" != "$hosts" ] || [ "$(jq -r .truncated "$ans")" != false ]; then
+    log "$b $name: expected tier $tier, $hosts hosts, not truncated; got tier $got_tier, $got_hosts hosts, truncated $(jq -r .truncated "$ans")"
+    exit 1
+  fi
+  local args=() _
+  for _ in $(seq 1 "$REQUESTS"); do args+=(-o /dev/null "$url"); done
+  # Warm-up: a fifth of the requests, then the measured ones, all on one connection.
+  curl -sS -w '%{http_code} %{time_total}\n' "${args[@]:0:$(( REQUESTS * 3 / 5 ))}" >/dev/null
+  curl -sS -w '%{http_code} %{time_total}\n' "${args[@]}" >"$WORK/times"
+  if awk '$1 != 200' "$WORK/times" | grep -q .; then log "$b $name: non-200 answers"; exit 1; fi
+  local p50 p99 max
+  read -r p50 p99 max < <(awk '{print $2 * 1000}' "$WORK/times" | sort -g | awk '{ v[NR] = $1 }
+    END { i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999); printf "%.2f %.2f %.2f\n", v[i50], v[i99], v[NR] }')
+  log "$b $name: tier $got_tier, $got_hosts hosts, $points points, $(stat -c %s "$ans") bytes; p50 $p50 ms, p99 $p99 ms, max $max ms (bar: p99 < $bar ms), load $(loadavg)"
+  result "history_${b}_${name}_p50" "$p50" ms
+  result "history_${b}_${name}_p99" "$p99" ms
+  if [ "$bar" != - ]; then
+    result "history_${b}_${name}_p99_under_${bar}ms" "$(awk -v p="$p99" -v b="$bar" 'BEGIN { print (p < b) ? "yes" : "no" }')" ""
+  fi
+}
+
+queries() { # backend
+  local b=$1 from30 from24 from15
+  PORT=$(free_port)
+  RUST_LOG=warn "$BCAST" --listen "127.0.0.1:$PORT" --database-url "$URL" >"$WORK/broadcaster.log" 2>&1 &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$PORT/readyz" 120
+  from30=$(iso_minus "$END" "$DAYS days"); from24=$(iso_minus "$END" "24 hours"); from15=$(iso_minus "$END" "15 minutes")
+  time_query "$b" one_host_30d "host=$HOST1&from=$from30&to=$END" 50 1h 1
+  time_query "$b" all_hosts_30d "from=$from30&to=$END" 250 1h "$HOSTS"
+  time_query "$b" one_host_24h "host=$HOST1&from=$from24&to=$END" - 1m 1
+  time_query "$b" one_host_15m "host=$HOST1&from=$from15&to=$END" 10 raw 1
+  stop_server
+}
+
+# --- 4. ingest with and without the maintainer ------------------------------------------
+# ingest_round BACKEND MODE(without|with) ROUND → appends rows/s to $WORK/rps.MODE
+ingest_round() {
+  local b=$1 mode=$2 round=$3 port flags=() json db_pid="" c0i c1i c0d=0 c1d=0
+  settle "$b"
+  port=$(free_port)
+  if [ "$mode" = with ]; then
+    flags=(--retention "$(( RAW_DAYS - round ))d" --rollup-1m-retention "$(( DAYS - round ))d"
+      --rollup-1h-retention "$(( DAYS - round ))d")
+  else
+    flags=(--no-maintenance)
+  fi
+  local expired0 cut
+  cut=$(sql_time "now - $(( RAW_DAYS - round )) days")
+  expired0=$(sql_on "$b" "$URL" "SELECT COUNT(*) FROM samples WHERE received_at < '$cut'")
+  RUST_LOG=warn "$INGEST" --listen "127.0.0.1:$port" --database-url "$URL" --route b \
+    --write-mode batched --db-pool-size 64 --db-timeout-ms 10000 "${flags[@]}" \
+    2>"$WORK/ingest.$mode.$round.log" &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$port/readyz" 60
+  [ "$b" = mariadb ] && db_pid=$(cat "$MDIR/mysqld.pid")
+  c0i=$(cpu_of "$SERVER_PID"); [ -n "$db_pid" ] && c0d=$(cpu_of "$db_pid")
+  local load0; load0=$(loadavg)
+  json=$("$LOAD" --target "127.0.0.1:$port" --clients "$CLIENTS" --seconds "$INGEST_SECONDS" \
+    --prefix "hist-$mode-$round-$$" --snapshot "$SNAPSHOT")
+  c1i=$(cpu_of "$SERVER_PID"); [ -n "$db_pid" ] && c1d=$(cpu_of "$db_pid")
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$WORK/metrics.$mode.$round" || true
+  stop_server
+  local expired1 rps p99 acked non200
+  expired1=$(sql_on "$b" "$URL" "SELECT COUNT(*) FROM samples WHERE received_at < '$cut'")
+  rps=$(jq -r '.rows_per_second | floor' <<<"$json"); p99=$(jq -r '.p99_ms * 100 | round / 100' <<<"$json")
+  acked=$(jq -r .acknowledged <<<"$json"); non200=$(jq -r '.non_200 + .errors' <<<"$json")
+  echo "$rps" >>"$WORK/rps.$mode"
+  log "$b ingest $mode maintenance, round $round: $rps rows/s, p99 $p99 ms (acked $acked, non-200/errors $non200; CPU ingest $(awk -v a="$c0i" -v b="$c1i" 'BEGIN{printf "%.1f", b-a}') s, db $(awk -v a="$c0d" -v b="$c1d" 'BEGIN{printf "%.1f", b-a}') s; raw rows past ${cut}: $expired0 → $expired1; load $load0 → $(loadavg))"
+  grep -E '^procpulse_[a-z_]*(maint|retention|rollup|delete)[a-z_]*' "$WORK/metrics.$mode.$round" | grep -v '^#' | sed 's/^/history.sh:   /' >&2 || true
+}
+
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+ingest_compare() { # backend
+  local b=$1 r
+  : >"$WORK/rps.with"; : >"$WORK/rps.without"
+  for r in $(seq 1 "$ROUNDS"); do
+    ingest_round "$b" without "$r"
+    ingest_round "$b" with "$r"
+  done
+  local w wo
+  w=$(median "$WORK/rps.with"); wo=$(median "$WORK/rps.without")
+  result "history_${b}_ingest_without_maintenance_rows_per_second" "$wo" rows/s
+  result "history_${b}_ingest_with_maintenance_rows_per_second" "$w" rows/s
+  result "history_${b}_ingest_with_vs_without" "$(awk -v w="$w" -v o="$wo" 'BEGIN { printf "%+.1f", (w / o - 1) * 100 }')" "%"
+  delete_batches "$b"
+}
+
+# The maintainer's delete-batch durations (p50 and max over the "with" rounds) from the
+# Prometheus histogram ingest exports, when it does.
+delete_batches() { # backend
+  local b=$1
+  compgen -G "$WORK/metrics.with.*" >/dev/null || return 0
+  python3 - "$b" "$WORK"/metrics.with.* <<'PY' || true
+import re, sys
+backend, files = sys.argv[1], sys.argv[2:]
+# Sum the cumulative buckets of every delete-batch histogram over the rounds.
+buckets, count, maxv = {}, 0.0, None
+for f in files:
+    for line in open(f):
+        m = re.match(r'^(procpulse_\w*delete\w*)_bucket\{(.*)\} (\S+)$', line)
+        if m:
+            le = re.search(r'le="([^"]+)"', m.group(2)).group(1)
+            buckets[le] = buckets.get(le, 0.0) + float(m.group(3))
+        m = re.match(r'^(procpulse_\w*delete\w*)_count(\{.*\})? (\S+)$', line)
+        if m:
+            count += float(m.group(3))
+        m = re.match(r'^(procpulse_\w*delete\w*max\w*)(\{.*\})? (\S+)$', line)
+        if m:
+            maxv = max(maxv or 0.0, float(m.group(3)))
+if not buckets or count == 0:
+    sys.exit(0)
+def q(p):
+    for le, n in sorted(((float(k), v) for k, v in buckets.items())):
+        if n >= p * count:
+            return le
+print(f"RESULT history_{backend}_delete_batches {count:.0f} batches")
+print(f"RESULT history_{backend}_delete_batch_p50_at_most {q(0.5) * 1000:g} ms")
+print(f"RESULT history_{backend}_delete_batch_p99_at_most {q(0.99) * 1000:g} ms")
+if maxv is not None:
+    print(f"RESULT history_{backend}_delete_batch_max {maxv * 1000:g} ms")
+PY
+}
+
+# --- the run ---------------------------------------------------------------------------
+EXTRA=$WORK/extra.results
+: >"$EXTRA"
+for b in $BACKENDS; do
+  case $b in
+    sqlite) URL="sqlite://$WORK/history.db" ;;
+    mariadb)
+      ci/mariadb.sh status || started_db=1
+      base=$(ci/mariadb.sh start)
+      root_sql -e "DROP DATABASE IF EXISTS \`$MYDB\`; CREATE DATABASE \`$MYDB\`;"
+      URL="${base%/*}/$MYDB" ;;
+  esac
+  generate "$b"
+  settle "$b"
+  measure_size "$b"
+  queries "$b"
+  [ "$ROUNDS" -gt 0 ] && ingest_compare "$b" >>"$EXTRA"
+  case $b in
+    sqlite) rm -f "$WORK"/history.db* ;;
+    mariadb) root_sql -e "DROP DATABASE IF EXISTS \`$MYDB\`" ;;
+  esac
+done
+
+echo
+for k in "${ORDER[@]}"; do echo "RESULT $k ${R[$k]}"; done
+cat "$EXTRA"
