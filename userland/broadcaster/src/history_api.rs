@@ -22,6 +22,7 @@
 use procpulse_service::ApiError;
 use procpulse_storage::StorageError;
 use procpulse_storage::history::{Tier, rollup_hosts, rollups};
+use procpulse_storage::maintain::HumanDuration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warp::Rejection;
@@ -29,7 +30,6 @@ use warp::Rejection;
 use crate::feed::{Feed, HISTORY_LOAD_ROWS};
 use crate::history::{MAX_POINTS, downsample, points_budget};
 use crate::query::HistoryQuery;
-use crate::range::Human;
 use crate::row::Row;
 use crate::tiers::{self, MAX_ROLLUP_POINTS, Refusal};
 
@@ -154,7 +154,9 @@ pub fn refusal(r: &Refusal, q: &HistoryQuery, now: OffsetDateTime) -> ApiError {
             format!(
                 "{field} is older than the history kept: nothing before {} ({} ago; set by ingest's --retention flags)",
                 oldest.format(&Rfc3339).unwrap_or_default(),
-                Human(time::Duration::seconds((now - *oldest).whole_seconds())),
+                HumanDuration(std::time::Duration::from_secs(
+                    (now - *oldest).whole_seconds().max(0) as u64
+                )),
             ),
         ),
         Refusal::SpanNotServed => ApiError::invalid_field(

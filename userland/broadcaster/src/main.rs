@@ -8,11 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use procpulse_broadcaster::fleet::DEFAULT_STALE_AFTER_INTERVALS;
-use procpulse_broadcaster::range::Human;
 use procpulse_broadcaster::{
     Config, DEFAULT_HOST_TTL, DEFAULT_MAX_CLIENTS, DEFAULT_POLL_INTERVAL, run,
 };
 use procpulse_service::Shutdown;
+use procpulse_storage::maintain::HumanDuration;
 
 /// Follows new samples in the database and pushes them to dashboards over WebSocket.
 #[derive(Debug, Parser)]
@@ -53,10 +53,10 @@ struct Args {
     max_clients: usize,
     /// Forget a host after this long without a row (it leaves the live history, the
     /// host list, latest and the fleet; its rows stay in the database): `24h`, `90m`,
-    /// `7d`, seconds (`86400`), or `0` to keep every host.
+    /// `7d`, `1h30m`, or `0` to keep every host.
     #[arg(long, env = "PROCPULSE_HOST_TTL",
-          default_value_t = Human::from_std(DEFAULT_HOST_TTL))]
-    host_ttl: Human,
+          default_value_t = HumanDuration(DEFAULT_HOST_TTL))]
+    host_ttl: HumanDuration,
     /// The fleet overview calls a host stale after this many of its sampling intervals
     /// without a row.
     #[arg(long, env = "PROCPULSE_STALE_AFTER_INTERVALS",
@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout_seconds.max(1)),
         max_clients: args.max_clients,
         http: args.http,
-        host_ttl: args.host_ttl.to_std(),
+        host_ttl: args.host_ttl.0,
         stale_after_intervals: args.stale_after_intervals,
     };
     run(listener, config, shutdown).await?;

@@ -5,82 +5,35 @@
 //! `{"host":"vm-1","t":"2026-11-23T10:00:00Z","n":120,"cpu":[min,avg,max],"ram":[…],
 //! "swap":[…] or null,"load1":[…],"zombies_max":0,"disk_sleep_max":0,"cores":4,"source":"kmod"}`:
 //! `t` is the start of the time the point covers (`step_seconds` long), `n` the raw rows
-//! it summarises. Merging `k` buckets takes the minimum of the minimums, the maximum of
-//! the maximums and the mean weighted by each bucket's rows (`n`); `cores` and `source`
-//! are the newest bucket's. Swap is merged over the buckets that had swap, weighted by
-//! their `n` too (a bucket does not record how many of its rows had swap), and is `null`
-//! when none had.
+//! it summarises. Merging `k` buckets is the maintainer's rule for an hour from its
+//! minutes: the minimum of the minimums, the maximum of the maximums and the mean
+//! weighted by each bucket's rows (`n`); `cores` and `source` are the newest bucket's.
+//! Swap is merged over the buckets that had swap, weighted by their `n` too, and is
+//! `null` when none had.
 
 use procpulse_storage::history::{MinAvgMax, RollupRow};
+use procpulse_storage::rollup;
+use procpulse_storage::row::to_db_time;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 /// Merges `rows` (one host, oldest first, buckets `step` seconds wide) into points of `k`
-/// consecutive buckets aligned to multiples of `k × step` since the Unix epoch: each
-/// result's `bucket` is its group's start and `samples` the group's total. `k ≤ 1`
-/// returns the rows as they are.
+/// consecutive buckets aligned to multiples of `k × step` since the Unix epoch, by the
+/// maintainer's own rule for an hour from its minutes
+/// ([`procpulse_storage::rollup::merge`]): each result's `bucket` is its group's start
+/// and `samples` the group's total. `k ≤ 1` returns the rows as they are.
 pub fn merge(rows: Vec<RollupRow>, k: i64, step: i64) -> Vec<RollupRow> {
     if k <= 1 {
         return rows;
     }
     let width = k * step;
     let group = |r: &RollupRow| r.bucket.unix_timestamp().div_euclid(width);
-    let mut out: Vec<RollupRow> = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let g = group(&rows[start]);
-        let end = start + rows[start..].iter().take_while(|r| group(r) == g).count();
-        let t = OffsetDateTime::from_unix_timestamp(g * width).unwrap_or(rows[start].bucket);
-        out.push(merge_group(&rows[start..end], t));
-        start = end;
-    }
-    out
-}
-
-/// Min of mins, max of maxes, mean weighted by the weights (plain mean when every weight
-/// is 0) over `parts` (`(weight, value)`); `None` when `parts` is empty.
-fn combine(parts: impl Iterator<Item = (i64, MinAvgMax)>) -> Option<MinAvgMax> {
-    let mut acc: Option<MinAvgMax> = None;
-    let (mut weighted, mut weights, mut plain, mut count) = (0.0, 0.0, 0.0, 0.0);
-    for (w, m) in parts {
-        let cur = acc.get_or_insert(m);
-        cur.min = cur.min.min(m.min);
-        cur.max = cur.max.max(m.max);
-        let w = w.max(0) as f64;
-        weighted += m.avg * w;
-        weights += w;
-        plain += m.avg;
-        count += 1.0;
-    }
-    acc.map(|mut m| {
-        m.avg = if weights > 0.0 {
-            weighted / weights
-        } else {
-            plain / count
-        };
-        m
-    })
-}
-
-/// One point from a non-empty group of buckets, starting at `t`.
-fn merge_group(group: &[RollupRow], t: OffsetDateTime) -> RollupRow {
-    let newest = &group[group.len() - 1];
-    let all = |f: fn(&RollupRow) -> MinAvgMax| {
-        combine(group.iter().map(|r| (r.samples, f(r)))).unwrap_or(f(newest))
-    };
-    RollupRow {
-        host: newest.host.clone(),
-        bucket: t,
-        samples: group.iter().map(|r| r.samples).sum(),
-        cpu: all(|r| r.cpu),
-        ram: all(|r| r.ram),
-        swap: combine(group.iter().filter_map(|r| r.swap.map(|s| (r.samples, s)))),
-        load1: all(|r| r.load1),
-        zombies_max: group.iter().map(|r| r.zombies_max).max().unwrap_or(0),
-        disk_sleep_max: group.iter().map(|r| r.disk_sleep_max).max().unwrap_or(0),
-        cpu_cores: newest.cpu_cores,
-        source: newest.source.clone(),
-    }
+    rows.chunk_by(|a, b| group(a) == group(b))
+        .filter_map(|g| {
+            let t = OffsetDateTime::from_unix_timestamp(group(&g[0]) * width).ok()?;
+            rollup::merge(&g[0].host, to_db_time(t), g)
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -194,13 +147,10 @@ pub(crate) mod tests {
         assert_eq!(got[0].samples, 600);
         assert_eq!(got[0].cpu, m(-1.0, 13.5, 28.0));
         assert_eq!(got[0].zombies_max, 9);
-        // Zero weights fall back to the plain mean.
-        let zero = merge(
-            vec![bucket(0, 0, 10.0, None), bucket(1, 0, 20.0, None)],
-            2,
-            60,
-        );
-        assert_eq!(zero[0].cpu.avg, 15.0);
+        // A group without rows (never stored: every bucket has at least one) gives no
+        // point.
+        let zero = vec![bucket(0, 0, 10.0, None), bucket(1, 0, 20.0, None)];
+        assert!(merge(zero, 2, 60).is_empty());
     }
 
     #[test]

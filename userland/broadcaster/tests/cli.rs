@@ -12,8 +12,8 @@ const CLI: Conventions = Conventions {
     )],
     bad_values: &[
         (&["--poll-interval-ms", "5"], "10..=60000"),
-        (&["--host-ttl", "1x"], "unknown unit 'x' (s, m, h or d)"),
-        (&["--host-ttl", "1m1h"], "largest first"),
+        (&["--host-ttl", "1x"], "units d, h, m, s, ms"),
+        (&["--host-ttl", "86400"], "got \"86400\""),
         (&["--stale-after-intervals", "0"], "1..=1000"),
     ],
 };
