@@ -109,37 +109,96 @@ impl Acc {
     }
 }
 
+/// Builds one bucket's rollup row from its raw rows, pushed in `(collected_at, id)`
+/// order — so a caller can stream a bucket of any size through it without holding its
+/// rows ([`aggregate`] sorts first).
+#[derive(Debug, Clone)]
+pub struct BucketBuilder {
+    host: String,
+    bucket: PrimitiveDateTime,
+    samples: i64,
+    cpu: Acc,
+    ram: Acc,
+    swap: Acc,
+    load1: Acc,
+    zombies: i64,
+    disk_sleep: i64,
+    newest: Option<(i32, String)>,
+}
+
+impl BucketBuilder {
+    /// An empty bucket of `host` starting at `bucket`.
+    pub fn new(host: &str, bucket: PrimitiveDateTime) -> BucketBuilder {
+        BucketBuilder {
+            host: host.to_owned(),
+            bucket,
+            samples: 0,
+            cpu: Acc::new(),
+            ram: Acc::new(),
+            swap: Acc::new(),
+            load1: Acc::new(),
+            zombies: i64::MIN,
+            disk_sleep: i64::MIN,
+            newest: None,
+        }
+    }
+
+    /// The bucket's start.
+    pub fn bucket(&self) -> PrimitiveDateTime {
+        self.bucket
+    }
+
+    /// Adds the next raw row (the newest so far).
+    pub fn push(&mut self, p: &RawPoint) {
+        self.samples = self.samples.saturating_add(1);
+        self.cpu.add(p.cpu, p.cpu, p.cpu, 1.0);
+        self.ram.add(p.ram, p.ram, p.ram, 1.0);
+        if let Some(s) = p.swap_percent() {
+            self.swap.add(s, s, s, 1.0);
+        }
+        self.load1.add(p.load1, p.load1, p.load1, 1.0);
+        self.zombies = self.zombies.max(p.zombies);
+        self.disk_sleep = self.disk_sleep.max(p.disk_sleep);
+        match &mut self.newest {
+            Some((cores, source)) => {
+                *cores = p.cores;
+                if *source != p.source {
+                    source.clone_from(&p.source);
+                }
+            }
+            None => self.newest = Some((p.cores, p.source.clone())),
+        }
+    }
+
+    /// The rollup row; `None` when no row was pushed.
+    pub fn finish(self) -> Option<RollupRow> {
+        let (cpu_cores, source) = self.newest?;
+        Some(RollupRow {
+            host: self.host,
+            bucket: from_db_time(self.bucket),
+            samples: self.samples,
+            cpu: self.cpu.get()?,
+            ram: self.ram.get()?,
+            swap: self.swap.get(),
+            load1: self.load1.get()?,
+            zombies_max: self.zombies,
+            disk_sleep_max: self.disk_sleep,
+            cpu_cores,
+            source,
+        })
+    }
+}
+
 /// The rollup row of `host`'s bucket starting at `bucket` from its raw rows `points`
 /// (every raw row of the bucket, in any order); `None` when there are none.
 pub fn aggregate(host: &str, bucket: PrimitiveDateTime, points: &[RawPoint]) -> Option<RollupRow> {
     let mut sorted: Vec<&RawPoint> = points.iter().collect();
     sorted.sort_by_key(|p| (p.collected_at, p.id));
-    let newest = *sorted.last()?;
-    let (mut cpu, mut ram, mut swap, mut load1) = (Acc::new(), Acc::new(), Acc::new(), Acc::new());
-    let (mut zombies, mut disk_sleep) = (i64::MIN, i64::MIN);
-    for p in &sorted {
-        cpu.add(p.cpu, p.cpu, p.cpu, 1.0);
-        ram.add(p.ram, p.ram, p.ram, 1.0);
-        if let Some(s) = p.swap_percent() {
-            swap.add(s, s, s, 1.0);
-        }
-        load1.add(p.load1, p.load1, p.load1, 1.0);
-        zombies = zombies.max(p.zombies);
-        disk_sleep = disk_sleep.max(p.disk_sleep);
+    let mut b = BucketBuilder::new(host, bucket);
+    for p in sorted {
+        b.push(p);
     }
-    Some(RollupRow {
-        host: host.to_owned(),
-        bucket: from_db_time(bucket),
-        samples: i64::try_from(sorted.len()).unwrap_or(i64::MAX),
-        cpu: cpu.get()?,
-        ram: ram.get()?,
-        swap: swap.get(),
-        load1: load1.get()?,
-        zombies_max: zombies,
-        disk_sleep_max: disk_sleep,
-        cpu_cores: newest.cores,
-        source: newest.source.clone(),
-    })
+    b.finish()
 }
 
 /// One row for `host`'s bucket starting at `bucket` from consecutive rollup rows `rows`

@@ -23,6 +23,7 @@ use crate::schema::{history_tiers, samples};
 use crate::{Database, PooledConn, with_conn};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -101,60 +102,70 @@ pub async fn fold_step(
     }
     // The first step (no watermark) starts at the first readable time, so that a stored
     // value no read can render is never taken as a watermark.
-    let lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));
+    let mut lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));
     let chunk = config.fold_chunk_rows.max(1);
     let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
-    let mut rows: Vec<ChunkRow> = with_conn!(db.read_pool(), c => {
-        use samples::dsl as s;
-        Ok::<_, StorageError>(s::samples
-            .filter(s::received_at.gt(lower))
-            .filter(s::received_at.le(upto))
-            .select((s::host, s::collected_at, s::received_at))
-            .order(s::received_at.asc())
-            .limit(limit)
-            .load::<ChunkRow>(c)
-            .await?)
-    })?;
-    let full = rows.len() >= chunk;
-    let new = if full {
-        // Up to the last row's received_at, and every row received at that same
-        // millisecond (the chunk may have cut through them).
-        let last = rows
-            .iter()
-            .rev()
-            .map(|r| r.2.0)
-            .find(|t| readable_time(*t))
-            .unwrap_or(upto);
-        let same: Vec<(String, LenientTime)> = with_conn!(db.read_pool(), c => {
-            use samples::dsl as s;
-            Ok::<_, StorageError>(s::samples
-                .filter(s::received_at.eq(last))
-                .select((s::host, s::collected_at))
-                .load(c)
-                .await?)
-        })?;
-        rows.retain(|r| r.2.0 != last);
-        rows.extend(same.into_iter().map(|(h, t)| (h, t, LenientTime(last))));
-        last
-    } else {
-        upto
-    };
-
     let minute_floor = recompute_floor(now, config.keep_raw);
     let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
-    let mut skipped_old = 0;
-    for (host, collected, _) in &rows {
-        let t = collected.0;
-        if !readable_time(t) {
-            continue;
+    let (mut scanned, mut skipped_old) = (0, 0);
+    // Scan chunk after chunk of raw rows in received_at order, collecting the minutes
+    // they touch, until the range is done or enough minutes are collected for one step.
+    let (new, caught_up) = loop {
+        let mut rows: Vec<ChunkRow> = with_conn!(db.read_pool(), c => {
+            use samples::dsl as s;
+            Ok::<_, StorageError>(s::samples
+                .filter(s::received_at.gt(lower))
+                .filter(s::received_at.le(upto))
+                .select((s::host, s::collected_at, s::received_at))
+                .order(s::received_at.asc())
+                .limit(limit)
+                .load::<ChunkRow>(c)
+                .await?)
+        })?;
+        let full = rows.len() >= chunk;
+        let mut last = upto;
+        if full {
+            // Up to the last row's received_at, and every row received at that same
+            // millisecond (the chunk may have cut through them).
+            last = rows
+                .iter()
+                .rev()
+                .map(|r| r.2.0)
+                .find(|t| readable_time(*t))
+                .unwrap_or(upto);
+            let same: Vec<(String, LenientTime)> = with_conn!(db.read_pool(), c => {
+                use samples::dsl as s;
+                Ok::<_, StorageError>(s::samples
+                    .filter(s::received_at.eq(last))
+                    .select((s::host, s::collected_at))
+                    .load(c)
+                    .await?)
+            })?;
+            rows.retain(|r| r.2.0 != last);
+            rows.extend(same.into_iter().map(|(h, t)| (h, t, LenientTime(last))));
         }
-        let m = rollup::bucket_start(t, Tier::Minute);
-        if minute_floor.is_some_and(|f| m < f) {
-            skipped_old += 1;
-        } else {
-            minutes.insert((host.clone(), m));
+        scanned += rows.len();
+        for (host, collected, _) in rows {
+            let t = collected.0;
+            if !readable_time(t) {
+                continue;
+            }
+            let m = rollup::bucket_start(t, Tier::Minute);
+            if minute_floor.is_some_and(|f| m < f) {
+                skipped_old += 1;
+            } else {
+                minutes.insert((host, m));
+            }
         }
-    }
+        if !full {
+            break (upto, true);
+        }
+        if minutes.len() >= config.fold_max_buckets.max(1) {
+            break (last, false);
+        }
+        lower = last;
+    };
+
     let new_minutes = recompute_minutes(db, &minutes).await?;
     let hour_floor = recompute_floor(now, config.keep_1m);
     let hours: BTreeSet<BucketKey> = minutes
@@ -166,76 +177,137 @@ pub async fn fold_step(
 
     let committed = write(db, old, new, &minutes, &new_minutes, &hours, &new_hours).await?;
     Ok(FoldStep {
-        rows: rows.len(),
+        rows: scanned,
         minutes: minutes.len(),
         hours: hours.len(),
         skipped_old,
         watermark: if committed { Some(new) } else { old },
-        caught_up: !full,
+        caught_up,
         conflict: !committed,
     })
 }
 
-/// The minute rows of `keys` computed from all their raw rows (a key with no raw row
-/// left has none).
+/// The raw rows of one run of minutes, oldest first (the order of the `(host,
+/// collected_at)` index, ties by id).
+macro_rules! run_rows {
+    ($run:expr) => {{
+        use samples::dsl as s;
+        s::samples
+            .filter(s::host.eq($run.host.clone()))
+            .filter(s::collected_at.ge($run.start))
+            .filter(s::collected_at.lt($run.end))
+            .order((s::collected_at.asc(), s::id.asc()))
+            .select((
+                s::id,
+                s::host,
+                s::collected_at,
+                s::cpu_usage_percent,
+                s::ram_used_percent,
+                s::ram_swap_total_kb,
+                s::ram_swap_free_kb,
+                s::load1,
+                s::procs_zombie,
+                s::procs_disk_sleep,
+                s::cpu_cores,
+                s::source,
+            ))
+    }};
+}
+
+/// Streams the raw rows of a run of minutes into their rollup rows, one minute at a
+/// time (a minute of any size is never held in memory).
+#[derive(Debug, Default)]
+struct MinuteFolder {
+    current: Option<rollup::BucketBuilder>,
+    out: Vec<RollupRow>,
+}
+
+impl MinuteFolder {
+    fn push(&mut self, r: RawRecord) {
+        let p = RawPoint {
+            id: r.0,
+            host: r.1,
+            collected_at: r.2.0,
+            cpu: r.3,
+            ram: r.4,
+            swap_total_kb: r.5,
+            swap_free_kb: r.6,
+            load1: r.7,
+            zombies: r.8,
+            disk_sleep: r.9,
+            cores: r.10,
+            source: r.11,
+        };
+        if !readable_time(p.collected_at) {
+            return;
+        }
+        let m = rollup::bucket_start(p.collected_at, Tier::Minute);
+        if self.current.as_ref().is_none_or(|b| b.bucket() != m) {
+            self.flush();
+            self.current = Some(rollup::BucketBuilder::new(&p.host, m));
+        }
+        if let Some(b) = self.current.as_mut() {
+            b.push(&p);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(row) = self.current.take().and_then(rollup::BucketBuilder::finish) {
+            self.out.push(row);
+        }
+    }
+}
+
+/// The minute rows of `keys` computed from all their raw rows, streamed (a key with no
+/// raw row left has none).
 async fn recompute_minutes(
     db: &Database,
     keys: &BTreeSet<BucketKey>,
 ) -> Result<Vec<RollupRow>, StorageError> {
-    let mut out = Vec::new();
-    for run in rollup::runs(keys, rollup::step(Tier::Minute), RUN_BUCKETS) {
-        let records: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
-            use samples::dsl as s;
-            Ok::<_, StorageError>(s::samples
-                .filter(s::host.eq(&run.host))
-                .filter(s::collected_at.ge(run.start))
-                .filter(s::collected_at.lt(run.end))
-                .select((
-                    s::id,
-                    s::host,
-                    s::collected_at,
-                    s::cpu_usage_percent,
-                    s::ram_used_percent,
-                    s::ram_swap_total_kb,
-                    s::ram_swap_free_kb,
-                    s::load1,
-                    s::procs_zombie,
-                    s::procs_disk_sleep,
-                    s::cpu_cores,
-                    s::source,
-                ))
-                .load(c)
-                .await?)
-        })?;
-        let mut by_minute: BTreeMap<PrimitiveDateTime, Vec<RawPoint>> = BTreeMap::new();
-        for r in records {
-            let p = RawPoint {
-                id: r.0,
-                host: r.1,
-                collected_at: r.2.0,
-                cpu: r.3,
-                ram: r.4,
-                swap_total_kb: r.5,
-                swap_free_kb: r.6,
-                load1: r.7,
-                zombies: r.8,
-                disk_sleep: r.9,
-                cores: r.10,
-                source: r.11,
-            };
-            if readable_time(p.collected_at) {
-                by_minute
-                    .entry(rollup::bucket_start(p.collected_at, Tier::Minute))
-                    .or_default()
-                    .push(p);
-            }
+    let runs = rollup::runs(keys, rollup::step(Tier::Minute), RUN_BUCKETS);
+    let out = match db.read_pool().get().await? {
+        PooledConn::Sqlite(mut c) => {
+            c.spawn_blocking(move |c| {
+                let mut f = MinuteFolder::default();
+                for run in &runs {
+                    let rows = diesel::RunQueryDsl::load_iter::<
+                        RawRecord,
+                        diesel::connection::DefaultLoadingMode,
+                    >(run_rows!(run), c)?;
+                    for r in rows {
+                        f.push(r?);
+                    }
+                    f.flush();
+                }
+                Ok(f.out)
+            })
+            .await?
         }
-        for (m, pts) in by_minute {
-            if keys.contains(&(run.host.clone(), m)) {
-                out.extend(rollup::aggregate(&run.host, m, &pts));
+        PooledConn::Mysql(mut c) => {
+            let mut f = MinuteFolder::default();
+            let mut result = Ok(());
+            for run in &runs {
+                let streamed = async {
+                    let mut rows = run_rows!(run).load_stream::<RawRecord>(&mut *c).await?;
+                    while let Some(r) = rows.try_next().await? {
+                        f.push(r);
+                    }
+                    Ok::<(), diesel::result::Error>(())
+                }
+                .await;
+                f.flush();
+                if let Err(e) = streamed {
+                    result = Err(e);
+                    break;
+                }
             }
+            if let Err(e) = result {
+                crate::pool::discard(c);
+                return Err(e.into());
+            }
+            f.out
         }
-    }
+    };
     Ok(out)
 }
 

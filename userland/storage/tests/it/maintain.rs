@@ -3,16 +3,14 @@
 
 use crate::common;
 use crate::schema::snapshot;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use procpulse_storage::history::{self, RollupRow, Tier};
 use procpulse_storage::maintain::{
     FoldStep, MaintainConfig, MaintainObserver, Maintainer, PassReport, lease,
 };
-use procpulse_storage::rollup::{self, RawPoint};
+use procpulse_storage::rollup;
 use procpulse_storage::row::{from_db_time, to_db_time};
 use procpulse_storage::write::insert_samples;
-use procpulse_storage::{Database, NewSample, PoolOptions, StorageError, with_conn};
+use procpulse_storage::{Database, NewSample, PoolOptions};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,91 +62,28 @@ pub fn raw(
     r
 }
 
-type RawRecord = (
-    i64,
-    String,
-    time::PrimitiveDateTime,
-    f64,
-    f64,
-    i64,
-    i64,
-    f64,
-    i64,
-    i64,
-    i32,
-    String,
-);
-
-/// Every raw row, as rollups see them.
-pub async fn raw_points(db: &Database) -> Vec<RawPoint> {
-    use procpulse_storage::schema::samples::dsl as s;
-    let rows: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
-        Ok::<_, StorageError>(s::samples
-            .select((
-                s::id, s::host, s::collected_at, s::cpu_usage_percent, s::ram_used_percent,
-                s::ram_swap_total_kb, s::ram_swap_free_kb, s::load1, s::procs_zombie,
-                s::procs_disk_sleep, s::cpu_cores, s::source,
-            ))
-            .load(c)
-            .await?)
-    })
-    .unwrap();
-    rows.into_iter()
-        .map(|r| RawPoint {
-            id: r.0,
-            host: r.1,
-            collected_at: r.2,
-            cpu: r.3,
-            ram: r.4,
-            swap_total_kb: r.5,
-            swap_free_kb: r.6,
-            load1: r.7,
-            zombies: r.8,
-            disk_sleep: r.9,
-            cores: r.10,
-            source: r.11,
-        })
-        .collect()
-}
-
-/// Every stored row of a rollup tier, by (host, bucket), through the read API.
+/// Every stored row of a rollup tier, by (host, bucket).
 pub async fn stored(db: &Database, tier: Tier) -> Vec<RollupRow> {
-    let (from, to) = (
-        time::macros::datetime!(1970-01-01 00:00 UTC),
-        time::macros::datetime!(9999-01-01 00:00 UTC),
-    );
-    let mut out = Vec::new();
-    for host in history::rollup_hosts(db, tier, from, to, None, 10_000)
+    procpulse_storage::testing::stored_rollups(db, tier)
         .await
         .unwrap()
-    {
-        out.extend(
-            history::rollups(db, tier, &host, from, to, 1_000_000)
-                .await
-                .unwrap(),
-        );
-    }
-    out
 }
 
 /// Asserts the rollup tables equal a from-scratch computation over every raw row.
 pub async fn assert_rollups_from_scratch(db: &Database, ctx: &str) {
-    let minutes = rollup::minutes_from_scratch(&raw_points(db).await);
-    let hours = rollup::hours_from_minutes(&minutes);
-    let got_m = stored(db, Tier::Minute).await;
-    assert_eq!(got_m.len(), minutes.len(), "{ctx}: minute rows");
-    for (g, w) in got_m.iter().zip(&minutes) {
-        assert_eq!(g, w, "{ctx}: minute row");
+    if let Err(e) = procpulse_storage::testing::check_rollups_from_scratch(db).await {
+        panic!("{ctx}: {e}");
     }
-    assert_eq!(stored(db, Tier::Hour).await, hours, "{ctx}: hour rows");
 }
 
-/// Settings for tests: no settle delay, small chunks and batches, default retention.
+/// Settings for tests: no settle delay, small chunks, steps and batches, default
+/// retention.
 pub fn test_config(holder: &str) -> MaintainConfig {
     MaintainConfig {
         settle: Duration::ZERO,
         interval: Duration::from_millis(20),
         fold_chunk_rows: 7,
+        fold_max_buckets: 5,
         delete_batch_rows: 7,
         delete_pause: Duration::ZERO,
         lease_ttl: Duration::from_secs(30),
