@@ -73,6 +73,8 @@ pub struct Config {
     pub retry_after: Duration,
     /// HTTP deadlines and connection cap of the server.
     pub http: procpulse_service::HttpLimits,
+    /// The history maintainer's settings (retention, rollups); `None` runs none.
+    pub maintenance: Option<procpulse_storage::maintain::MaintainConfig>,
 }
 
 impl Config {
@@ -88,6 +90,7 @@ impl Config {
             pool: PoolOptions::default(),
             retry_after: Duration::from_secs(1),
             http: procpulse_service::HttpLimits::default(),
+            maintenance: Some(procpulse_storage::maintain::MaintainConfig::default()),
         }
     }
 }

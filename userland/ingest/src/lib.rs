@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod filters;
 pub mod handlers;
+pub mod maintenance;
 pub mod metrics;
 pub mod state;
 pub mod window;
@@ -32,6 +33,8 @@ use warp::Filter;
 
 /// Pause between migration attempts while the database is unreachable at start-up.
 const MIGRATE_RETRY: Duration = Duration::from_secs(1);
+/// Longest wait at shutdown for the maintainer's running step or delete batch.
+const MAINTENANCE_STOP_WAIT: Duration = Duration::from_secs(10);
 
 /// Serves ingest on `listener` until `shutdown` fires and in-flight requests have been
 /// answered. The database need not be up yet: migrations are retried in the background
@@ -46,6 +49,13 @@ pub async fn run(
     let mut registry = new_registry();
     let http = HttpMetrics::register(&mut registry, filters::ROUTES);
     let metrics = metrics::IngestMetrics::register(&mut registry);
+    let maintainer = match &config.maintenance {
+        Some(m) => Some(
+            procpulse_storage::maintain::Maintainer::new(&database_url, &config.pool, m.clone())?
+                .with_observer(metrics::MaintenanceMetrics::register(&mut registry)),
+        ),
+        None => None,
+    };
     let writer = Arc::new(writer::Writer::start(
         db.clone(),
         &config,
@@ -53,12 +63,31 @@ pub async fn run(
     ));
     let migrated = Arc::new(AtomicBool::new(false));
     let durability = Arc::new(Mutex::new(None));
-    tokio::spawn(migrate_until_done(
-        db.clone(),
-        Arc::clone(&migrated),
-        Arc::clone(&durability),
-        shutdown.clone(),
-    ));
+    // Migrations, then (once the schema is there) the history maintainer until shutdown.
+    let background = tokio::spawn({
+        let (db, migrated, durability, shutdown) = (
+            db.clone(),
+            Arc::clone(&migrated),
+            Arc::clone(&durability),
+            shutdown.clone(),
+        );
+        async move {
+            if migrate_until_done(db, migrated, durability, shutdown.clone()).await
+                && let Some(m) = maintainer
+            {
+                let c = m.config();
+                tracing::info!(
+                    retention = %procpulse_storage::maintain::HumanDuration(c.keep_raw),
+                    rollup_1m_retention = %procpulse_storage::maintain::HumanDuration(c.keep_1m),
+                    rollup_1h_retention = %procpulse_storage::maintain::HumanDuration(c.keep_1h),
+                    interval = %procpulse_storage::maintain::HumanDuration(c.interval),
+                    holder = %c.holder,
+                    "History maintenance on"
+                );
+                m.run(shutdown.wait()).await;
+            }
+        }
+    });
     tracing::info!(
         database = %database_url,
         route = %config.route,
@@ -78,15 +107,22 @@ pub async fn run(
     });
     let routes = filters::routes(state).with(http.log());
     procpulse_service::serve(listener, routes, shutdown, &limits).await;
+    if tokio::time::timeout(MAINTENANCE_STOP_WAIT, background)
+        .await
+        .is_err()
+    {
+        tracing::warn!("History maintenance did not stop in time");
+    }
     Ok(())
 }
 
+/// Applies migrations, retrying every second; false when shutdown came first.
 async fn migrate_until_done(
     db: Database,
     migrated: Arc<AtomicBool>,
     durability: Arc<Mutex<Option<String>>>,
     shutdown: Shutdown,
-) {
+) -> bool {
     let mut logged = false;
     loop {
         match db.migrate().await {
@@ -94,7 +130,7 @@ async fn migrate_until_done(
                 check_durability(&db, &durability).await;
                 migrated.store(true, Ordering::Release);
                 tracing::info!(database = %db.url(), "Schema ready");
-                return;
+                return true;
             }
             Err(e) => {
                 if !logged {
@@ -105,7 +141,7 @@ async fn migrate_until_done(
         }
         tokio::select! {
             _ = tokio::time::sleep(MIGRATE_RETRY) => {}
-            _ = shutdown.wait() => return,
+            _ = shutdown.wait() => return false,
         }
     }
 }

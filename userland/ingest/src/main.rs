@@ -61,6 +61,8 @@ struct Cli {
     #[command(flatten)]
     http: procpulse_service::HttpLimits,
     #[command(flatten)]
+    maintenance: procpulse_ingest::maintenance::MaintenanceArgs,
+    #[command(flatten)]
     log: procpulse_service::telemetry::LogArgs,
 }
 
@@ -85,6 +87,7 @@ fn main() -> anyhow::Result<()> {
     config.pool.max_size = cli.db_pool_size.max(1);
     config.pool.timeout = Duration::from_millis(cli.db_timeout_ms.max(1));
     config.http = cli.http;
+    config.maintenance = cli.maintenance.config();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,18 +1,87 @@
 //! Faults under load: kill -9 of the ingest process, and MariaDB stopped and restarted.
-//! In both, every sample_id a client saw acknowledged must be in the table exactly once.
+//! In both, every sample_id a client saw acknowledged must be in the table exactly once,
+//! and — the history maintainer running all along at test speed — the rollup tables
+//! must equal a from-scratch recompute of the surviving raw rows (no minute counted
+//! twice, none missing). Also: two ingest processes on one database maintain it once.
 
 use crate::common::{self, Kind, Proc, assert_all_stored_once, load};
+use procpulse_storage::Database;
+use procpulse_storage::history::Tier;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The maintainer at test speed: a pass every 50 ms, folding rows received `settle`
+/// ago, with a lease that a killed process leaves behind for `lease`.
+fn fast_maintenance(settle: &'static str, lease: &'static str) -> Vec<&'static str> {
+    vec![
+        "--maintenance-interval",
+        "50ms",
+        "--maintenance-settle",
+        settle,
+        "--maintenance-lease-ttl",
+        lease,
+    ]
+}
+
+/// The newest stored received_at.
+async fn newest_received(db: &Database) -> Option<time::PrimitiveDateTime> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use procpulse_storage::schema::samples::dsl as s;
+    procpulse_storage::with_conn!(db.read_pool(), c => {
+        Ok::<_, procpulse_storage::StorageError>(s::samples
+            .select(diesel::dsl::max(s::received_at))
+            .first::<Option<time::PrimitiveDateTime>>(c)
+            .await?)
+    })
+    .unwrap()
+}
+
+/// Waits until a running maintainer has folded every stored row, then checks the rollup
+/// tables against a from-scratch recompute of the raw rows, and that the minutes count
+/// every raw row exactly once.
+async fn assert_rollups_exact(db: &Database, ctx: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let newest = newest_received(db).await;
+        let watermark = procpulse_storage::maintain::fold::watermark(db)
+            .await
+            .unwrap();
+        if newest.is_some() && watermark >= newest {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ctx}: rows not folded within 30 s (watermark {watermark:?}, newest {newest:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let check = procpulse_storage::testing::check_rollups_from_scratch(db)
+        .await
+        .unwrap_or_else(|e| panic!("{ctx}: rollups differ from a recompute: {e}"));
+    let minutes = procpulse_storage::testing::stored_rollups(db, Tier::Minute)
+        .await
+        .unwrap();
+    let counted: i64 = minutes.iter().map(|m| m.samples).sum();
+    assert_eq!(
+        counted as usize, check.raw_rows,
+        "{ctx}: raw rows counted by minutes"
+    );
+    eprintln!(
+        "{ctx}: rollups exact: {} raw rows in {} minutes, {} hours",
+        check.raw_rows, check.minutes, check.hours
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_acknowledged_row() {
     for (kind, mode) in common::matrix() {
         let ctx = format!("{kind:?}/{mode:?}");
         let tdb = common::fresh_db(kind).await;
-        let proc = Proc::spawn(&tdb.url, mode, &[]).await;
+        let maintenance = fast_maintenance("500ms", "1s");
+        let proc = Proc::spawn(&tdb.url, mode, &maintenance).await;
         let target = Arc::new(Mutex::new(proc.addr));
         let stop = Arc::new(AtomicBool::new(false));
         let run = load(
@@ -35,9 +104,18 @@ async fn kill_9_under_load_loses_no_acknowledged_row() {
             log.statuses
         );
 
+        // The maintainer was writing rollups when the process died.
+        let before = procpulse_storage::testing::stored_rollups(&tdb.db, Tier::Minute)
+            .await
+            .unwrap();
+        assert!(
+            !before.is_empty(),
+            "{ctx}: nothing rolled up before the kill"
+        );
+
         // Restart on the same database: every acknowledged row is there exactly once,
         // and replaying them all is answered as duplicates.
-        let proc = Proc::spawn(&tdb.url, mode, &[]).await;
+        let proc = Proc::spawn(&tdb.url, mode, &maintenance).await;
         assert_all_stored_once(&tdb.db, &log.acked, &ctx).await;
         let mut c = procpulse_ingest::client::Conn::connect(proc.addr)
             .await
@@ -64,6 +142,9 @@ async fn kill_9_under_load_loses_no_acknowledged_row() {
             dups += a.json()["duplicates"].as_u64().unwrap();
         }
         assert_eq!(dups as usize, log.acked.len(), "{ctx}");
+        // The restarted maintainer (once the dead one's lease expired) redoes whatever
+        // the kill interrupted: the rollups equal a recompute, no minute counted twice.
+        assert_rollups_exact(&tdb.db, &ctx).await;
         eprintln!(
             "{ctx}: kill -9 after {} acknowledged rows: none lost",
             log.acked.len()
@@ -126,7 +207,10 @@ async fn mariadb_restart_under_load_answers_503_and_recovers() {
         let db = procpulse_storage::Database::connect(&url, &Default::default())
             .await
             .unwrap();
-        let proc = Proc::spawn(&url, mode, &["--db-timeout-ms", "500"]).await;
+        let mut args = vec!["--db-timeout-ms", "500"];
+        // A settle delay well above a request's longest wait for the database.
+        args.extend(fast_maintenance("2s", "1s"));
+        let proc = Proc::spawn(&url, mode, &args).await;
         let stop = Arc::new(AtomicBool::new(false));
         let run = load(
             Arc::new(Mutex::new(proc.addr)),
@@ -169,11 +253,75 @@ async fn mariadb_restart_under_load_answers_503_and_recovers() {
             "{ctx}: no recovery within 5 s of the restart: {recovery:?}"
         );
         assert_all_stored_once(&db, &log.acked, &ctx).await;
+        // The maintainer's passes failed during the outage and resumed after it.
+        assert_rollups_exact(&db, &ctx).await;
         eprintln!(
             "{ctx}: {} acknowledged, {unavailable} answered 503, recovered {:?} after restart",
             log.acked.len(),
             recovery.unwrap()
         );
         drop(proc);
+    }
+}
+
+/// Two ingest processes on one database (routes a and b on one SQLite file; two
+/// replicas on MariaDB) under load, each running a maintainer: exactly one holds the
+/// lease (per their `/metrics`), and the rollups equal a from-scratch recompute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ingest_processes_maintain_one_database_once() {
+    for kind in common::kinds() {
+        let ctx = format!("two-processes/{kind:?}");
+        let tdb = common::fresh_db(kind).await;
+        // A lease long enough that a slow pass under load does not let it lapse.
+        let maintenance = fast_maintenance("500ms", "10s");
+        let procs = [
+            Proc::spawn(&tdb.url, procpulse_ingest::WriteMode::Direct, &maintenance).await,
+            Proc::spawn(&tdb.url, procpulse_ingest::WriteMode::Batched, &maintenance).await,
+        ];
+        let stop = Arc::new(AtomicBool::new(false));
+        let runs: Vec<_> = procs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                load(
+                    Arc::new(Mutex::new(p.addr)),
+                    8,
+                    &format!("two{i}"),
+                    stop.clone(),
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut acked = Vec::new();
+        for r in runs {
+            let log = r.await.unwrap();
+            assert!(
+                log.statuses.keys().all(|s| *s == 200),
+                "{ctx}: {:?}",
+                log.statuses
+            );
+            acked.extend(log.acked);
+        }
+        assert_all_stored_once(&tdb.db, &acked, &ctx).await;
+        assert_rollups_exact(&tdb.db, &ctx).await;
+        let mut held = Vec::new();
+        for p in &procs {
+            let mut c = procpulse_ingest::client::Conn::connect(p.addr)
+                .await
+                .unwrap();
+            let text = String::from_utf8(c.get("/metrics").await.unwrap().body.to_vec()).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("procpulse_maintenance_lease_held "))
+                .unwrap_or_else(|| panic!("{ctx}: no lease gauge in {text}"))
+                .to_owned();
+            held.push(line.ends_with(" 1"));
+        }
+        assert_eq!(
+            held.iter().filter(|h| **h).count(),
+            1,
+            "{ctx}: lease held by {held:?}"
+        );
     }
 }
