@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use procpulse_storage::history::Tier;
 use procpulse_storage::row::{SampleRow, from_db_time, to_db_time};
 use procpulse_storage::schema::samples;
 use procpulse_storage::{Database, StorageError, with_conn};
@@ -126,24 +127,40 @@ impl Feed {
         Ok(decode(rows))
     }
 
-    /// Every host name with a row, in name order: one seek of the `(host, collected_at)`
-    /// index per host (`MIN(host) WHERE host > previous`), not a scan of every row.
+    /// The first host name after `after` (`""`: the first of all) with a row in `tier`'s
+    /// table (`samples`, `rollup_1m`, `rollup_1h`): one seek of the index that starts
+    /// with `host` (`MIN(host) WHERE host > after`), however many rows the table holds.
+    pub async fn next_host(&self, tier: Tier, after: &str) -> Result<Option<String>, StorageError> {
+        macro_rules! next_in {
+            ($t:ident) => {{
+                use procpulse_storage::schema::$t;
+                with_conn!(self.db.read_pool(), conn => {
+                    Ok::<_, StorageError>($t::table
+                        .filter($t::host.gt(after))
+                        .select(min($t::host))
+                        .first::<Option<String>>(conn)
+                        .await?)
+                })
+            }};
+        }
+        match tier {
+            Tier::Raw => next_in!(samples),
+            Tier::Minute => next_in!(rollup_1m),
+            Tier::Hour => next_in!(rollup_1h),
+        }
+    }
+
+    /// Every host name with a row, in name order: one index seek per host
+    /// ([`Feed::next_host`]), not a scan of every row.
     pub async fn hosts(&self) -> Result<Vec<String>, StorageError> {
         let mut out: Vec<String> = Vec::new();
-        loop {
-            let after = out.last().cloned().unwrap_or_default();
-            let next: Option<String> = with_conn!(self.db.read_pool(), conn => {
-                Ok::<_, StorageError>(samples::table
-                    .filter(samples::host.gt(&after))
-                    .select(min(samples::host))
-                    .first(conn)
-                    .await?)
-            })?;
-            match next {
-                Some(host) => out.push(host),
-                None => return Ok(out),
-            }
+        while let Some(host) = self
+            .next_host(Tier::Raw, out.last().map_or("", String::as_str))
+            .await?
+        {
+            out.push(host);
         }
+        Ok(out)
     }
 
     /// Rows of `host` with `collected_at` in `[from, to)` (no upper bound without `to`)

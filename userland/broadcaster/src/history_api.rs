@@ -14,14 +14,15 @@
 //!   buckets merged, [`crate::points`]); `step_seconds` is after merging.
 //!
 //! Hosts in name order, each host's rows oldest first. Every read is bounded: hosts by
-//! [`MAX_PAGE_HOSTS`] per page, rows by `LIMIT` ([`HISTORY_LOAD_ROWS`] a host, a range
-//! of [`crate::tiers::MAX_SPAN`] has fewer buckets) and [`MAX_REQUEST_ROWS`] a request.
+//! [`MAX_PAGE_HOSTS`] per page and [`MAX_HOST_PROBES`] tried (found by index seeks, not
+//! a scan), rows by `LIMIT` ([`HISTORY_LOAD_ROWS`] a host, a range of
+//! [`crate::tiers::MAX_SPAN`] has fewer buckets) and [`MAX_REQUEST_ROWS`] a request.
 //! Hosts are sent whole; when a limit stops the page first, the answer ends with
 //! `"truncated":true,"next_host":"h042"` and `from_host=h042` asks for the rest.
 
 use procpulse_service::ApiError;
 use procpulse_storage::StorageError;
-use procpulse_storage::history::{Tier, rollup_hosts, rollups};
+use procpulse_storage::history::{Tier, rollups};
 use procpulse_storage::maintain::HumanDuration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -41,6 +42,10 @@ pub const MAX_REQUEST_ROWS: i64 = 50_000;
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// Most hosts in one answer (one query each).
 pub const MAX_PAGE_HOSTS: usize = 100;
+/// Most hosts tried for one answer without `host` (hosts without rows in the range
+/// included): each costs two index seeks, so a database of many silent hosts still
+/// answers in bounded time, with `next_host` where the next page goes on.
+pub const MAX_HOST_PROBES: usize = 1_000;
 
 /// One answer under the request limits: hosts are added whole, in order, until one does
 /// not fit.
@@ -178,41 +183,32 @@ pub async fn answer(feed: &Feed, q: &HistoryQuery, now: OffsetDateTime) -> Resul
             (g.first_bucket, Some(g))
         }
     };
-    let hosts = match &q.host {
-        Some(h) => vec![h.clone()],
-        None => {
-            // `from_host` starts the page (inclusive); the listing is of hosts after it.
-            let mut hosts: Vec<String> = q.from_host.iter().cloned().collect();
-            hosts.extend(
-                rollup_hosts(
-                    db,
-                    tier,
-                    read_from,
-                    q.to,
-                    q.from_host.as_deref(),
-                    MAX_PAGE_HOSTS as i64 + 1,
-                )
-                .await?,
-            );
-            hosts
-        }
-    };
     let mut page = Page::new(tier, grouping.map(|g| g.step_seconds), q.from, q.to);
+    // The hosts: the one asked for, or every host of the tier's table in name order from
+    // `from_host` on, found one index seek at a time (a scan for the distinct hosts with
+    // rows in the range would read every row of the table); hosts without rows in the
+    // range add nothing. At most MAX_HOST_PROBES hosts are tried per page.
+    let mut candidate = match (&q.host, &q.from_host) {
+        (Some(h), _) | (None, Some(h)) => Some(h.clone()),
+        (None, None) => feed.next_host(tier, "").await?,
+    };
+    let mut probes = 0;
     let mut next_host = None;
-    for host in &hosts {
-        let Some(limit) = page.next_limit() else {
-            next_host = Some(host.as_str());
+    while let Some(host) = candidate.take() {
+        let Some(limit) = page.next_limit().filter(|_| probes < MAX_HOST_PROBES) else {
+            next_host = Some(host);
             break;
         };
+        probes += 1;
         let (loaded, encoded) = match grouping {
             None => {
                 let rows = feed
-                    .host_rows(host, q.from, Some(q.to), i64::MAX, limit)
+                    .host_rows(&host, q.from, Some(q.to), i64::MAX, limit)
                     .await?;
                 (rows.len(), raw_points(&rows))
             }
             Some(g) => {
-                let rows = rollups(db, tier, host, read_from, q.to, limit).await?;
+                let rows = rollups(db, tier, &host, read_from, q.to, limit).await?;
                 let loaded = rows.len();
                 let step = g.step_seconds / g.k;
                 let points = crate::points::merge(rows, g.k, step);
@@ -221,11 +217,14 @@ pub async fn answer(feed: &Feed, q: &HistoryQuery, now: OffsetDateTime) -> Resul
             }
         };
         if !page.add(loaded, limit, encoded) {
-            next_host = Some(host.as_str());
+            next_host = Some(host);
             break;
         }
+        if q.host.is_none() {
+            candidate = feed.next_host(tier, &host).await?;
+        }
     }
-    Ok(page.finish(next_host))
+    Ok(page.finish(next_host.as_deref()))
 }
 
 /// Why [`answer`] has no answer: a 422 or a database error.

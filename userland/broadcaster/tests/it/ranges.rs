@@ -337,3 +337,44 @@ async fn mysql_history_ranges_come_from_the_right_tier() {
     };
     ranges(&db).await;
 }
+
+/// Hosts are found one index seek at a time and at most `MAX_HOST_PROBES` are tried per
+/// page: silent hosts (no rows in the range) cost bounded work and the answer says where
+/// to go on.
+#[tokio::test]
+async fn many_silent_hosts_are_probed_in_bounded_pages() {
+    use procpulse_broadcaster::history_api::MAX_HOST_PROBES;
+    let db = TestDb::sqlite().await;
+    let silent = MAX_HOST_PROBES + 5;
+    let mut rows: Vec<_> = (0..silent)
+        .map(|i| snapshot(&format!("a{i:04}"), 1, Duration::from_secs(3_600), 0))
+        .collect();
+    rows.push(snapshot("z1", 1, Duration::from_secs(60), 0));
+    rows.push(snapshot("z2", 2, Duration::from_secs(30), 0));
+    db.insert(&rows, "a").await;
+    let server = Server::start(&db, |_| {}).await;
+    let (status, v) = get(&server, "/api/v1/history?from=-15m").await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["samples"].as_array().unwrap().is_empty());
+    assert_eq!(v["truncated"], true);
+    let next = v["next_host"].as_str().unwrap().to_owned();
+    assert_eq!(next, format!("a{MAX_HOST_PROBES:04}"));
+    let (_, v) = get(
+        &server,
+        &format!("/api/v1/history?from=-15m&from_host={next}"),
+    )
+    .await;
+    let hosts: Vec<&str> = v["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["z1", "z2"]);
+    assert_eq!(v["truncated"], false);
+    // An hour back reaches the silent hosts' rows: a full page of 100 hosts.
+    let (_, v) = get(&server, "/api/v1/history?from=-61m&to=-59m").await;
+    assert_eq!(v["samples"].as_array().unwrap().len(), 100);
+    assert_eq!(v["next_host"], "a0100");
+    server.stop().await;
+}
