@@ -2,10 +2,12 @@
 # Tests the browser dashboard (web/):
 #   1. unit tests of its pure parts (vitest),
 #   2. the served size: web/app has no build step, so the files the page loads are what ships,
-#   3. the end-to-end test: headless Debian Chromium (playwright-core) against the REAL
-#      procpulse-ingest (routes a and b) and procpulse-broadcaster on a private SQLite file.
+#   3. the end-to-end tests: headless Debian Chromium (playwright-core) against the REAL
+#      procpulse-ingest (routes a and b) and procpulse-broadcaster on a private SQLite file:
+#      tests/e2e.test.mjs (live view) and tests/e2e-history.test.mjs (range picker over rollup
+#      rows written with the sqlite3 CLI, fleet page with 1,000 hosts).
 # Node: any version web/package.json "engines" allows (Debian 12's own Node 18 included).
-# Screenshots and service logs go to ${CI_LOG_DIR:-/tmp/procpulse-logs}/web-e2e.
+# Screenshots and service logs go to ${CI_LOG_DIR:-/tmp/procpulse-logs}/web-e2e{,-history}.
 # Usage: ci/test-web.sh [--unit-only]
 set -euo pipefail
 
@@ -24,7 +26,8 @@ case ${1:-} in
   *) echo "usage: ci/test-web.sh [--unit-only]" >&2; exit 2 ;;
 esac
 
-"$ROOT/ci/deps.sh" base web
+# sqlite: the history test writes rollup rows with the sqlite3 CLI.
+"$ROOT/ci/deps.sh" base sqlite web
 web_node_check
 echo "web: node $(node --version), npm $(npm --version), $(/usr/bin/chromium --version 2>/dev/null)"
 
@@ -54,12 +57,14 @@ if [ "$unit_only" -eq 0 ]; then
     # The suite has its own 240 s timeout; `timeout` bounds the whole run. The test stops every
     # process it started in its after() hook.
     step e2e timeout 300 node --test tests/e2e.test.mjs
+    step e2e-history timeout 300 node --test tests/e2e-history.test.mjs
   else
     result[e2e]=skipped-after-failure
+    result[e2e-history]=skipped-after-failure
   fi
 fi
 
 echo "=== web summary"
 for k in "${!result[@]}"; do echo "  $k: ${result[$k]}"; done | sort
-echo "  screenshots and logs: $LOG_DIR/web-e2e"
+echo "  screenshots and logs: $LOG_DIR/web-e2e, $LOG_DIR/web-e2e-history"
 exit "$fail"
