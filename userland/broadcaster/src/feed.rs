@@ -165,7 +165,7 @@ impl Feed {
 
     /// Rows of `host` with `collected_at` in `[from, to)` (no upper bound without `to`)
     /// and `id ≤ upto`, oldest first; when there are more than `limit`, the newest
-    /// `limit` of them.
+    /// `limit` of them. Only the newest row has its `top` table; the others have none.
     pub async fn host_rows(
         &self,
         host: &str,
@@ -191,6 +191,12 @@ impl Feed {
             }
             Ok::<_, StorageError>(q.load(conn).await?)
         })?;
+        // Only the newest row keeps its `top` table: history points carry none but each
+        // host's newest (SPEC §6), and parsing every row's table was most of the cost of
+        // a 15-minute answer.
+        for r in rows.iter_mut().skip(1) {
+            r.top_json = None;
+        }
         rows.reverse();
         Ok(decode(rows))
     }

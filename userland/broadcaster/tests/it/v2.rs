@@ -153,10 +153,18 @@ pub async fn v2_and_v1_rows_reach_clients(db: &TestDb) {
         .json()
         .await
         .unwrap();
-    assert_eq!(rest["samples"].as_array().unwrap().len(), 4);
-    for p in rest["samples"].as_array().unwrap() {
+    let rest = rest["samples"].as_array().unwrap();
+    assert_eq!(rest.len(), 4);
+    for (i, p) in rest.iter().enumerate() {
         assert_v2(p, "REST history");
+        // Like the WebSocket history: only the host's newest point carries its table.
+        assert_eq!(p.get("top").is_some(), i == 3, "REST history point {i}");
     }
+    assert_eq!(
+        decode(&rest[3]),
+        stored(&live_v2),
+        "newest REST point whole"
+    );
 
     // A client joining now gets the live rows in its history (the in-memory path).
     let mut ws = server.connect(None).await.unwrap();
