@@ -172,8 +172,8 @@ try {
       const page = fb.context.pages()[0] ?? (await fb.context.newPage());
       await page.goto(`${base}/?view=fleet`);
       await page.waitForFunction(() => window.__procpulse.fleet.firstFrameMs !== null, null, { timeout: 30_000 });
-      const st = await page.evaluate(() => ({ ...window.__procpulse.fleet, rows: document.querySelectorAll('#fleet-table tbody tr').length }));
-      if (st.rows !== FLEET_HOSTS) throw new Error(`fleet table has ${st.rows} rows, want ${FLEET_HOSTS}`);
+      const st = await page.evaluate(() => ({ ...window.__procpulse.fleet, rows: window.__procpulse.order().length }));
+      if (st.rows !== FLEET_HOSTS) throw new Error(`fleet table lists ${st.rows} hosts, want ${FLEET_HOSTS}`);
       fleetFirst.push(st.firstFrameMs);
       if (i === FCP_RUNS - 1) {
         fleetPolls = await page.evaluate(async (seconds) => {
