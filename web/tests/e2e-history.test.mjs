@@ -254,7 +254,7 @@ describe('ranges and the fleet page against the real ingest + broadcaster (SQLit
     assert.equal(q.get('from'), '-6h');
   });
 
-  it('custom from/to: inputs → URL → request; a refused range shows the 422 naming the field', async () => {
+  it('custom from/to: inputs → URL → request; refused ranges show the 422 naming the field', async () => {
     await page.click('#range-custom');
     assert.equal(await page.getAttribute('#range-custom', 'aria-expanded'), 'true');
     const local = (ms) => {
@@ -280,11 +280,15 @@ describe('ranges and the fleet page against the real ingest + broadcaster (SQLit
     const url = new URL(page.url()).searchParams;
     assert.deepEqual([url.get('from'), url.get('to'), url.get('range')], [from, to, null]);
     assert.equal(await page.getAttribute('#range-custom', 'aria-pressed'), 'true');
-    // Older than any tier keeps: the broadcaster refuses it, the page says which field.
+    // Ranges the broadcaster refuses: the page shows its 422, which names the field.
+    await page.goto(`${broadcaster.base}/?host=${HOST}&from=-750d&to=-740d`);
+    await page.waitForSelector('#history-error:not([hidden])', { timeout: 10_000 });
+    assert.match(await page.textContent('#history-error'), /^history request failed: 422: from is older than the history kept/);
+    assert.equal(await page.isHidden('.history-grid'), true, 'no empty charts before any answer');
+    await page.screenshot({ path: join(LOG_DIR, 'range-422.png') });
     await page.goto(`${broadcaster.base}/?host=${HOST}&from=2000-01-01T00:00:00Z&to=now`);
     await page.waitForSelector('#history-error:not([hidden])', { timeout: 10_000 });
-    assert.match(await page.textContent('#history-error'), /^history request failed: 422: .*from/);
-    await page.screenshot({ path: join(LOG_DIR, 'range-422.png') });
+    assert.match(await page.textContent('#history-error'), /^history request failed: 422: from: .*longer than 800 days/);
   });
 
   it('fleet: 1,000 hosts, first table < 1 s, one DOM update per poll, stale first, click-through', async () => {

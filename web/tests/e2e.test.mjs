@@ -19,7 +19,7 @@ import { Service, dashboardArgs, freePort } from './services.mjs';
 
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = resolve(WEB, '..');
-const BIN = process.env.PROCPULSE_BIN_DIR ?? join(REPO, 'target', 'debug');
+const BIN = resolve(process.env.PROCPULSE_BIN_DIR ?? join(REPO, 'target', 'debug'));
 const LOG_DIR = resolve(process.env.CI_LOG_DIR ?? '/tmp/procpulse-logs', 'web-e2e');
 const APP = join(WEB, 'app');
 const HOSTS = ['e2e-vm-1', 'e2e-vm-2'];

@@ -63,6 +63,7 @@ export function createHistoryView(card) {
   );
   note.id = 'history-note';
   const grid = el('div', 'history-grid');
+  grid.hidden = true; // until the first answer: empty axes would only show the epoch
   card.append(status, error, summary, grid, note);
 
   /** Requested span, epoch seconds (the x scale shows all of it even where data is missing). */
@@ -142,6 +143,7 @@ export function createHistoryView(card) {
       const from = Number.isFinite(a.fromMs) ? a.fromMs : spanMs[0];
       const to = Number.isFinite(a.toMs) ? a.toMs : spanMs[1];
       xr = [from / 1000, to / 1000];
+      grid.hidden = false;
       loadMax = Math.max(1, (peak(s, 'load1') ?? 0) * 1.1);
       card.dataset.tier = a.tier;
       card.dataset.points = String(s.points);
