@@ -49,13 +49,12 @@ pub async fn run(
     let mut registry = new_registry();
     let http = HttpMetrics::register(&mut registry, filters::ROUTES);
     let metrics = metrics::IngestMetrics::register(&mut registry);
-    let maintainer = match &config.maintenance {
-        Some(m) => Some(
-            procpulse_storage::maintain::Maintainer::new(&database_url, &config.pool, m.clone())?
-                .with_observer(metrics::MaintenanceMetrics::register(&mut registry)),
-        ),
-        None => None,
-    };
+    // On ingest's own pools: on SQLite its short transactions queue with the inserts on
+    // the one writer connection (see procpulse_storage::maintain).
+    let maintainer = config.maintenance.clone().map(|m| {
+        procpulse_storage::maintain::Maintainer::on(db.clone(), m)
+            .with_observer(metrics::MaintenanceMetrics::register(&mut registry))
+    });
     let writer = Arc::new(writer::Writer::start(
         db.clone(),
         &config,

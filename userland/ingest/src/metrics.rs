@@ -133,7 +133,7 @@ impl MaintenanceMetrics {
         let r = registry.sub_registry_with_prefix("maintenance");
         r.register(
             "delete_batch_seconds",
-            "Duration of one retention DELETE batch (its own transaction)",
+            "How long one retention DELETE batch held its lock (SQLite: the write lock, commit included)",
             m.delete_batch_seconds.clone(),
         );
         r.register(
@@ -165,8 +165,13 @@ impl procpulse_storage::maintain::MaintainObserver for MaintenanceMetrics {
         self.rows_folded.inc_by(step.rows as u64);
     }
 
-    fn delete_batch(&self, tier: procpulse_storage::history::Tier, rows: usize, took: Duration) {
-        self.delete_batch_seconds.observe(took.as_secs_f64());
+    fn delete_batch(
+        &self,
+        tier: procpulse_storage::history::Tier,
+        rows: usize,
+        timing: procpulse_storage::maintain::retention::BatchTiming,
+    ) {
+        self.delete_batch_seconds.observe(timing.held.as_secs_f64());
         self.rows_deleted
             .get_or_create(&TierLabel {
                 tier: tier.as_str(),

@@ -19,7 +19,8 @@ pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 5_000;
 pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 2_000;
 /// Default rows one retention DELETE removes (one short transaction each).
 pub const DEFAULT_DELETE_BATCH_ROWS: usize = 500;
-/// Default pause between two retention batches, so queued writers get the lock.
+/// Default shortest pause between two retention batches, so queued writers get the
+/// lock (the pause is also at least as long as the batch held it).
 pub const DEFAULT_DELETE_PAUSE: Duration = Duration::from_millis(5);
 /// Default lease time: a maintainer that dies (kill -9) is replaced within this. It is
 /// renewed before every fold step and every few delete batches.

@@ -29,6 +29,9 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// Longest run of consecutive buckets loaded by one range read.
 const RUN_BUCKETS: usize = 60;
+/// Most chunks one step scans (rows that touch no bucket — past the retention edge —
+/// would otherwise make one step scan a whole backlog before it commits).
+const SCANS_PER_STEP: usize = 20;
 
 /// What one fold step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +110,7 @@ pub async fn fold_step(
     let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
     let minute_floor = recompute_floor(now, config.keep_raw);
     let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
-    let (mut scanned, mut skipped_old) = (0, 0);
+    let (mut scanned, mut skipped_old, mut scans) = (0, 0, 0);
     // Scan chunk after chunk of raw rows in received_at order, collecting the minutes
     // they touch, until the range is done or enough minutes are collected for one step.
     let (new, caught_up) = loop {
@@ -160,7 +163,8 @@ pub async fn fold_step(
         if !full {
             break (upto, true);
         }
-        if minutes.len() >= config.fold_max_buckets.max(1) {
+        scans += 1;
+        if minutes.len() >= config.fold_max_buckets.max(1) || scans >= SCANS_PER_STEP {
             break (last, false);
         }
         lower = last;

@@ -17,10 +17,16 @@
 //! redone after a crash (or run twice by two maintainers whose lease broke) writes the
 //! same rows again instead of adding to them.
 //!
-//! The maintainer opens its own connections ([`Maintainer::new`]): on SQLite ingest's
-//! single writer connection is never borrowed for a pass, and the maintainer's
-//! transactions (one per fold step, one per delete batch) hold the file's write lock
-//! only for their few statements.
+//! Connections: ingest runs the maintainer on its own pools ([`Maintainer::on`]). Every
+//! maintainer transaction is short — one fold step's REPLACEs, one delete batch — and
+//! checks a connection out only for itself, never for a whole pass. On SQLite that
+//! means the maintainer's writes queue with ingest's on the one writer connection, first
+//! come first served: measured with `examples/retention_lock.rs`, a writer then waits
+//! at most one batch, while a maintainer with a writer connection of its own
+//! ([`Maintainer::new`]) competes for the file lock through SQLite's busy handler, whose
+//! growing sleeps kept inserts waiting up to several times longer than a batch held the
+//! lock. After each delete batch the maintainer pauses at least as long as the batch
+//! held the lock, so deletes take at most about half of the writer while catching up.
 
 pub mod config;
 pub mod fold;
@@ -50,8 +56,8 @@ const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 pub trait MaintainObserver: Send + Sync + std::fmt::Debug {
     /// After every fold step.
     fn fold_step(&self, _step: &FoldStep) {}
-    /// After every retention batch: the tier, rows deleted, the statement's duration.
-    fn delete_batch(&self, _tier: Tier, _rows: usize, _took: Duration) {}
+    /// After every retention batch: the tier, rows deleted, its timing.
+    fn delete_batch(&self, _tier: Tier, _rows: usize, _timing: retention::BatchTiming) {}
     /// After every pass.
     fn pass(&self, _report: &PassReport) {}
 }
@@ -68,7 +74,7 @@ pub struct Deleted {
     pub rows: u64,
     /// DELETE statements (batches).
     pub batches: u64,
-    /// The longest batch.
+    /// The longest a batch held its lock ([`retention::BatchTiming::held`]).
     pub max_batch: Duration,
 }
 
@@ -102,9 +108,10 @@ pub struct Maintainer {
 }
 
 impl Maintainer {
-    /// A maintainer on its own small pools for `url` (two connections; on SQLite a write
-    /// connection of its own besides ingest's), with `pool`'s timeouts. Does not connect
-    /// or migrate (the caller runs migrations first).
+    /// A maintainer on small pools of its own for `url` (two connections; on SQLite a
+    /// second writer connection, which competes for the file lock through the busy
+    /// handler — prefer [`Maintainer::on`] in a process that writes too), with `pool`'s
+    /// timeouts. Does not connect or migrate (the caller runs migrations first).
     pub fn new(
         url: &DatabaseUrl,
         pool: &PoolOptions,
@@ -119,6 +126,18 @@ impl Maintainer {
             config,
             observer: Arc::new(NoObserver),
         })
+    }
+
+    /// A maintainer on `db`'s pools: on SQLite its write transactions queue with the
+    /// other users of `db`'s one writer connection (first come, first served) instead of
+    /// competing for the file lock through SQLite's busy handler, whose sleeps (1, 2, 5,
+    /// 10 … 100 ms) can keep a waiting writer out longer than the lock is held.
+    pub fn on(db: Database, config: MaintainConfig) -> Maintainer {
+        Maintainer {
+            db,
+            config,
+            observer: Arc::new(NoObserver),
+        }
     }
 
     /// Reports to `observer`.
@@ -312,11 +331,11 @@ impl Maintainer {
         let mut d = Deleted::default();
         let batch = self.config.delete_batch_rows.max(1);
         loop {
-            let (n, took) = retention::delete_batch(&self.db, tier, cutoff, batch).await?;
-            self.observer.delete_batch(tier, n, took);
+            let (n, timing) = retention::delete_batch(&self.db, tier, cutoff, batch).await?;
+            self.observer.delete_batch(tier, n, timing);
             d.rows += n as u64;
             d.batches += 1;
-            d.max_batch = d.max_batch.max(took);
+            d.max_batch = d.max_batch.max(timing.held);
             if n < batch || stop.load(Ordering::Acquire) {
                 return Ok(d);
             }
@@ -324,7 +343,9 @@ impl Maintainer {
                 tracing::warn!("Lost the maintenance lease while deleting");
                 return Ok(d);
             }
-            tokio::time::sleep(self.config.delete_pause).await;
+            // At least as long as the batch held the lock: deletes never take more than
+            // about half of the writer, however large the backlog.
+            tokio::time::sleep(self.config.delete_pause.max(timing.held)).await;
         }
     }
 

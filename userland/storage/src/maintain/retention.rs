@@ -5,7 +5,7 @@
 
 use crate::error::StorageError;
 use crate::history::Tier;
-use crate::{Backend, Database, with_conn};
+use crate::{Backend, Database, PooledConn};
 use diesel::sql_types::{BigInt, Timestamp};
 use diesel_async::RunQueryDsl;
 use std::time::{Duration, Instant};
@@ -42,26 +42,81 @@ pub fn batch_sql(backend: Backend, tier: Tier) -> String {
     }
 }
 
+/// How long one batch took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchTiming {
+    /// From taking the lock to the end of the commit: what other writers may have to
+    /// wait for. On SQLite the file's write lock (`BEGIN IMMEDIATE` … `COMMIT`, fsync
+    /// included); on MySQL the statement (an autocommit DELETE holds only the row locks
+    /// of the rows it deletes).
+    pub held: Duration,
+    /// Time spent waiting for the lock first (SQLite: other writers' transactions).
+    pub waited: Duration,
+}
+
 /// Deletes at most `rows` of `tier`'s rows older than `cutoff` in one statement (its own
-/// transaction). Returns the rows deleted and how long the statement took — on SQLite
-/// the time the write lock was held, commit and fsync included.
+/// transaction). Returns the rows deleted and the batch's timing.
 pub async fn delete_batch(
     db: &Database,
     tier: Tier,
     cutoff: PrimitiveDateTime,
     rows: usize,
-) -> Result<(usize, Duration), StorageError> {
+) -> Result<(usize, BatchTiming), StorageError> {
     let sql = batch_sql(db.backend(), tier);
     let limit = i64::try_from(rows.max(1)).unwrap_or(i64::MAX);
-    with_conn!(db.write_pool(), c => {
-        let start = Instant::now();
-        let n = diesel::sql_query(&sql)
-            .bind::<Timestamp, _>(cutoff)
-            .bind::<BigInt, _>(limit)
-            .execute(c)
-            .await?;
-        Ok::<_, StorageError>((n, start.elapsed()))
-    })
+    match db.write_pool().get().await? {
+        PooledConn::Sqlite(mut c) => Ok(c
+            .spawn_blocking(move |c| {
+                use diesel::connection::SimpleConnection;
+                let start = Instant::now();
+                c.batch_execute("BEGIN IMMEDIATE")?;
+                let locked = Instant::now();
+                let n = diesel::RunQueryDsl::execute(
+                    diesel::sql_query(&sql)
+                        .bind::<Timestamp, _>(cutoff)
+                        .bind::<BigInt, _>(limit),
+                    c,
+                );
+                match n {
+                    Ok(n) => {
+                        c.batch_execute("COMMIT")?;
+                        Ok((
+                            n,
+                            BatchTiming {
+                                held: locked.elapsed(),
+                                waited: locked - start,
+                            },
+                        ))
+                    }
+                    Err(e) => {
+                        let _ = c.batch_execute("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            })
+            .await?),
+        PooledConn::Mysql(mut c) => {
+            let start = Instant::now();
+            let n = diesel::sql_query(&sql)
+                .bind::<Timestamp, _>(cutoff)
+                .bind::<BigInt, _>(limit)
+                .execute(&mut *c)
+                .await;
+            match n {
+                Ok(n) => Ok((
+                    n,
+                    BatchTiming {
+                        held: start.elapsed(),
+                        waited: Duration::ZERO,
+                    },
+                )),
+                Err(e) => {
+                    crate::pool::discard(c);
+                    Err(e.into())
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

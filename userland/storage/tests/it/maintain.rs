@@ -296,7 +296,12 @@ async fn two_maintainers_at_once_give_the_same_tables_as_one() {
 #[derive(Debug, Default)]
 struct Batches(Mutex<Vec<(Tier, usize)>>);
 impl MaintainObserver for Batches {
-    fn delete_batch(&self, tier: Tier, rows: usize, _took: Duration) {
+    fn delete_batch(
+        &self,
+        tier: Tier,
+        rows: usize,
+        _t: procpulse_storage::maintain::retention::BatchTiming,
+    ) {
         self.0.lock().unwrap().push((tier, rows));
     }
 }
