@@ -53,9 +53,10 @@ MYDB=procpulse_bench_history
 HOST1=bench-01
 
 ci/deps.sh base db >/dev/null
+INGEST_BUILD=()
+[ "$ROUNDS" -gt 0 ] && INGEST_BUILD=(-p procpulse-ingest --bin procpulse-ingest --example ingest_load)
 cargo build --release -j2 -q -p procpulse-storage --example gen_history \
-  -p procpulse-broadcaster --bin procpulse-broadcaster \
-  -p procpulse-ingest --bin procpulse-ingest --example ingest_load
+  -p procpulse-broadcaster --bin procpulse-broadcaster "${INGEST_BUILD[@]}"
 TARGET=$(ci/target-dir.sh)
 GEN=$TARGET/release/examples/gen_history
 BCAST=$TARGET/release/procpulse-broadcaster
@@ -140,28 +141,30 @@ generate() { # backend
 }
 
 # --- 2. size ---------------------------------------------------------------------------
-# Prints "<table> <bytes>" for samples, rollup_1m, rollup_1h (each with its indexes),
-# sets DB_BYTES to the whole database.
+# Prints "<table> <bytes>" for every table (each with its indexes) and last
+# "TOTAL <bytes>" for the whole database.
 table_bytes() { # backend
   case $1 in
     sqlite)
       local f=${URL#sqlite://}
       sqlite3 "$f" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-      DB_BYTES=$(stat -c %s "$f")
       sqlite3 -separator ' ' "$f" "SELECT coalesce(m.tbl_name, d.name), sum(d.pgsize) FROM dbstat d
-        LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 1" ;;
+        LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 1"
+      echo "TOTAL $(stat -c %s "$f")" ;;
     mariadb)
       root_sql -D "$MYDB" -e "ANALYZE TABLE samples, rollup_1m, rollup_1h" >/dev/null
-      DB_BYTES=$(root_sql -e "SELECT sum(data_length + index_length) FROM information_schema.TABLES WHERE table_schema = '$MYDB'")
       root_sql -e "SELECT table_name, data_length + index_length FROM information_schema.TABLES
         WHERE table_schema = '$MYDB' ORDER BY 1" | tr '\t' ' '
-      log "mariadb: .ibd files: $(du -cb "$MDIR/data/$MYDB"/*.ibd | tail -1 | cut -f1) bytes" ;;
+      root_sql -e "SELECT 'TOTAL', sum(data_length + index_length) FROM information_schema.TABLES
+        WHERE table_schema = '$MYDB'" | tr '\t' ' '
+      log "mariadb: the .ibd files hold $(du -cb "$MDIR/data/$MYDB"/*.ibd | tail -1 | cut -f1) bytes" ;;
   esac
 }
 
 measure_size() { # backend
-  local b=$1 sizes samples m1 h1 per_raw raw30 rows30
+  local b=$1 sizes samples m1 h1 per_raw raw30 rows30 DB_BYTES
   sizes=$(table_bytes "$b")
+  DB_BYTES=$(awk '$1 == "TOTAL" {print $2}' <<<"$sizes")
   while read -r t n; do log "$b: $t $n bytes"; done <<<"$sizes"
   samples=$(awk '$1 == "samples" {print $2}' <<<"$sizes")
   m1=$(awk '$1 == "rollup_1m" {print $2}' <<<"$sizes")
@@ -239,9 +242,11 @@ ingest_round() {
   local expired0 cut
   cut=$(sql_time "now - $(( RAW_DAYS - round )) days")
   expired0=$(sql_on "$b" "$URL" "SELECT COUNT(*) FROM samples WHERE received_at < '$cut'")
-  RUST_LOG=warn "$INGEST" --listen "127.0.0.1:$port" --database-url "$URL" --route b \
-    --write-mode batched --db-pool-size 64 --db-timeout-ms 10000 "${flags[@]}" \
-    2>"$WORK/ingest.$mode.$round.log" &
+  # The maintainer logs one JSON line per pass that did anything (rows folded and
+  # deleted, batches, the longest batch).
+  RUST_LOG=warn,procpulse_storage::maintain=info "$INGEST" --listen "127.0.0.1:$port" \
+    --database-url "$URL" --route b --write-mode batched --db-pool-size 64 \
+    --db-timeout-ms 10000 --log-format json "${flags[@]}" 2>"$WORK/ingest.$mode.$round.log" &
   SERVER_PID=$!
   wait_http "http://127.0.0.1:$port/readyz" 60
   [ "$b" = mariadb ] && db_pid=$(cat "$MDIR/mysqld.pid")
@@ -258,7 +263,17 @@ ingest_round() {
   acked=$(jq -r .acknowledged <<<"$json"); non200=$(jq -r '.non_200 + .errors' <<<"$json")
   echo "$rps" >>"$WORK/rps.$mode"
   log "$b ingest $mode maintenance, round $round: $rps rows/s, p99 $p99 ms (acked $acked, non-200/errors $non200; CPU ingest $(awk -v a="$c0i" -v b="$c1i" 'BEGIN{printf "%.1f", b-a}') s, db $(awk -v a="$c0d" -v b="$c1d" 'BEGIN{printf "%.1f", b-a}') s; raw rows past ${cut}: $expired0 → $expired1; load $load0 → $(loadavg))"
-  grep -E '^procpulse_[a-z_]*(maint|retention|rollup|delete)[a-z_]*' "$WORK/metrics.$mode.$round" | grep -v '^#' | sed 's/^/history.sh:   /' >&2 || true
+  if [ "$mode" = with ]; then
+    log "  maintainer passes: $(pass_summary "$WORK/ingest.$mode.$round.log")"
+  fi
+}
+
+# Sums of the maintainer's pass log lines: passes, rows folded and deleted per tier,
+# delete batches, the longest batch (ms).
+pass_summary() { # log files...
+  jq -rs '[.[] | select(.fields.message? == "History maintenance pass") | .fields]
+    | "\(length) passes, folded \(map(.folded_rows) | add // 0), deleted raw \(map(.deleted_raw) | add // 0) / 1m \(map(.deleted_1m) | add // 0) / 1h \(map(.deleted_1h) | add // 0) in \(map(.delete_batches) | add // 0) batches, longest batch \(map(.max_delete_batch_ms) | max // 0 | . * 100 | round / 100) ms"' \
+    "$@" 2>/dev/null || echo "(no pass lines)"
 }
 
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
@@ -278,40 +293,38 @@ ingest_compare() { # backend
   delete_batches "$b"
 }
 
-# The maintainer's delete-batch durations (p50 and max over the "with" rounds) from the
-# Prometheus histogram ingest exports, when it does.
+# The maintainer's delete batches over the "with" rounds: how many, p50/p99 (upper
+# bounds: the bucket of ingest's procpulse_maintenance_delete_batch_seconds histogram
+# that holds them) and the longest (from the pass log lines).
 delete_batches() { # backend
-  local b=$1
+  local b=$1 max
   compgen -G "$WORK/metrics.with.*" >/dev/null || return 0
   python3 - "$b" "$WORK"/metrics.with.* <<'PY' || true
 import re, sys
 backend, files = sys.argv[1], sys.argv[2:]
-# Sum the cumulative buckets of every delete-batch histogram over the rounds.
-buckets, count, maxv = {}, 0.0, None
+buckets, count = {}, 0.0
 for f in files:
     for line in open(f):
-        m = re.match(r'^(procpulse_\w*delete\w*)_bucket\{(.*)\} (\S+)$', line)
+        m = re.match(r'^procpulse_\w*delete_batch_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
         if m:
-            le = re.search(r'le="([^"]+)"', m.group(2)).group(1)
-            buckets[le] = buckets.get(le, 0.0) + float(m.group(3))
-        m = re.match(r'^(procpulse_\w*delete\w*)_count(\{.*\})? (\S+)$', line)
+            buckets[m.group(1)] = buckets.get(m.group(1), 0.0) + float(m.group(2))
+        m = re.match(r'^procpulse_\w*delete_batch_seconds_count (\S+)', line)
         if m:
-            count += float(m.group(3))
-        m = re.match(r'^(procpulse_\w*delete\w*max\w*)(\{.*\})? (\S+)$', line)
-        if m:
-            maxv = max(maxv or 0.0, float(m.group(3)))
-if not buckets or count == 0:
+            count += float(m.group(1))
+if count == 0:
     sys.exit(0)
 def q(p):
-    for le, n in sorted(((float(k), v) for k, v in buckets.items())):
+    for le, n in sorted((float(k), v) for k, v in buckets.items()):
         if n >= p * count:
-            return le
+            return f"{le * 1000:g}"
+    return "inf"
 print(f"RESULT history_{backend}_delete_batches {count:.0f} batches")
-print(f"RESULT history_{backend}_delete_batch_p50_at_most {q(0.5) * 1000:g} ms")
-print(f"RESULT history_{backend}_delete_batch_p99_at_most {q(0.99) * 1000:g} ms")
-if maxv is not None:
-    print(f"RESULT history_{backend}_delete_batch_max {maxv * 1000:g} ms")
+print(f"RESULT history_{backend}_delete_batch_p50_at_most {q(0.5)} ms")
+print(f"RESULT history_{backend}_delete_batch_p99_at_most {q(0.99)} ms")
 PY
+  max=$(jq -rs '[.[] | select(.fields.message? == "History maintenance pass") | .fields.max_delete_batch_ms] | max // empty | . * 100 | round / 100' \
+    "$WORK"/ingest.with.*.log 2>/dev/null || true)
+  [ -z "$max" ] || echo "RESULT history_${b}_delete_batch_max $max ms"
 }
 
 # --- the run ---------------------------------------------------------------------------
