@@ -426,6 +426,12 @@ pub async fn rollups(
 
 /// The distinct hosts with rows of `tier` in `[from, to)` (for raw rows: by
 /// `collected_at`), in name order, after `after_host` when given, at most `limit`.
+///
+/// A skip scan of the `(host, time)` key — one index probe per host, not a scan of the
+/// range's rows (30 days of 10 hosts' minutes are 432,000 rows): on MySQL/MariaDB a
+/// `GROUP BY host` with `MIN(time)` (a loose index scan), on SQLite, which does no
+/// skip scan without `ANALYZE` statistics, a recursive query that steps from host to
+/// next host.
 pub async fn rollup_hosts(
     db: &Database,
     tier: Tier,
@@ -434,37 +440,47 @@ pub async fn rollup_hosts(
     after_host: Option<&str>,
     limit: i64,
 ) -> Result<Vec<String>, StorageError> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
     let (from, to) = (to_db_time(from), to_db_time(to));
-    let after = after_host.unwrap_or("");
+    let after = after_host.unwrap_or("").to_owned();
     let limit = limit.max(0);
-    on_rollup_table!(tier, t => {
-        with_conn!(db.read_pool(), c => {
-            Ok::<_, StorageError>(t::table
-                .filter(t::host.gt(after))
-                .filter(t::bucket.ge(from))
-                .filter(t::bucket.lt(to))
-                .select(t::host)
-                .distinct()
-                .order(t::host.asc())
-                .limit(limit)
-                .load::<String>(c)
-                .await?)
-        })
-    }, raw => {
-        use crate::schema::samples::dsl as s;
-        with_conn!(db.read_pool(), c => {
-            Ok::<_, StorageError>(s::samples
-                .filter(s::host.gt(after))
-                .filter(s::collected_at.ge(from))
-                .filter(s::collected_at.lt(to))
-                .select(s::host)
-                .distinct()
-                .order(s::host.asc())
-                .limit(limit)
-                .load::<String>(c)
-                .await?)
-        })
-    })
+    let (table, time) = match tier {
+        Tier::Raw => ("samples", "collected_at"),
+        Tier::Minute => ("rollup_1m", "bucket"),
+        Tier::Hour => ("rollup_1h", "bucket"),
+    };
+    let sql = match db.backend() {
+        crate::Backend::Sqlite => format!(
+            "WITH RECURSIVE h(host) AS ( \
+               SELECT (SELECT MIN(host) FROM {table} WHERE host > ?) \
+               UNION ALL \
+               SELECT (SELECT MIN(host) FROM {table} WHERE host > h.host) FROM h \
+               WHERE h.host IS NOT NULL) \
+             SELECT host FROM h WHERE host IS NOT NULL AND EXISTS \
+               (SELECT 1 FROM {table} r WHERE r.host = h.host AND r.{time} >= ? AND r.{time} < ?) \
+             LIMIT ?"
+        ),
+        crate::Backend::Mysql => format!(
+            "SELECT host, MIN({time}) AS first FROM {table} \
+             WHERE host > ? AND {time} >= ? AND {time} < ? \
+             GROUP BY host ORDER BY host LIMIT ?"
+        ),
+    };
+    #[derive(diesel::QueryableByName)]
+    struct Host {
+        #[diesel(sql_type = Text)]
+        host: String,
+    }
+    let hosts: Vec<Host> = with_conn!(db.read_pool(), c => {
+        Ok::<_, StorageError>(diesel::sql_query(&sql)
+            .bind::<Text, _>(&after)
+            .bind::<Timestamp, _>(from)
+            .bind::<Timestamp, _>(to)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+            .await?)
+    })?;
+    Ok(hosts.into_iter().map(|h| h.host).collect())
 }
 
 #[cfg(test)]

@@ -109,5 +109,27 @@ async fn rollup_rows_read_back_by_range_and_hosts_page_in_name_order() {
         );
         assert_eq!(hosts(min(2), min(30), None, 10).await.unwrap(), ["vm-2"]);
         assert!(hosts(min(31), min(60), None, 10).await.unwrap().is_empty());
+        assert!(hosts(min(0), min(60), None, 0).await.unwrap().is_empty());
+
+        // Raw rows: hosts by collected_at.
+        let rows: Vec<_> = [("r-b", 5), ("r-a", 20), ("r-c", 40), ("r-b", 50)]
+            .iter()
+            .enumerate()
+            .map(|(i, (host, m))| {
+                let mut s = crate::schema::snapshot(&format!("raw-{i}"));
+                s.host = (*host).to_owned();
+                s.collected_at = min(*m);
+                procpulse_storage::NewSample::from_snapshot(&s, "a", min(*m))
+            })
+            .collect();
+        procpulse_storage::write::insert_samples(db, rows)
+            .await
+            .unwrap();
+        let raw = |from, to, after| history::rollup_hosts(db, Tier::Raw, from, to, after, 10);
+        assert_eq!(
+            raw(min(0), min(60), None).await.unwrap(),
+            ["r-a", "r-b", "r-c"]
+        );
+        assert_eq!(raw(min(10), min(45), Some("r-a")).await.unwrap(), ["r-c"]);
     }
 }
