@@ -23,6 +23,12 @@ const CLI: Conventions = Conventions {
             &["--write-mode", "fast"],
             "[possible values: direct, batched]",
         ),
+        (&["--retention", "7x"], "expected a duration such as 7d"),
+        (&["--maintenance-interval", "0"], "must be longer than 0"),
+        (
+            &["--maintenance-delete-batch", "0"],
+            "a number of rows, at least 1",
+        ),
     ],
 };
 
