@@ -2,8 +2,9 @@
 // broadcaster for.
 //
 // A range is either a preset (`{kind: 'preset', key: '24h'}`) or a custom span
-// (`{kind: 'custom', from, to}` with each end an RFC 3339 time or a relative one the broadcaster
-// understands: `-30s`, `-15m`, `-24h`, `-7d`, `now`). The two shortest presets are *live*: the
+// (`{kind: 'custom', from, to}` with each end an RFC 3339 time, `now`, or a relative one: `-` and a
+// duration in the grammar of every procpulse duration, `-30s`, `-15m`, `-1h30m`, `-7d`, `-1500ms`;
+// see parseDuration). The two shortest presets are *live*: the
 // charts are the WebSocket's tail, as before ranges existed. Every other range is fetched from
 // `GET /api/v1/history?host=&from=&to=` and drawn from what that answers (rolled-up min/avg/max
 // per step, or raw rows for a short custom span).
@@ -29,8 +30,12 @@ export const REFRESH_MS = 60_000;
 
 const BY_KEY = new Map(PRESETS.map((p) => [p.key, p]));
 
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 };
-const RELATIVE = /^-(\d{1,7})([smhd])$/;
+/** Milliseconds per unit of a duration. */
+const UNIT_MS = Object.freeze({ d: 86_400_000n, h: 3_600_000n, m: 60_000n, s: 1_000n, ms: 1n });
+/** Largest duration in ms (the Rust parser's total is a u64 of milliseconds). */
+const U64_MAX = 2n ** 64n - 1n;
+/** 0001-01-01T00:00:00Z: the broadcaster refuses a relative time reaching before year 1. */
+const YEAR_1_MS = -62_135_596_800_000;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** @typedef {{kind: 'preset', key: string} | {kind: 'custom', from: string, to: string}} Range */
@@ -52,30 +57,71 @@ export function isLive(r) {
 }
 
 /**
- * Whether a time text is one the history API takes: RFC 3339 with seconds and an offset, a
- * relative `-N{s,m,h,d}`, or `now`.
+ * A duration in milliseconds, or null when the text is not one. The grammar is exactly that of
+ * the Rust `HumanDuration` (userland/storage/src/maintain/config.rs), which ingest's
+ * `--retention` and the broadcaster's relative `from`/`to` read: `0`, or one or more
+ * whole numbers (ASCII digits) each followed by a unit `d`, `h`, `m`, `s` or `ms` (`7d`,
+ * `1h30m`, `250ms`; units may repeat and come in any order); no sign, spaces, fractions or
+ * bare numbers; the total must fit a u64 of milliseconds.
+ * @param {unknown} text
+ * @returns {number|null}
+ */
+export function parseDuration(text) {
+  if (typeof text !== 'string' || text === '') return null;
+  if (text === '0') return 0;
+  let total = 0n;
+  let rest = text;
+  while (rest !== '') {
+    const m = /^([0-9]+)([A-Za-z]*)/.exec(rest);
+    if (!m) return null;
+    const per = Object.hasOwn(UNIT_MS, m[2]) ? UNIT_MS[/** @type {keyof UNIT_MS} */ (m[2])] : null;
+    const n = BigInt(m[1]);
+    if (per === null || n > U64_MAX) return null;
+    total += n * per;
+    if (total > U64_MAX) return null;
+    rest = rest.slice(m[0].length);
+  }
+  return Number(total);
+}
+
+/**
+ * A relative time (`-` and a duration, e.g. `-1h30m`) as ms before now, or null when the text
+ * is not one.
+ * @param {string} s
+ */
+function relativeMs(s) {
+  return s.startsWith('-') ? parseDuration(s.slice(1)) : null;
+}
+
+/**
+ * Whether a time text is one the history API takes: RFC 3339 with seconds and an offset, `now`,
+ * or a relative time (`-` and a duration, see parseDuration) not reaching before year 1.
  * @param {unknown} s
  */
 export function isTimeText(s) {
   if (typeof s !== 'string') return false;
-  if (s === 'now' || RELATIVE.test(s)) return true;
+  if (s === 'now' || relativeMs(s) !== null) return true;
   return RFC3339.test(s) && Number.isFinite(Date.parse(s));
 }
 
 /** Relative or `now` (moves with the clock) rather than a fixed instant. @param {string} s */
 export function isMoving(s) {
-  return s === 'now' || RELATIVE.test(s);
+  return s === 'now' || relativeMs(s) !== null;
 }
 
 /**
- * The instant a time text names, in ms since the epoch, for `nowMs`; NaN when it is not one.
+ * The instant a time text names, in ms since the epoch, for `nowMs`; NaN when it is not one,
+ * or when a relative time reaches before year 1 (the broadcaster refuses those too).
  * @param {string} s
  * @param {number} nowMs
  */
 export function resolveTime(s, nowMs) {
   if (s === 'now') return nowMs;
-  const m = RELATIVE.exec(s);
-  if (m) return nowMs - Number(m[1]) * UNIT_SECONDS[m[2]] * 1000;
+  const ago = relativeMs(s);
+  if (ago !== null) {
+    const t = nowMs - ago;
+    return t >= YEAR_1_MS ? t : NaN;
+  }
   return isTimeText(s) ? Date.parse(s) : NaN;
 }
 
@@ -87,9 +133,13 @@ export function resolveTime(s, nowMs) {
  * @param {number} nowMs
  */
 export function customError(from, to, nowMs) {
-  if (!isTimeText(from)) return 'from: not a time (RFC 3339 such as 2026-11-23T10:00:00Z, or relative such as -3h)';
+  if (!isTimeText(from)) return 'from: not a time (RFC 3339 such as 2026-11-23T10:00:00Z, or relative such as -3h or -1h30m)';
   if (!isTimeText(to)) return 'to: not a time (RFC 3339 such as 2026-11-23T10:00:00Z, relative such as -1h, or now)';
-  if (!(resolveTime(from, nowMs) < resolveTime(to, nowMs))) return 'from must be before to';
+  const f = resolveTime(from, nowMs);
+  const t = resolveTime(to, nowMs);
+  if (Number.isNaN(f)) return 'from: reaches before year 1';
+  if (Number.isNaN(t)) return 'to: reaches before year 1';
+  if (!(f < t)) return 'from must be before to';
   return null;
 }
 

@@ -24,6 +24,8 @@ describe('readState', () => {
       to: '2026-11-21T10:00:00Z',
     });
     expect(read('?from=-3h').state.range).toEqual({ kind: 'custom', from: '-3h', to: 'now' });
+    // a link the API takes opens in the page too (review 12a: -1h30m was refused)
+    expect(read('?host=vm-1&from=-1h30m&to=-250ms')).toEqual({ state: { view: 'host', host: 'vm-1', range: { kind: 'custom', from: '-1h30m', to: '-250ms' } }, errors: [] });
     expect(read('?range=24h&from=-3h&to=-1h').state.range).toEqual({ kind: 'custom', from: '-3h', to: '-1h' });
   });
 

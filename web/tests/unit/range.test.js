@@ -6,8 +6,10 @@ import {
   fromLocalInput,
   historyParams,
   isLive,
+  isMoving,
   isTimeText,
   liveWindowSeconds,
+  parseDuration,
   PRESETS,
   preset,
   rangeLabel,
@@ -65,10 +67,86 @@ describe('range → history query', () => {
   });
 });
 
+// The cases of the Rust parsers the API uses: HumanDuration's test in
+// userland/storage/src/maintain/config.rs and parse_time's in userland/broadcaster/src/range.rs.
+describe('durations: the grammar of the Rust HumanDuration', () => {
+  it('parses what HumanDuration parses, to the same length', () => {
+    for (const [text, ms] of [
+      ['7d', 7 * 86_400_000],
+      ['36h', 36 * 3_600_000],
+      ['1h30m', 5_400_000],
+      ['250ms', 250],
+      ['0', 0],
+      // HumanDuration's Display forms round-trip
+      ['1d12h', 36 * 3_600_000],
+      ['1m30s250ms', 90_250],
+      // digits then the whole run of letters as the unit, in any order, repeats allowed
+      ['30m1h', 5_400_000],
+      ['1m1m', 120_000],
+      ['007d', 7 * 86_400_000],
+      ['0s', 0],
+      ['18446744073709551615ms', 18446744073709551615],
+    ]) expect(parseDuration(text), text).toBe(ms);
+  });
+
+  it('refuses what HumanDuration refuses', () => {
+    for (const bad of [
+      '',
+      '7',
+      'd',
+      '7x',
+      '-1d',
+      '1.5h',
+      '7d ',
+      ' 7d',
+      '0s0',
+      '99999999999999999d', // over a u64 of ms
+      '18446744073709551616ms',
+      '1mss',
+      '1hm',
+      '1H',
+      '1w',
+      '+1h',
+      '１h', // not ASCII digits
+      '00',
+      null,
+      7,
+    ]) expect(parseDuration(bad), String(bad)).toBeNull();
+  });
+});
+
 describe('time texts', () => {
-  it('RFC 3339 with seconds and offset, -N{s,m,h,d}, now', () => {
-    for (const ok of ['now', '-30s', '-15m', '-24h', '-7d', '2026-11-23T10:00:00Z', '2026-11-23t10:00:00.5+01:00']) expect(isTimeText(ok), ok).toBe(true);
-    for (const bad of ['', 'yesterday', '-1w', '+1h', '24h', '2026-11-23', '2026-11-23T10:00Z', '2026-13-40T10:00:00Z', null, 5]) expect(isTimeText(bad), String(bad)).toBe(false);
+  it('RFC 3339 with seconds and offset, now, - and a duration (as the broadcaster parses them)', () => {
+    for (const ok of ['now', '-30s', '-15m', '-24h', '-7d', '-1h30m', '-0', '-1500ms', '-1d12h', '2026-11-23T10:00:00Z', '2026-11-23t10:00:00.5+01:00', '2026-11-22t10:00:00+01:00']) {
+      expect(isTimeText(ok), ok).toBe(true);
+    }
+    for (const bad of [
+      '',
+      'yesterday',
+      '-1w',
+      '+1h',
+      '24h',
+      '1h',
+      'Now',
+      '-1',
+      '-',
+      '-15x',
+      '--1h',
+      '-99999999999999999999d',
+      '2026-11-23',
+      '2026-11-23T10:00Z',
+      '2026-11-23 09:00:00Z',
+      '2026-13-40T10:00:00Z',
+      null,
+      5,
+    ]) {
+      expect(isTimeText(bad), String(bad)).toBe(false);
+    }
+  });
+
+  it('moving ends: now and every relative form', () => {
+    for (const m of ['now', '-1h30m', '-1500ms', '-0']) expect(isMoving(m), m).toBe(true);
+    for (const f of ['2026-11-23T10:00:00Z', '-1', 'junk']) expect(isMoving(f), f).toBe(false);
   });
 
   it('resolves relative to now', () => {
@@ -77,10 +155,29 @@ describe('time texts', () => {
     expect(resolveTime('-1d', NOW)).toBe(NOW - 86400_000);
     expect(resolveTime('2026-11-23T11:00:00Z', NOW)).toBe(NOW - 3600_000);
     expect(resolveTime('junk', NOW)).toBeNaN();
+    // parse_time's cases
+    expect(resolveTime('-15m', NOW)).toBe(NOW - 900_000);
+    expect(resolveTime('-7d', NOW)).toBe(NOW - 7 * 86400_000);
+    expect(resolveTime('-30s', NOW)).toBe(NOW - 30_000);
+    expect(resolveTime('-1h30m', NOW)).toBe(NOW - 5_400_000);
+    expect(resolveTime('-0', NOW)).toBe(NOW);
+    expect(resolveTime('-1500ms', NOW)).toBe(NOW - 1500);
+    expect(resolveTime('2026-11-22t10:00:00+01:00', NOW)).toBe(Date.UTC(2026, 10, 22, 9));
+  });
+
+  it('a relative time reaching before year 1 is no time (the broadcaster refuses it)', () => {
+    expect(resolveTime('-999999999d', NOW)).toBeNaN();
+    const year1 = new Date(0);
+    year1.setUTCFullYear(1, 0, 1);
+    const toYear1 = NOW - year1.getTime();
+    expect(resolveTime(`-${toYear1}ms`, NOW)).toBe(year1.getTime());
+    expect(resolveTime(`-${toYear1 + 1}ms`, NOW)).toBeNaN();
+    expect(customError('-999999999d', 'now', NOW)).toBe('from: reaches before year 1');
   });
 
   it('custom errors name the end at fault', () => {
     expect(customError('-3h', 'now', NOW)).toBeNull();
+    expect(customError('-1h30m', '-15m', NOW)).toBeNull();
     expect(customError('x', 'now', NOW)).toMatch(/^from: /);
     expect(customError('-3h', 'y', NOW)).toMatch(/^to: /);
     expect(customError('-1h', '-2h', NOW)).toBe('from must be before to');
