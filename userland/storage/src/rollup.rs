@@ -44,12 +44,21 @@ pub struct RawPoint {
     pub source: String,
 }
 
+/// Swap used, percent of swap total: (total − free) / total × 100; `None` without swap
+/// (total 0). The one definition of the number: rollups use it per raw row, the
+/// broadcaster's fleet for each host's latest snapshot. A free larger than the total
+/// (validation refuses it) counts as 0 % used.
+pub fn swap_used_percent(total_kb: u64, free_kb: u64) -> Option<f64> {
+    (total_kb > 0).then(|| total_kb.saturating_sub(free_kb) as f64 / total_kb as f64 * 100.0)
+}
+
 impl RawPoint {
-    /// Swap used %, `None` without swap (swap_total ≤ 0).
+    /// Swap used % of this row ([`swap_used_percent`]); `None` without swap (a negative
+    /// stored total, which no insert writes, counts as none).
     pub fn swap_percent(&self) -> Option<f64> {
-        (self.swap_total_kb > 0).then(|| {
-            (self.swap_total_kb - self.swap_free_kb) as f64 / self.swap_total_kb as f64 * 100.0
-        })
+        let total = u64::try_from(self.swap_total_kb).unwrap_or(0);
+        let free = u64::try_from(self.swap_free_kb).unwrap_or(0);
+        swap_used_percent(total, free)
     }
 }
 
@@ -350,6 +359,33 @@ mod tests {
 
     fn mam(min: f64, avg: f64, max: f64) -> MinAvgMax {
         MinAvgMax { min, avg, max }
+    }
+
+    #[test]
+    fn swap_used_percent_is_used_over_total_and_none_without_swap() {
+        assert_eq!(swap_used_percent(0, 0), None);
+        assert_eq!(swap_used_percent(2_000, 500), Some(75.0));
+        assert_eq!(swap_used_percent(2_000, 2_000), Some(0.0));
+        assert_eq!(swap_used_percent(2_000, 3_000), Some(0.0));
+        let p = |total, free| {
+            points(&[(
+                1,
+                datetime!(2026-12-01 10:00),
+                0.0,
+                0.0,
+                total,
+                free,
+                0.0,
+                0,
+                0,
+                1,
+                "kmod",
+            )])[0]
+                .swap_percent()
+        };
+        assert_eq!(p(2_000, 500), Some(75.0));
+        assert_eq!(p(0, 0), None);
+        assert_eq!(p(-5, 0), None);
     }
 
     #[test]
