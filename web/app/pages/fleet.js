@@ -2,11 +2,12 @@
 // polled once per FLEET_POLL_MS. Each poll is one fetch and one synchronous render (the table
 // view draws the rows in its scroll window and changes only what changed), so the page makes
 // one DOM update per interval whatever the number of hosts. Polling pauses while the tab is
-// hidden.
+// hidden; lib/poller.js keeps it to one loop (never two polls at once).
 
 import { setText } from '../lib/dom.js';
 import { FLEET_POLL_MS, parseFleet } from '../lib/fleet.js';
 import { hostLink } from '../lib/pagestate.js';
+import { createPoller } from '../lib/poller.js';
 import { errorText } from '../lib/rollup.js';
 import { apiUrl, wsUrl } from '../lib/url.js';
 import { createFleetView } from '../views/fleet.js';
@@ -31,11 +32,8 @@ export function startFleetPage() {
     /** ms per poll: parse + sort + DOM update (the last 600) */
     renderTimes: [],
   };
-  let timer = null;
 
   async function poll() {
-    timer = null;
-    const t0 = performance.now();
     stats.polls++;
     try {
       const res = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
@@ -61,14 +59,14 @@ export function startFleetPage() {
       conn.dataset.state = 'reconnecting';
       setText(connText, 'fleet unavailable, retrying');
     }
-    // Next poll one interval after this one started (never two at once).
-    if (!document.hidden) timer = setTimeout(poll, Math.max(0, FLEET_POLL_MS - (performance.now() - t0)));
   }
 
+  // Next poll one interval after this one started; none while hidden; never two at once.
+  const poller = createPoller({ run: poll, intervalMs: FLEET_POLL_MS, hidden: () => document.hidden });
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden && timer === null) void poll();
+    if (!document.hidden) poller.start();
   });
 
   Object.defineProperty(window, '__procpulse', { value: Object.freeze({ fleet: stats, order: view.order }) });
-  void poll();
+  poller.start();
 }

@@ -1,0 +1,110 @@
+// The fleet page's polling loop: one run at a time, whatever visibilitychange does (review 8).
+import { describe, expect, it } from 'vitest';
+import { createPoller } from '../../app/lib/poller.js';
+
+/** A poller over hand-driven time and timers; each run waits until the test resolves it. */
+function harness({ intervalMs = 1000 } = {}) {
+  const h = {
+    t: 0,
+    hidden: false,
+    timers: /** @type {{fn: () => void, at: number}[]} */ ([]),
+    pending: /** @type {(() => void)[]} */ ([]),
+    runs: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+  };
+  h.poller = createPoller({
+    intervalMs,
+    hidden: () => h.hidden,
+    now: () => h.t,
+    setTimer: (fn, ms) => h.timers.push({ fn, at: h.t + ms }),
+    run: () =>
+      new Promise((resolve) => {
+        h.runs++;
+        h.inFlight++;
+        h.maxInFlight = Math.max(h.maxInFlight, h.inFlight);
+        h.pending.push(() => {
+          h.inFlight--;
+          resolve();
+        });
+      }),
+  });
+  /** Ends the run in flight and lets the loop schedule the next one. */
+  h.finish = async (tookMs = 0) => {
+    h.t += tookMs;
+    h.pending.shift()();
+    await new Promise((r) => setTimeout(r, 0));
+  };
+  /** Fires the earliest timer. */
+  h.fire = () => {
+    h.timers.sort((a, b) => a.at - b.at);
+    const next = h.timers.shift();
+    h.t = Math.max(h.t, next.at);
+    next.fn();
+  };
+  return h;
+}
+
+describe('poller', () => {
+  it('a tab switch while a poll is in flight starts no second loop', async () => {
+    const h = harness();
+    expect(h.poller.start()).toBe(true);
+    expect(h.poller.running).toBe(true);
+    // hidden then visible again while the fetch is still out: no timer exists yet
+    h.hidden = true;
+    h.hidden = false;
+    expect(h.poller.start()).toBe(false);
+    expect(h.poller.start()).toBe(false);
+    expect(h.runs).toBe(1);
+    await h.finish(200);
+    expect(h.timers).toHaveLength(1);
+    expect(h.timers[0].at).toBe(1000); // one interval after the run started
+    // visible again while the next poll is scheduled: still one loop
+    expect(h.poller.start()).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      h.fire();
+      expect(h.poller.start()).toBe(false);
+      await h.finish(100);
+    }
+    expect(h.runs).toBe(6);
+    expect(h.maxInFlight).toBe(1);
+    expect(h.timers).toHaveLength(1);
+  });
+
+  it('stops scheduling while hidden and restarts once when visible', async () => {
+    const h = harness();
+    h.poller.start();
+    h.hidden = true;
+    await h.finish(10);
+    expect(h.timers).toHaveLength(0);
+    expect(h.poller.running || h.poller.scheduled).toBe(false);
+    h.hidden = false;
+    expect(h.poller.start()).toBe(true);
+    expect(h.poller.start()).toBe(false);
+    expect(h.runs).toBe(2);
+    expect(h.maxInFlight).toBe(1);
+  });
+
+  it('a poll longer than the interval is followed at once; a throwing run does not end the loop', async () => {
+    const h = harness();
+    h.poller.start();
+    await h.finish(1500);
+    expect(h.timers[0].at - h.t).toBe(0);
+    let calls = 0;
+    const timers = [];
+    const p = createPoller({
+      intervalMs: 1000,
+      now: () => 0,
+      setTimer: (fn, ms) => timers.push(ms),
+      run: () => {
+        calls++;
+        throw new Error('boom');
+      },
+    });
+    p.start();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(calls).toBe(1);
+    expect(timers).toEqual([1000]);
+    expect(p.running).toBe(false);
+  });
+});
