@@ -24,6 +24,7 @@ const CLI: Conventions = Conventions {
             "[possible values: direct, batched]",
         ),
         (&["--retention", "7x"], "expected a duration such as 7d"),
+        (&["--retention", "5000000d"], "at most 1000 years"),
         (&["--maintenance-interval", "0"], "must be longer than 0"),
         (
             &["--maintenance-delete-batch", "0"],

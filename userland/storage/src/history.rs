@@ -102,10 +102,20 @@ impl TierInfo {
             .map(Duration::from_secs)
     }
 
-    /// The oldest instant the tier still covers at `now`; `None` = forever.
+    /// The oldest instant the tier still covers at `now`; `None` = forever (also for a
+    /// keep so long that now − keep is no date, which no flag writes but anyone may
+    /// store in `history_tiers`).
     pub fn oldest_kept(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        self.keep().map(|k| now - k)
+        self.keep().and_then(|k| checked_before(now, k))
     }
+}
+
+/// `now − d`, or `None` when that is no date the time crate can hold (years beyond
+/// ±9999): callers read `None` as "no bound" rather than panic on a huge duration.
+pub fn checked_before(now: OffsetDateTime, d: Duration) -> Option<OffsetDateTime> {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| now.checked_sub(d))
 }
 
 /// Minimum, mean and maximum of one metric over a bucket.

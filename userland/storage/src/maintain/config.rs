@@ -28,10 +28,16 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// A length of time as the retention and interval flags write it: whole numbers with a
 /// unit, largest first (`7d`, `36h`, `1h30m`, `90s`, `250ms`), or `0` (for retention:
-/// forever). Units: `d`, `h`, `m`, `s`, `ms`. Displays in the same syntax, so clap shows
-/// defaults as `7d`.
+/// forever). Units: `d`, `h`, `m`, `s`, `ms`. At most [`HumanDuration::MAX`] (1,000
+/// years): instants are computed as now − duration, and the time crate's dates end at
+/// ±9999 years. Displays in the same syntax, so clap shows defaults as `7d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// The longest duration accepted: 1,000 years of 365 days (`365000d`).
+    pub const MAX: Duration = Duration::from_secs(1_000 * 365 * 86_400);
+}
 
 impl FromStr for HumanDuration {
     type Err = String;
@@ -71,7 +77,14 @@ impl FromStr for HumanDuration {
                 .and_then(|v| total.checked_add(v))
                 .ok_or_else(err)?;
         }
-        Ok(HumanDuration(Duration::from_millis(total)))
+        let d = Duration::from_millis(total);
+        if d > HumanDuration::MAX {
+            return Err(format!(
+                "{s:?} is too long: at most 1000 years ({})",
+                HumanDuration(HumanDuration::MAX)
+            ));
+        }
+        Ok(HumanDuration(d))
     }
 }
 
@@ -210,9 +223,13 @@ mod tests {
             " 7d",
             "0s0",
             "99999999999999999d",
+            "5000000d",
+            "365001d",
         ] {
             assert!(d(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(d("365000d"), Ok(HumanDuration::MAX));
+        assert!(d("5000000d").unwrap_err().contains("at most 1000 years"));
         for (dur, text) in [
             (Duration::from_secs(7 * 86_400), "7d"),
             (Duration::from_secs(36 * 3600), "1d12h"),

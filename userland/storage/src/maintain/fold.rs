@@ -16,7 +16,7 @@
 
 use super::config::MaintainConfig;
 use crate::error::StorageError;
-use crate::history::{RollupRow, Tier, replace_rollup_rows, rollup_columns};
+use crate::history::{RollupRow, Tier, checked_before, replace_rollup_rows, rollup_columns};
 use crate::rollup::{self, BucketKey, RawPoint};
 use crate::row::{LenientTime, MIN_READABLE_TIME, readable_time, to_db_time};
 use crate::schema::{history_tiers, samples};
@@ -85,7 +85,12 @@ type RawRecord = (
 /// (None: any): see [`MaintainConfig::recompute_margin`]. `keep` is the retention of
 /// the tier's *source* rows (raw for minutes, minutes for hours).
 fn recompute_floor(now: OffsetDateTime, keep: std::time::Duration) -> Option<PrimitiveDateTime> {
-    (!keep.is_zero()).then(|| to_db_time(now - keep + MaintainConfig::recompute_margin(keep)))
+    if keep.is_zero() {
+        return None;
+    }
+    checked_before(now, keep)
+        .and_then(|t| t.checked_add(MaintainConfig::recompute_margin(keep).try_into().ok()?))
+        .map(to_db_time)
 }
 
 /// Runs one fold step at `now`.
@@ -95,14 +100,15 @@ pub async fn fold_step(
     now: OffsetDateTime,
 ) -> Result<FoldStep, StorageError> {
     let old = watermark(db).await?;
-    let upto = to_db_time(now - config.settle);
-    if old.is_some_and(|w| w >= upto) {
+    let upto = checked_before(now, config.settle).map(to_db_time);
+    // A settle delay longer than all dates: nothing is ever settled.
+    let Some(upto) = upto.filter(|u| old.is_none_or(|w| w < *u)) else {
         return Ok(FoldStep {
             watermark: old,
             caught_up: true,
             ..FoldStep::default()
         });
-    }
+    };
     // The first step (no watermark) starts at the first readable time, so that a stored
     // value no read can render is never taken as a watermark.
     let mut lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));

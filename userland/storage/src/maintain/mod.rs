@@ -37,7 +37,7 @@ pub use config::{HumanDuration, MaintainConfig};
 pub use fold::FoldStep;
 
 use crate::error::StorageError;
-use crate::history::Tier;
+use crate::history::{Tier, checked_before};
 use crate::row::to_db_time;
 use crate::schema::history_tiers;
 use crate::{Database, DatabaseUrl, PoolOptions, with_conn};
@@ -306,7 +306,13 @@ impl Maintainer {
             if keep.is_zero() {
                 continue;
             }
-            let mut cutoff = to_db_time(now - keep);
+            // A keep longer than all dates (or before 1970) deletes nothing.
+            let Some(mut cutoff) = checked_before(now, keep)
+                .map(to_db_time)
+                .filter(|c| *c > crate::row::MIN_READABLE_TIME)
+            else {
+                continue;
+            };
             if tier == Tier::Raw {
                 // Never a raw row that is not folded yet.
                 match watermark {

@@ -405,3 +405,36 @@ async fn retention_deletes_only_what_is_old_and_folded_in_batches() {
         assert_eq!(minutes[0].samples, 10, "{ctx}");
     }
 }
+
+/// Durations past what dates can hold are "no bound", never a panic (review item 3): a
+/// maintainer configured in code beyond `HumanDuration::MAX` keeps rows forever and
+/// writes the keep it can (`i64::MAX` seconds) into `history_tiers`, where a reader sees
+/// "forever"; a settle delay longer than all dates folds nothing.
+#[tokio::test]
+async fn huge_durations_mean_no_bound_and_never_panic() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let now = OffsetDateTime::now_utc();
+        let ago = now - time::Duration::hours(2);
+        let row = raw(&mut Rng::new(9), "huge-1", "vm-1", ago, ago);
+        insert_samples(db, vec![row]).await.unwrap();
+        let mut cfg = test_config("huge");
+        cfg.keep_raw = Duration::MAX;
+        cfg.keep_1m = Duration::from_secs(u64::MAX / 2);
+        cfg.keep_1h = Duration::from_secs(i64::MAX as u64);
+        let p = pass(&maintainer(db, cfg.clone())).await;
+        assert_eq!(p.folded_rows, 1, "{ctx}: {p:?}");
+        assert!(p.deleted.iter().all(|d| d.rows == 0), "{ctx}: {p:?}");
+        for info in history::tiers(db).await.unwrap() {
+            assert_eq!(info.keep_seconds, i64::MAX, "{ctx}");
+            assert_eq!(info.oldest_kept(now), None, "{ctx}: {info:?}");
+        }
+        cfg.settle = Duration::MAX;
+        let late = raw(&mut Rng::new(10), "huge-2", "vm-1", ago, now);
+        insert_samples(db, vec![late]).await.unwrap();
+        let p = pass(&maintainer(db, cfg)).await;
+        assert_eq!(p.folded_rows, 0, "{ctx}: {p:?}");
+        assert_eq!(stored(db, Tier::Minute).await[0].samples, 1, "{ctx}");
+    }
+}
