@@ -171,13 +171,20 @@ impl MaintainConfig {
     /// recompute it: its source rows near the edge may already be deleted (rows are
     /// deleted by `received_at`, buckets are by `collected_at`), and a recompute from
     /// part of them would replace a complete row with a partial one. One hour, or a
-    /// quarter of the retention when that is shorter; zero when kept forever.
+    /// quarter of the retention when that is shorter — but never less than the
+    /// `collected_at` skew validation allows (a row may be collected up to
+    /// `MAX_FUTURE_SKEW`, 5 minutes, after it is received, so a minute that starts less
+    /// than that after the delete cutoff may have lost rows); zero when kept forever.
     pub fn recompute_margin(keep: Duration) -> Duration {
         if keep.is_zero() {
-            Duration::ZERO
-        } else {
-            (keep / 4).min(Duration::from_secs(3600))
+            return Duration::ZERO;
         }
+        let skew = Duration::from_secs(
+            procpulse_model::validate::MAX_FUTURE_SKEW
+                .whole_seconds()
+                .unsigned_abs(),
+        );
+        (keep / 4).min(Duration::from_secs(3600)).max(skew)
     }
 }
 
@@ -253,6 +260,8 @@ mod tests {
             m(Duration::from_secs(7 * 86_400)),
             Duration::from_secs(3600)
         );
-        assert_eq!(m(Duration::from_secs(60)), Duration::from_secs(15));
+        // Short retention: a quarter of it, but not under the 5-minute future skew.
+        assert_eq!(m(Duration::from_secs(60)), Duration::from_secs(300));
+        assert_eq!(m(Duration::from_secs(1800)), Duration::from_secs(450));
     }
 }
