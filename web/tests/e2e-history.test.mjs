@@ -247,6 +247,18 @@ describe('ranges and the fleet page against the real ingest + broadcaster (SQLit
       assert.equal(await other.getAttribute('#range-7d', 'aria-pressed'), 'true');
       assert.equal(historyRequests.at(-1).get('from'), '-7d');
       assert.equal(await other.inputValue('#host-select'), HOST);
+      // No ?host=: a fetched range shows the first host and asks for it once (review 10: the
+      // first frame fetched for no host and the page waited for another frame).
+      const asked = historyRequests.length;
+      await other.goto(`${broadcaster.base}/?range=24h`);
+      await other.waitForFunction((h) => window.__procpulse.history()?.host === h, HOST, { timeout: 10_000 });
+      const mine = historyRequests.slice(asked).filter((q) => q.get('from') === '-24h');
+      assert.deepEqual(mine.map((q) => q.get('host')), [HOST]);
+      // A relative end in the full duration grammar (review 12a): the page takes what the API takes.
+      await other.goto(`${broadcaster.base}/?host=${HOST}&from=-25h30m&to=-1h30m`);
+      await other.waitForFunction(() => window.__procpulse.history()?.tier === '1m', null, { timeout: 10_000 });
+      assert.deepEqual([historyRequests.at(-1).get('from'), historyRequests.at(-1).get('to')], ['-25h30m', '-1h30m']);
+      assert.equal(await other.isHidden('#page-errors'), true);
     } finally {
       await other.close();
     }

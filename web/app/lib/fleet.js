@@ -161,3 +161,6 @@ export function fleetSummary(rows) {
 
 /** How often the fleet page polls `/api/v1/fleet` (ms): the agents' usual interval. */
 export const FLEET_POLL_MS = 1000;
+
+/** How long one fleet poll may wait for its answer (ms); a poll that fails is retried next interval. */
+export const FLEET_TIMEOUT_MS = 5000;

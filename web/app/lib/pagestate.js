@@ -105,3 +105,19 @@ export function hostLink(host, base = '') {
 export function fleetLink(base = '') {
   return writeState({ view: 'fleet', host: null, range: preset(DEFAULT_PRESET) }, base);
 }
+
+/**
+ * The host the host view shows: the one asked for (`?host=` or the selector) when the live feed
+ * knows it or the range is fetched (a host's rollups outlive it in the feed), else the first
+ * host the feed knows, else null. The page calls this once per frame and fetches a fetched
+ * range for exactly this host (review 10: it once fetched for the previous one).
+ * @param {string|null} wanted
+ * @param {boolean} live the range is drawn from the WebSocket
+ * @param {{has(name: string): boolean}} known hosts the live feed holds
+ * @param {string[]} names the same, in name order
+ * @returns {string|null}
+ */
+export function shownHost(wanted, live, known, names) {
+  if (wanted && (!live || known.has(wanted))) return wanted;
+  return names[0] ?? null;
+}

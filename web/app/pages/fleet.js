@@ -5,9 +5,10 @@
 // hidden; lib/poller.js keeps it to one loop (never two polls at once).
 
 import { setText } from '../lib/dom.js';
-import { FLEET_POLL_MS, parseFleet } from '../lib/fleet.js';
+import { FLEET_POLL_MS, FLEET_TIMEOUT_MS, parseFleet } from '../lib/fleet.js';
 import { hostLink } from '../lib/pagestate.js';
 import { createPoller } from '../lib/poller.js';
+import { fetchJson } from '../lib/request.js';
 import { errorText } from '../lib/rollup.js';
 import { apiUrl, wsUrl } from '../lib/url.js';
 import { createFleetView } from '../views/fleet.js';
@@ -36,9 +37,8 @@ export function startFleetPage() {
   async function poll() {
     stats.polls++;
     try {
-      const res = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
-      const body = await res.json().catch(() => null);
-      if (!res.ok) throw new Error(errorText(res.status, body));
+      const { ok, status, body } = await fetchJson(url, { timeoutMs: FLEET_TIMEOUT_MS });
+      if (!ok) throw new Error(errorText(status, body));
       const t1 = performance.now();
       const f = parseFleet(body);
       view.update(f.rows);

@@ -16,9 +16,10 @@
 import { Connection } from '../lib/connection.js';
 import { setText } from '../lib/dom.js';
 import { formatAge, formatPct } from '../lib/format.js';
-import { readState, writeState } from '../lib/pagestate.js';
+import { readState, shownHost, writeState } from '../lib/pagestate.js';
 import { bounds, historyParams, isLive, liveWindowSeconds, rangeLabel, REFRESH_MS, refreshes, sameRange } from '../lib/range.js';
 import { tail } from '../lib/ring.js';
+import { fetchJson, singleFlight } from '../lib/request.js';
 import { errorText, nextPage, parseHistoryAnswer, seriesFromAnswer } from '../lib/rollup.js';
 import { Store } from '../lib/store.js';
 import { applyLevel } from '../lib/thresholds.js';
@@ -126,13 +127,13 @@ export function startHostPage(initial) {
     const d = store.takeDirty();
     const live = isLive(range);
     const names = store.hostNames();
-    const next = wanted && (live ? store.hosts.has(wanted) : true) ? wanted : (names[0] ?? null);
+    const next = shownHost(wanted, live, store.hosts, names);
     if (next !== selected) {
       hostChanged = true;
       if (range.kind === 'preset' && range.key === '1h' && next !== null) void backfillHour(next);
     }
-    if (!live && next !== null && next !== historyHost) void loadHistory(false);
     selected = next;
+    if (!live && next !== null && next !== historyHost) void loadHistory(false, next);
     if (d.hostList || hostChanged) hosts.update(selected && !names.includes(selected) ? [...names, selected].sort() : names, selected);
     if (d.routes) split.update(store.routes);
     if (live && (hostChanged || (selected !== null && d.series.has(selected)))) {
@@ -216,12 +217,14 @@ export function startHostPage(initial) {
   }
 
   /**
-   * Fetches the range for the shown host and draws it. `quiet` (the periodic refresh) keeps the
-   * status text; either way the old charts stay until the new answer is drawn.
+   * Fetches the range for `host` (by default the one the view shows) and draws it. `quiet` (the
+   * periodic refresh) keeps the status text; either way the old charts stay until the new
+   * answer is drawn. Each request ends within the fetch deadline (lib/request.js).
+   * @param {boolean} quiet
+   * @param {string|null} [host]
    */
-  async function loadHistory(quiet) {
+  async function loadHistory(quiet, host = shownHost(wanted, false, store.hosts, store.hostNames())) {
     if (isLive(range)) return;
-    const host = wanted ?? selected;
     if (!host) {
       historyView.idle('waiting for a host…');
       return;
@@ -239,8 +242,8 @@ export function startHostPage(initial) {
     try {
       let merged = null;
       for (let page = 0; params && page < MAX_PAGES; page++) {
-        const res = await fetch(historyUrl(params), { cache: 'no-store', signal: ctl.signal });
-        const body = await res.json().catch(() => null);
+        const res = await fetchJson(historyUrl(params), { signal: ctl.signal });
+        const body = res.body;
         if (seq !== fetchSeq) return;
         if (!res.ok) {
           historyView.fail(errorText(res.status, body));
@@ -270,29 +273,24 @@ export function startHostPage(initial) {
     return u.href;
   }
 
-  let hourLoading = null;
   /**
    * 1 h: the socket's backfill is 15 minutes, so the hour's raw rows come from the history API
-   * (merged into the ring by id: nothing is plotted twice).
-   * @param {string} host
+   * (merged into the ring by id: nothing is plotted twice). One request per host at a time; a
+   * stalled one ends at the fetch deadline and frees the host for the next backfill.
    */
-  async function backfillHour(host) {
-    if (hourLoading === host) return;
-    hourLoading = host;
+  const backfillHour = singleFlight(async (/** @type {string} */ host) => {
     try {
-      const res = await fetch(historyUrl(historyParams(range, host)), { cache: 'no-store' });
+      const res = await fetchJson(historyUrl(historyParams(range, host)));
       if (!res.ok) return;
-      const a = parseHistoryAnswer(await res.json());
+      const a = parseHistoryAnswer(res.body);
       if (a.samples && isLive(range)) {
         store.apply({ type: 'samples', samples: a.samples });
         schedule();
       }
     } catch {
       // the live tail still works; the hour fills up as it passes
-    } finally {
-      hourLoading = null;
     }
-  }
+  });
 
   // ---- the socket
 
@@ -311,20 +309,23 @@ export function startHostPage(initial) {
     },
   });
 
-  /** While the WebSocket is down, keep the newest row per host fresh through the REST API. */
-  async function restFallback() {
+  /**
+   * While the WebSocket is down, keep the newest row per host fresh through the REST API (one
+   * request at a time, each within the fetch deadline).
+   */
+  const latest = singleFlight(async (/** @type {'latest'} */ _key) => {
     try {
-      const res = await fetch(apiUrl(url, 'latest'), { cache: 'no-store' });
-      if (!res.ok || conn.live) return;
-      const body = await res.json();
-      if (Array.isArray(body?.samples) && !conn.live) {
+      const res = await fetchJson(apiUrl(url, 'latest'));
+      const body = res.body;
+      if (res.ok && !conn.live && Array.isArray(body?.samples)) {
         store.apply({ type: 'samples', samples: body.samples });
         schedule();
       }
     } catch {
       // the broadcaster is down altogether; the WebSocket retry will report it
     }
-  }
+  });
+  const restFallback = () => latest('latest');
 
   setInterval(() => {
     status.tick();

@@ -1,6 +1,6 @@
 // The page state in the URL: view, host, range; other parameters kept; bad values reported.
 import { describe, expect, it } from 'vitest';
-import { fleetLink, hostLink, readState, writeState } from '../../app/lib/pagestate.js';
+import { fleetLink, hostLink, readState, shownHost, writeState } from '../../app/lib/pagestate.js';
 import { preset } from '../../app/lib/range.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -66,5 +66,19 @@ describe('writeState', () => {
     expect(fleetLink('?host=h&range=24h&ws=%2Fx')).toBe('?view=fleet&ws=%2Fx');
     expect(hostLink('vm-9', '?view=fleet&ws=%2Fx')).toBe('?host=vm-9&ws=%2Fx');
     expect(hostLink('vm-9')).toBe('?host=vm-9');
+  });
+});
+
+describe('shownHost', () => {
+  const known = new Set(['a', 'b']);
+  it('the wanted host when the feed knows it or the range is fetched, else the first known', () => {
+    expect(shownHost('b', true, known, ['a', 'b'])).toBe('b');
+    expect(shownHost('gone', true, known, ['a', 'b'])).toBe('a');
+    expect(shownHost('gone', false, known, ['a', 'b'])).toBe('gone'); // rollups outlive the feed
+    // no ?host=: a fetched range shows (and fetches) the first host, not nothing (review 10)
+    expect(shownHost(null, false, known, ['a', 'b'])).toBe('a');
+    expect(shownHost(null, true, known, ['a', 'b'])).toBe('a');
+    expect(shownHost(null, false, new Set(), [])).toBeNull();
+    expect(shownHost('x', true, new Set(), [])).toBeNull();
   });
 });
