@@ -32,8 +32,10 @@ const BY_KEY = new Map(PRESETS.map((p) => [p.key, p]));
 
 /** Milliseconds per unit of a duration. */
 const UNIT_MS = Object.freeze({ d: 86_400_000n, h: 3_600_000n, m: 60_000n, s: 1_000n, ms: 1n });
-/** Largest duration in ms (the Rust parser's total is a u64 of milliseconds). */
+/** Largest sum while parsing, in ms (the Rust parser adds in a u64 of milliseconds). */
 const U64_MAX = 2n ** 64n - 1n;
+/** The longest duration accepted, in ms: 1,000 years of 365 days (`365000d`, HumanDuration::MAX). */
+export const MAX_DURATION_MS = 1000 * 365 * 86_400_000;
 /** 0001-01-01T00:00:00Z: the broadcaster refuses a relative time reaching before year 1. */
 const YEAR_1_MS = -62_135_596_800_000;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -62,7 +64,7 @@ export function isLive(r) {
  * `--retention` and the broadcaster's relative `from`/`to` read: `0`, or one or more
  * whole numbers (ASCII digits) each followed by a unit `d`, `h`, `m`, `s` or `ms` (`7d`,
  * `1h30m`, `250ms`; units may repeat and come in any order); no sign, spaces, fractions or
- * bare numbers; the total must fit a u64 of milliseconds.
+ * bare numbers; at most MAX_DURATION_MS (1,000 years).
  * @param {unknown} text
  * @returns {number|null}
  */
@@ -81,7 +83,7 @@ export function parseDuration(text) {
     if (total > U64_MAX) return null;
     rest = rest.slice(m[0].length);
   }
-  return Number(total);
+  return total > BigInt(MAX_DURATION_MS) ? null : Number(total);
 }
 
 /**
