@@ -266,6 +266,32 @@ describe('ranges and the fleet page against the real ingest + broadcaster (SQLit
     assert.equal(q.get('from'), '-6h');
   });
 
+  it('rollups lagging the range: the card says how far they go (complete_to)', async () => {
+    // The maintainer here keeps up, so the answer's complete_to is moved 3 h back on its way to
+    // the page; everything else is the broadcaster's real answer.
+    const other = await browser.context.newPage();
+    const stale = new Date(Date.now() - 3 * 3600_000).toISOString();
+    await other.route(
+      (u) => u.pathname === '/api/v1/history',
+      async (route) => {
+        const res = await route.fetch();
+        await route.fulfill({ response: res, json: { ...(await res.json()), complete_to: stale } });
+      },
+    );
+    try {
+      await other.goto(`${broadcaster.base}/?host=${HOST}&range=6h`);
+      await other.waitForSelector('#history-lag:not([hidden])', { timeout: 10_000 });
+      const d = new Date(Date.parse(stale));
+      const p = (n) => String(n).padStart(2, '0');
+      const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+      assert.equal(await other.textContent('#history-lag'), `rolled up to ${local}: the last 3 h of the range may be missing or partial`);
+      assert.equal(await other.evaluate(() => window.__procpulse.history()?.tier), '1m');
+      await other.screenshot({ path: join(LOG_DIR, 'range-lagging.png') });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('custom from/to: inputs → URL → request; refused ranges show the 422 naming the field', async () => {
     await page.click('#range-custom');
     assert.equal(await page.getAttribute('#range-custom', 'aria-expanded'), 'true');

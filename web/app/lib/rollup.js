@@ -3,10 +3,14 @@
 // `GET /api/v1/history` answers either raw rows (tier `raw`, the short ranges):
 //   {"tier":"raw","step_seconds":null,"from":"…","to":"…","samples":[row, …],"truncated":false}
 // or rolled-up points (tiers `1m`, `1h`):
-//   {"tier":"1m","step_seconds":120,"from":"…","to":"…","points":[{"host":"vm-1","t":"…Z","n":120,
+//   {"tier":"1m","step_seconds":120,"from":"…","to":"…","complete_to":"…" or null,
+//    "points":[{"host":"vm-1","t":"…Z","n":120,
 //     "cpu":[min,avg,max],"ram":[…],"swap":[…] or null,"load1":[…],"zombies_max":0,
 //     "disk_sleep_max":0,"cores":4,"source":"kmod"}, …],"truncated":false}
 // (points grouped by host in name order, oldest first; `next_host` when a page limit cut it).
+// `complete_to` is the rollups' watermark: rows received up to then are rolled up, so a range
+// ending later may be missing its newest part (maintenance lagging or off); null when nothing
+// is rolled up yet. `lagText` says so when it lags the range's end by over LAG_NOTE_MS.
 //
 // Both become one shape, `HistorySeries`: x in epoch seconds and, per metric, min / avg / max
 // columns (a raw row's value is all three). Where the data has a hole longer than
@@ -27,6 +31,9 @@ export const METRICS = Object.freeze([
 /** Tiers the API names. */
 export const TIERS = Object.freeze(['raw', '1m', '1h']);
 
+/** The page notes how far the rollups go when they end this long before the range does (ms). */
+export const LAG_NOTE_MS = 5 * 60_000;
+
 /** A hole longer than this many steps is drawn as a gap. */
 export const GAP_STEPS = 2;
 
@@ -45,7 +52,9 @@ const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
  * Checks the answer's envelope. Throws an Error saying what is wrong with it.
  * @param {any} body parsed JSON
  * @returns {{tier: string, step: number|null, fromMs: number, toMs: number, points: any[]|null,
- *   samples: any[]|null, truncated: boolean, nextHost: string|null}}
+ *   samples: any[]|null, truncated: boolean, nextHost: string|null, completeToMs: number|null|undefined}}
+ *   `completeToMs`: the rollups' watermark in ms; null when the answer says nothing is rolled
+ *   up yet; undefined when it does not say (raw rows, an older broadcaster, an unreadable time).
  */
 export function parseHistoryAnswer(body) {
   if (!body || typeof body !== 'object') throw new Error('history answer is not a JSON object');
@@ -65,7 +74,32 @@ export function parseHistoryAnswer(body) {
     samples,
     truncated: body.truncated === true,
     nextHost: typeof body.next_host === 'string' ? body.next_host : null,
+    completeToMs: completeTo(body.complete_to),
   };
+}
+
+/** @param {unknown} v `complete_to` @returns {number|null|undefined} */
+function completeTo(v) {
+  if (v === null) return null;
+  if (typeof v !== 'string') return undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * What the page says about rollups that do not reach the end of the range: '' when they do
+ * (within LAG_NOTE_MS), the answer is raw rows or does not say; else "rolled up to <time>" and
+ * how much of the range that leaves out.
+ * @param {{tier: string, completeToMs: number|null|undefined}} a a parsed answer
+ * @param {number} toMs the range's end
+ * @param {(ms: number) => string} timeText how a time is shown (local time on the page)
+ */
+export function lagText(a, toMs, timeText) {
+  if (a.tier === 'raw' || a.completeToMs === undefined || !Number.isFinite(toMs)) return '';
+  if (a.completeToMs === null) return 'nothing rolled up yet: is ingest running its maintenance (--no-maintenance)?';
+  const behind = toMs - a.completeToMs;
+  if (behind <= LAG_NOTE_MS) return '';
+  return `rolled up to ${timeText(a.completeToMs)}: the last ${durationText(behind / 1000)} of the range may be missing or partial`;
 }
 
 /** `[min, avg, max]` of a point's metric, or nulls. */

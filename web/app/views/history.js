@@ -2,13 +2,14 @@
 // an average line with a min–max band (uPlot `bands`), over the whole requested span, with the
 // tier and step the broadcaster chose. New data replaces the old in place (setData), so a
 // periodic refresh never blanks the charts; a failed request leaves the last charts up and says
-// why.
+// why. When the rollups end well before the range does (maintenance lagging or off, the
+// answer's `complete_to`), a line says how far they go.
 
 import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { el, setText } from '../lib/dom.js';
 import { formatCount } from '../lib/format.js';
 import { localText } from '../lib/range.js';
-import { bandData, bandsOption, hasValues, METRICS, peak, tierText } from '../lib/rollup.js';
+import { bandData, bandsOption, hasValues, lagText, METRICS, peak, tierText } from '../lib/rollup.js';
 
 const HEIGHT = 180;
 const COLORS = {
@@ -56,6 +57,9 @@ export function createHistoryView(card) {
   error.hidden = true;
   const summary = el('p', 'muted num', '');
   summary.id = 'history-summary';
+  const lag = el('p', 'history-lag', '');
+  lag.id = 'history-lag';
+  lag.hidden = true;
   const note = el(
     'p',
     'muted',
@@ -64,7 +68,7 @@ export function createHistoryView(card) {
   note.id = 'history-note';
   const grid = el('div', 'history-grid');
   grid.hidden = true; // until the first answer: empty axes would only show the epoch
-  card.append(status, error, summary, grid, note);
+  card.append(status, error, lag, summary, grid, note);
 
   /** Requested span, epoch seconds (the x scale shows all of it even where data is missing). */
   let xr = [0, 1];
@@ -161,6 +165,9 @@ export function createHistoryView(card) {
       if (s.samples) parts.push(`${formatCount(s.samples)} samples`);
       if (a.truncated) parts.push('answer cut short by the server');
       setText(summary, parts.join(' · '));
+      const behind = lagText(a, to, localText);
+      setText(lag, behind);
+      lag.hidden = behind === '';
       shown = what;
       setText(status, `${what} · ${localText(from)} → ${localText(to)} · fetched ${new Date().toLocaleTimeString('en-GB')}`);
     },

@@ -8,6 +8,8 @@ import {
   hasValues,
   medianGap,
   nextPage,
+  LAG_NOTE_MS,
+  lagText,
   parseHistoryAnswer,
   peak,
   seriesFromAnswer,
@@ -35,6 +37,15 @@ describe('parseHistoryAnswer', () => {
     expect([a.tier, a.step, a.samples.length, a.points]).toEqual(['raw', null, 1, null]);
     expect(a.fromMs).toBeNaN();
     expect(parseHistoryAnswer({ samples: [], truncated: false }).tier).toBe('raw');
+  });
+
+  it('complete_to: a time, null (nothing rolled up), or not said', () => {
+    const at = '2026-11-23T09:59:20Z';
+    expect(parseHistoryAnswer({ ...rollupAnswer({}), complete_to: at }).completeToMs).toBe(Date.parse(at));
+    expect(parseHistoryAnswer({ ...rollupAnswer({}), complete_to: null }).completeToMs).toBeNull();
+    expect(parseHistoryAnswer(rollupAnswer({})).completeToMs).toBeUndefined();
+    expect(parseHistoryAnswer({ ...rollupAnswer({}), complete_to: 'soon' }).completeToMs).toBeUndefined();
+    expect(parseHistoryAnswer({ tier: 'raw', samples: [] }).completeToMs).toBeUndefined();
   });
 
   it('refuses what is not an answer', () => {
@@ -142,5 +153,30 @@ describe('paging, texts, errors', () => {
     expect(errorText(422, { error: { message: 'span over 400 days', field: 'to' } })).toBe('422: to: span over 400 days');
     expect(errorText(503, { error: { message: 'database unavailable' } })).toBe('503: database unavailable');
     expect(errorText(500, null)).toBe('HTTP 500');
+  });
+});
+
+describe('lagText: rollups that stop before the range ends', () => {
+  const TO = Date.UTC(2026, 10, 23, 12, 0, 0);
+  const iso = (ms) => new Date(ms).toISOString();
+  const ans = (tier, completeToMs) => ({ tier, completeToMs });
+  it('silent within 5 minutes, for raw rows, and when the answer does not say', () => {
+    expect(LAG_NOTE_MS).toBe(300_000);
+    expect(lagText(ans('1m', TO - 30_000), TO, iso)).toBe('');
+    expect(lagText(ans('1m', TO - LAG_NOTE_MS), TO, iso)).toBe('');
+    expect(lagText(ans('1h', TO + 60_000), TO, iso)).toBe(''); // ahead of a range in the past
+    expect(lagText(ans('raw', TO - 86400_000), TO, iso)).toBe('');
+    expect(lagText(ans('1m', undefined), TO, iso)).toBe('');
+    expect(lagText(ans('1m', TO - 3600_000), NaN, iso)).toBe('');
+  });
+
+  it('says how far the rollups go and how much of the range that leaves out', () => {
+    expect(lagText(ans('1m', TO - LAG_NOTE_MS - 1000), TO, iso)).toBe(
+      'rolled up to 2026-11-23T11:54:59.000Z: the last 5 min of the range may be missing or partial',
+    );
+    expect(lagText(ans('1h', TO - 3 * 3600_000), TO, iso)).toBe(
+      'rolled up to 2026-11-23T09:00:00.000Z: the last 3 h of the range may be missing or partial',
+    );
+    expect(lagText(ans('1m', null), TO, iso)).toMatch(/^nothing rolled up yet/);
   });
 });
