@@ -2,8 +2,8 @@
 //! backends through `procpulse_storage::with_conn!`).
 //!
 //! Every query is bounded: pages by [`PAGE_ROWS`], history loads by [`HISTORY_LOAD_ROWS`]
-//! per host. The tiers' retention (`history_tiers`, read through
-//! `procpulse_storage::history::tiers`) is cached for [`TIERS_MAX_AGE`].
+//! per host. The tiers' retention and rollup watermark (`history_tiers`, read through
+//! `procpulse_storage::history::tiers`) are cached for [`TIERS_MAX_AGE`].
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use procpulse_storage::{Database, StorageError, with_conn};
 use time::OffsetDateTime;
 
 use crate::row::Row;
-use crate::tiers::Keeps;
+use crate::tiers::Tiers;
 
 /// Rows per poll query; the poller asks again at once while a page comes back full.
 pub const PAGE_ROWS: i64 = 1000;
@@ -26,14 +26,15 @@ pub const PAGE_ROWS: i64 = 1000;
 /// the most rollup rows a host loads (a range of [`crate::tiers::MAX_SPAN`] holds fewer).
 pub const HISTORY_LOAD_ROWS: i64 = 20_000;
 /// How long the tiers read from `history_tiers` are reused: ingest writes them at its
-/// start, so a change of `--retention` reaches the broadcaster within a minute.
+/// start, so a change of `--retention` reaches the broadcaster within a minute; the
+/// rollup watermark an answer reports (`complete_to`) is at most this old.
 pub const TIERS_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Read access to the samples of one database.
 #[derive(Debug, Clone)]
 pub struct Feed {
     db: Database,
-    keeps: Arc<Mutex<Option<(Instant, Keeps)>>>,
+    tiers: Arc<Mutex<Option<(Instant, Tiers)>>>,
 }
 
 fn decode(rows: Vec<SampleRow>) -> Vec<Row> {
@@ -58,31 +59,31 @@ impl Feed {
     pub fn new(db: Database) -> Self {
         Feed {
             db,
-            keeps: Arc::new(Mutex::new(None)),
+            tiers: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// How long each tier keeps its rows, from `history_tiers`, read at most once per
-    /// [`TIERS_MAX_AGE`]. When the read fails, the last value read is used (with a
-    /// warning); without one the error is returned.
-    pub async fn keeps(&self) -> Result<Keeps, StorageError> {
-        let cached = *self.keeps.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, keeps)) = cached {
+    /// How long each tier keeps its rows and how far the rollups are complete, from
+    /// `history_tiers`, read at most once per [`TIERS_MAX_AGE`]. When the read fails,
+    /// the last value read is used (with a warning); without one the error is returned.
+    pub async fn tiers(&self) -> Result<Tiers, StorageError> {
+        let cached = *self.tiers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, tiers)) = cached {
             if at.elapsed() < TIERS_MAX_AGE {
-                return Ok(keeps);
+                return Ok(tiers);
             }
         }
         match procpulse_storage::history::tiers(&self.db).await {
-            Ok(tiers) => {
-                let keeps = Keeps::from_tiers(&tiers);
-                *self.keeps.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((Instant::now(), keeps));
-                Ok(keeps)
+            Ok(rows) => {
+                let tiers = Tiers::from_tiers(&rows);
+                *self.tiers.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((Instant::now(), tiers));
+                Ok(tiers)
             }
             Err(error) => match cached {
-                Some((_, keeps)) => {
+                Some((_, tiers)) => {
                     tracing::warn!(%error, "Cannot read history_tiers; using the last value");
-                    Ok(keeps)
+                    Ok(tiers)
                 }
                 None => Err(error),
             },

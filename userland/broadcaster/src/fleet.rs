@@ -93,7 +93,11 @@ pub fn is_stale(
     let every = interval.map_or(UNKNOWN_INTERVAL, |s| {
         Duration::seconds_f64(s).max(MIN_INTERVAL)
     });
-    now - last_seen > every * stale_after_intervals
+    // A gap of centuries times a large count passes Duration's range: never stale then
+    // (counts past i32::MAX, which the flag's 1..=1000 never gives, count as i32::MAX).
+    every
+        .checked_mul(i32::try_from(stale_after_intervals).unwrap_or(i32::MAX))
+        .is_some_and(|after| now - last_seen > after)
 }
 
 /// Every host's newest state.
@@ -282,6 +286,10 @@ mod tests {
         assert!(is_stale(after(30.1), seen, None, 3));
         // A host whose clock runs ahead is not stale.
         assert!(!is_stale(T0, after(100.0), Some(1.0), 3));
+        // An interval of millennia times the largest count overflows: not stale, no panic.
+        let far = datetime!(9999-12-31 00:00:00 UTC);
+        assert!(!is_stale(far, T0, Some(2.5e11), u32::MAX));
+        assert!(is_stale(far, T0, Some(1.0), u32::MAX));
     }
 
     #[test]

@@ -3,15 +3,24 @@
 //!
 //! The query is parsed by [`crate::query`]; the tier is chosen by
 //! [`crate::tiers::choose`] from what `history_tiers` says is kept (cached, see
-//! [`Feed::keeps`]). Answers:
+//! [`Feed::tiers`]). Answers:
 //!
 //! - raw rows (spans up to an hour): `{"tier":"raw","step_seconds":null,"from":"…",
 //!   "to":"…","samples":[wire rows…],"truncated":false}`, at most
 //!   [`MAX_POINTS`] rows a host (evenly spread, always with the newest) and
 //!   [`crate::history::MAX_HOST_BYTES`];
-//! - rollups: `{"tier":"1m","step_seconds":120,"from":"…","to":"…","points":[…],
-//!   "truncated":false}`, at most [`MAX_ROLLUP_POINTS`] points a host (consecutive
-//!   buckets merged, [`crate::points`]); `step_seconds` is after merging.
+//! - rollups: `{"tier":"1m","step_seconds":120,"from":"…","to":"…",
+//!   "complete_to":"…","points":[…],"truncated":false}`, at most [`MAX_ROLLUP_POINTS`]
+//!   points a host (consecutive buckets merged, [`crate::points`]); `step_seconds` is
+//!   after merging. `complete_to` is the rollups' watermark (`history_tiers.rolled_up_to`
+//!   of the raw tier, read at most [`crate::feed::TIERS_MAX_AGE`] before): every raw row
+//!   received up to it is in the points; later ones may be missing (the maintainer
+//!   folds rows about half a minute after they arrive, and not at all while stopped), so
+//!   a range ending after it may be incomplete. `null`: nothing rolled up yet.
+//!
+//! `from` and `to` are the range asked for. Without a `to`, rows and buckets collected
+//! up to [`procpulse_model::validate::MAX_FUTURE_SKEW`] after it are included too
+//! ([`HistoryQuery::read_to`]: hosts whose clocks run ahead).
 //!
 //! Hosts in name order, each host's rows oldest first. Every read is bounded: hosts by
 //! [`MAX_PAGE_HOSTS`] per page and [`MAX_HOST_PROBES`] tried (found by index seeks, not
@@ -58,23 +67,29 @@ pub struct Page {
 
 impl Page {
     /// An empty page of `tier` for `[from, to)`, with points `step_seconds` apart
-    /// (`None` for raw rows).
+    /// (`None` for raw rows); rollup tiers say how far they are `complete_to` (ignored
+    /// for raw rows).
     pub fn new(
         tier: Tier,
         step_seconds: Option<i64>,
         from: OffsetDateTime,
         to: OffsetDateTime,
+        complete_to: Option<OffsetDateTime>,
     ) -> Self {
         let time = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
         let step = step_seconds.map_or("null".to_owned(), |s| s.to_string());
-        let list = if tier == Tier::Raw {
-            "samples"
+        let (complete, list) = if tier == Tier::Raw {
+            (String::new(), "samples")
         } else {
-            "points"
+            // A watermark outside years 0-9999 (no RFC 3339 text) is as good as none.
+            let at = complete_to
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .map_or("null".to_owned(), |t| format!("\"{t}\""));
+            (format!(r#""complete_to":{at},"#), "points")
         };
         Page {
             out: format!(
-                r#"{{"tier":"{}","step_seconds":{step},"from":"{}","to":"{}","{list}":["#,
+                r#"{{"tier":"{}","step_seconds":{step},"from":"{}","to":"{}",{complete}"{list}":["#,
                 tier.as_str(),
                 time(from),
                 time(to),
@@ -173,17 +188,25 @@ pub fn refusal(r: &Refusal, q: &HistoryQuery, now: OffsetDateTime) -> ApiError {
 
 /// Answers `q` at `now` from `feed`'s database (see the module docs).
 pub async fn answer(feed: &Feed, q: &HistoryQuery, now: OffsetDateTime) -> Result<String, Answer> {
-    let keeps = feed.keeps().await?;
-    let tier = tiers::choose(q.from, q.to, now, &keeps).map_err(|r| refusal(&r, q, now))?;
+    let stored = feed.tiers().await?;
+    let tier = tiers::choose(q.from, q.to, now, &stored.keeps).map_err(|r| refusal(&r, q, now))?;
     let db = feed.database();
+    // The tier is chosen for [from, to); what is read goes on to read_to (see the module
+    // docs), and the grouping covers that so no host passes MAX_ROLLUP_POINTS.
     let (read_from, grouping) = match tier.step() {
         None => (q.from, None),
         Some(step) => {
-            let g = tiers::grouping(q.from, q.to, step.as_secs() as i64);
+            let g = tiers::grouping(q.from, q.read_to, step.as_secs() as i64);
             (g.first_bucket, Some(g))
         }
     };
-    let mut page = Page::new(tier, grouping.map(|g| g.step_seconds), q.from, q.to);
+    let mut page = Page::new(
+        tier,
+        grouping.map(|g| g.step_seconds),
+        q.from,
+        q.to,
+        stored.complete_to,
+    );
     // The hosts: the one asked for, or every host of the tier's table in name order from
     // `from_host` on, found one index seek at a time (a scan for the distinct hosts with
     // rows in the range would read every row of the table); hosts without rows in the
@@ -203,15 +226,15 @@ pub async fn answer(feed: &Feed, q: &HistoryQuery, now: OffsetDateTime) -> Resul
         let (loaded, encoded) = match grouping {
             None => {
                 let rows = feed
-                    .host_rows(&host, q.from, Some(q.to), i64::MAX, limit)
+                    .host_rows(&host, q.from, Some(q.read_to), i64::MAX, limit)
                     .await?;
                 (rows.len(), raw_points(&rows))
             }
             Some(g) => {
-                let rows = rollups(db, tier, &host, read_from, q.to, limit).await?;
+                let rows = rollups(db, tier, &host, read_from, q.read_to, limit).await?;
                 let loaded = rows.len();
                 let step = g.step_seconds / g.k;
-                let points = crate::points::merge(rows, g.k, step);
+                let points = crate::points::merge(rows, g.k, step, q.from);
                 debug_assert!(points.len() as i64 <= MAX_ROLLUP_POINTS);
                 (loaded, points.iter().map(crate::points::to_json).collect())
             }
@@ -277,7 +300,7 @@ mod tests {
     }
 
     fn raw_page() -> Page {
-        Page::new(Tier::Raw, None, T - time::Duration::minutes(15), T)
+        Page::new(Tier::Raw, None, T - time::Duration::minutes(15), T, Some(T))
     }
 
     fn parse(page: Page, next: Option<&str>) -> serde_json::Value {
@@ -292,14 +315,25 @@ mod tests {
             serde_json::json!({"tier":"raw","step_seconds":null,"from":"2026-11-23T09:45:00Z",
                 "to":"2026-11-23T10:00:00Z","samples":[],"truncated":false})
         );
-        let mut page = Page::new(Tier::Minute, Some(120), T - time::Duration::hours(24), T);
+        let day = T - time::Duration::hours(24);
+        let at = T - time::Duration::seconds(40);
+        let mut page = Page::new(Tier::Minute, Some(120), day, T, Some(at));
         assert!(page.add(1, HISTORY_LOAD_ROWS, vec![r#"{"t":1}"#.to_owned()]));
         let v = parse(page, Some("vm-2"));
         assert_eq!(
             v,
             serde_json::json!({"tier":"1m","step_seconds":120,"from":"2026-11-22T10:00:00Z",
-                "to":"2026-11-23T10:00:00Z","points":[{"t":1}],"truncated":true,"next_host":"vm-2"})
+                "to":"2026-11-23T10:00:00Z","complete_to":"2026-11-23T09:59:20Z",
+                "points":[{"t":1}],"truncated":true,"next_host":"vm-2"})
         );
+        // Nothing rolled up yet: null (the key is always there on rollup tiers).
+        let v = parse(Page::new(Tier::Hour, Some(3_600), day, T, None), None);
+        assert!(v.as_object().unwrap().contains_key("complete_to"));
+        assert_eq!(v["complete_to"], serde_json::Value::Null);
+        assert_eq!(v["points"], serde_json::json!([]));
+        let far = datetime!(-0001-01-01 00:00:00 UTC);
+        let v = parse(Page::new(Tier::Hour, Some(3_600), day, T, Some(far)), None);
+        assert_eq!(v["complete_to"], serde_json::Value::Null);
     }
 
     #[test]
@@ -379,6 +413,7 @@ mod tests {
             host: None,
             from: T - time::Duration::days(800),
             to: T,
+            read_to: T,
             from_host: None,
             from_field: "since",
         };

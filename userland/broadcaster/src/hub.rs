@@ -63,6 +63,16 @@ pub struct HostSettings {
     pub fleet_max_age: Duration,
 }
 
+impl HostSettings {
+    /// At `now`, hosts last seen before this instant are forgotten: `host_ttl` before
+    /// `now`. `None`: none is (no ttl, or one reaching before the earliest date `time`
+    /// represents — a `--host-ttl` of a million years keeps every host).
+    pub fn forget_before(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let ttl = time::Duration::try_from(self.host_ttl?).ok()?;
+        now.checked_sub(ttl)
+    }
+}
+
 impl Default for HostSettings {
     fn default() -> Self {
         HostSettings {
@@ -226,10 +236,9 @@ impl Hub {
     /// Forgets the hosts whose newest `received_at` is more than `--host-ttl` before
     /// `now` (the poller calls it once per poll); returns their names.
     pub fn evict(&self, now: OffsetDateTime) -> Vec<String> {
-        let Some(ttl) = self.settings.host_ttl else {
+        let Some(horizon) = self.settings.forget_before(now) else {
             return Vec::new();
         };
-        let horizon = now - ttl;
         let mut st = self.state();
         let gone = st.fleet.unseen_since(horizon);
         if gone.is_empty() {
@@ -394,6 +403,29 @@ mod tests {
         h.publish(&[row(1, "vm-1", 0)]);
         assert!(h.evict(at(1_000_000_000)).is_empty());
         assert_eq!(hello_hosts(&h.join().hello), vec!["vm-1".to_owned()]);
+    }
+
+    #[test]
+    fn a_ttl_beyond_the_representable_dates_forgets_nothing() {
+        // 5,000,000 days reach before year -9999; std's Duration::MAX does not even fit
+        // time's Duration. Neither may panic the poller: they keep every host.
+        for ttl in [Duration::from_secs(5_000_000 * 86_400), Duration::MAX] {
+            let (h, _) = hub_with(Some(ttl));
+            h.publish(&[row(1, "vm-1", 0)]);
+            let t0 = row(1, "vm-1", 0).received_at;
+            assert_eq!(h.settings().forget_before(t0), None);
+            assert!(h.evict(t0 + time::Duration::days(3_000)).is_empty());
+            assert_eq!(hello_hosts(&h.join().hello), vec!["vm-1".to_owned()]);
+        }
+        let day = HostSettings {
+            host_ttl: Some(Duration::from_secs(86_400)),
+            ..HostSettings::default()
+        };
+        let t = time::macros::datetime!(2026-11-23 10:00:00 UTC);
+        assert_eq!(
+            day.forget_before(t),
+            Some(time::macros::datetime!(2026-11-22 10:00:00 UTC))
+        );
     }
 
     #[test]

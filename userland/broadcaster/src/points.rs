@@ -5,7 +5,10 @@
 //! `{"host":"vm-1","t":"2026-11-23T10:00:00Z","n":120,"cpu":[min,avg,max],"ram":[…],
 //! "swap":[…] or null,"load1":[…],"zombies_max":0,"disk_sleep_max":0,"cores":4,"source":"kmod"}`:
 //! `t` is the start of the time the point covers (`step_seconds` long), `n` the raw rows
-//! it summarises. Merging `k` buckets is the maintainer's rule for an hour from its
+//! it summarises. The first point's `t` is never before the range's `from`: when its
+//! group starts earlier (groups are aligned to the epoch, and the bucket holding `from`
+//! is read whole) its `t` is `from` itself, so every `t` lies in `[from, to)`; its values
+//! still include the rows of that first bucket from before `from`. Merging `k` buckets is the maintainer's rule for an hour from its
 //! minutes: the minimum of the minimums, the maximum of the maximums and the mean
 //! weighted by each bucket's rows (`n`); `cores` and `source` are the newest bucket's.
 //! Swap is merged over the buckets that had swap, weighted by their `n` too, and is
@@ -21,19 +24,25 @@ use time::OffsetDateTime;
 /// consecutive buckets aligned to multiples of `k × step` since the Unix epoch, by the
 /// maintainer's own rule for an hour from its minutes
 /// ([`procpulse_storage::rollup::merge`]): each result's `bucket` is its group's start
-/// and `samples` the group's total. `k ≤ 1` returns the rows as they are.
-pub fn merge(rows: Vec<RollupRow>, k: i64, step: i64) -> Vec<RollupRow> {
-    if k <= 1 {
-        return rows;
+/// and `samples` the group's total. `k ≤ 1` leaves the rows as they are. Then the first
+/// point's `bucket` is raised to `from` when it starts before it (see the module docs).
+pub fn merge(rows: Vec<RollupRow>, k: i64, step: i64, from: OffsetDateTime) -> Vec<RollupRow> {
+    let mut points = if k <= 1 {
+        rows
+    } else {
+        let width = k * step;
+        let group = |r: &RollupRow| r.bucket.unix_timestamp().div_euclid(width);
+        rows.chunk_by(|a, b| group(a) == group(b))
+            .filter_map(|g| {
+                let t = OffsetDateTime::from_unix_timestamp(group(&g[0]) * width).ok()?;
+                rollup::merge(&g[0].host, to_db_time(t), g)
+            })
+            .collect()
+    };
+    if let Some(first) = points.first_mut() {
+        first.bucket = first.bucket.max(from);
     }
-    let width = k * step;
-    let group = |r: &RollupRow| r.bucket.unix_timestamp().div_euclid(width);
-    rows.chunk_by(|a, b| group(a) == group(b))
-        .filter_map(|g| {
-            let t = OffsetDateTime::from_unix_timestamp(group(&g[0]) * width).ok()?;
-            rollup::merge(&g[0].host, to_db_time(t), g)
-        })
-        .collect()
+    points
 }
 
 #[derive(Serialize)]
@@ -81,6 +90,8 @@ pub(crate) mod tests {
     use super::*;
     use time::macros::datetime;
 
+    const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+
     fn m(min: f64, avg: f64, max: f64) -> MinAvgMax {
         MinAvgMax { min, avg, max }
     }
@@ -110,7 +121,7 @@ pub(crate) mod tests {
             bucket(1, 20, 50.0, None),
             bucket(3, 30, 20.0, Some(7.0)),
         ];
-        let got = merge(rows.clone(), 2, 60);
+        let got = merge(rows.clone(), 2, 60, T0);
         assert_eq!(got.len(), 2);
         let a = &got[0];
         assert_eq!(a.bucket, datetime!(2026-11-23 10:00:00 UTC));
@@ -125,14 +136,41 @@ pub(crate) mod tests {
         assert_eq!(b.samples, 30);
         assert_eq!(b.cpu, rows[2].cpu);
         // k = 1 leaves the rows alone; no swap anywhere is null.
-        assert_eq!(merge(rows.clone(), 1, 60), rows);
+        assert_eq!(merge(rows.clone(), 1, 60, T0), rows);
         let none = merge(
             vec![bucket(0, 1, 1.0, None), bucket(1, 1, 1.0, None)],
             2,
             60,
+            T0,
         );
         assert_eq!(none[0].swap, None);
-        assert!(merge(Vec::new(), 5, 60).is_empty());
+        assert!(merge(Vec::new(), 5, 60, T0).is_empty());
+    }
+
+    #[test]
+    fn the_first_point_never_starts_before_from() {
+        let rows: Vec<_> = (0..6).map(|i| bucket(i, 10, 5.0, None)).collect();
+        // from inside minute 1: groups of 4 minutes start at 10:00 (before from) and 10:04.
+        let from = T0 + time::Duration::seconds(75);
+        let got = merge(rows[1..].to_vec(), 4, 60, from);
+        let ts: Vec<_> = got.iter().map(|p| p.bucket).collect();
+        assert_eq!(ts, [from, T0 + time::Duration::minutes(4)]);
+        assert_eq!(got[0].samples, 30, "the first bucket is read whole");
+        // k = 1: the bucket holding from starts before it, too.
+        let got = merge(rows[1..3].to_vec(), 1, 60, from);
+        assert_eq!(got[0].bucket, from);
+        assert_eq!(got[1].bucket, T0 + time::Duration::minutes(2));
+        // An aligned from leaves every start alone.
+        let aligned = T0 + time::Duration::minutes(1);
+        assert_eq!(
+            merge(rows[1..].to_vec(), 1, 60, aligned),
+            rows[1..].to_vec()
+        );
+        // A first group that starts after from (no rows at from) is not moved.
+        assert_eq!(
+            merge(rows[3..].to_vec(), 2, 60, from)[0].bucket,
+            T0 + time::Duration::minutes(2)
+        );
     }
 
     #[test]
@@ -142,7 +180,7 @@ pub(crate) mod tests {
         let rows: Vec<_> = (0..10)
             .map(|i| bucket(i, 60, f64::from(i as i32) * 3.0, Some(1.0)))
             .collect();
-        let got = merge(rows, 10, 60);
+        let got = merge(rows, 10, 60, T0);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].samples, 600);
         assert_eq!(got[0].cpu, m(-1.0, 13.5, 28.0));
@@ -150,7 +188,7 @@ pub(crate) mod tests {
         // A group without rows (never stored: every bucket has at least one) gives no
         // point.
         let zero = vec![bucket(0, 0, 10.0, None), bucket(1, 0, 20.0, None)];
-        assert!(merge(zero, 2, 60).is_empty());
+        assert!(merge(zero, 2, 60, T0).is_empty());
     }
 
     #[test]

@@ -38,16 +38,16 @@ pub struct Start {
     pub routes: (u64, u64),
 }
 
-/// Loads the starting state at `now`: cursor at the current max id, the history and the
-/// fleet up to it (hosts whose newest row was collected more than `host_ttl` before `now`
-/// are left out: they would be evicted at the first poll) and the route counts.
+/// Loads the starting state: cursor at the current max id, the history and the fleet up
+/// to it (hosts whose newest row was collected before `forget_before` are left out: they
+/// would be evicted at the first poll, see [`crate::hub::HostSettings::forget_before`])
+/// and the route counts.
 ///
 /// Runs the embedded migrations first (idempotent), so that a broadcaster started before
 /// any ingest finds the table.
 pub async fn load(
     feed: &Feed,
-    now: OffsetDateTime,
-    host_ttl: Option<Duration>,
+    forget_before: Option<OffsetDateTime>,
 ) -> Result<Start, StorageError> {
     feed.database().migrate().await?;
     let start = feed.max_id().await?;
@@ -57,7 +57,7 @@ pub async fn load(
         let Some(newest) = feed.newest_collected_at(&host, start).await? else {
             continue;
         };
-        if host_ttl.is_some_and(|ttl| newest < now - ttl) {
+        if forget_before.is_some_and(|horizon| newest < horizon) {
             continue;
         }
         for row in feed
@@ -109,7 +109,8 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let mut cursor = loop {
-        match load(&feed, OffsetDateTime::now_utc(), hub.settings().host_ttl).await {
+        let forget_before = hub.settings().forget_before(OffsetDateTime::now_utc());
+        match load(&feed, forget_before).await {
             Ok(start) => {
                 tracing::info!(
                     start_id = start.cursor.high(),

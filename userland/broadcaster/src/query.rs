@@ -5,7 +5,13 @@
 //! a span over [`MAX_SPAN`]. Whether the tiers still keep `from` is checked against the
 //! database's `history_tiers` afterwards ([`crate::tiers::choose`]), naming
 //! [`HistoryQuery::from_field`].
+//!
+//! Without `to` the range ends now, but what is read goes on to [`MAX_FUTURE_SKEW`]
+//! later ([`HistoryQuery::read_to`]): ingest accepts a `collected_at` up to that far
+//! ahead of its clock, so a host whose clock runs ahead would otherwise lose its newest
+//! rows from every "last N minutes" answer.
 
+use procpulse_model::validate::MAX_FUTURE_SKEW;
 use procpulse_service::ApiError;
 use time::OffsetDateTime;
 
@@ -23,8 +29,12 @@ pub struct HistoryQuery {
     pub host: Option<String>,
     /// Start of the range (inclusive): `from` or `since`; default [`WINDOW`] before `to`.
     pub from: OffsetDateTime,
-    /// End of the range (exclusive); default now.
+    /// End of the range (exclusive); default now. The tier and the span limits are
+    /// judged on `[from, to)`.
     pub to: OffsetDateTime,
+    /// End of what is read (exclusive): `to` when it was given, else [`MAX_FUTURE_SKEW`]
+    /// after it (rows of hosts whose clocks run ahead; see the module docs).
+    pub read_to: OffsetDateTime,
     /// Without `host`: start the page at this host name (the previous page's `next_host`).
     pub from_host: Option<String>,
     /// The parameter an error about the range's start names: `from` or `since` as
@@ -51,8 +61,9 @@ fn field_name(name: &str) -> String {
 
 /// Parses and checks the query at `now`: times are RFC 3339 (`T` or `t` between date and
 /// time), `now` or relative (`-15m`, `-24h`, `-7d`, `-30s`); `to` defaults to `now`,
-/// `from` to [`WINDOW`] before `to`; `from < to`; `to − from ≤` [`MAX_SPAN`]. An empty
-/// value counts as absent.
+/// `from` to [`WINDOW`] before `to`; `from < to`; `to − from ≤` [`MAX_SPAN`]; reads go
+/// on to [`MAX_FUTURE_SKEW`] after `to` when it was not given. An empty value counts as
+/// absent.
 pub fn parse_history_query(
     pairs: &[(String, String)],
     now: OffsetDateTime,
@@ -100,7 +111,12 @@ pub fn parse_history_query(
     let time = |field: &'static str, text: &str| {
         parse_time(text, now).map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}")))
     };
-    let to = get("to").map(|t| time("to", t)).transpose()?.unwrap_or(now);
+    let given_to = get("to").map(|t| time("to", t)).transpose()?;
+    let to = given_to.unwrap_or(now);
+    let read_to = match given_to {
+        Some(to) => to,
+        None => now.checked_add(MAX_FUTURE_SKEW).unwrap_or(now),
+    };
     let (from_field, from) = match (get("from"), get("since")) {
         (Some(f), _) => ("from", time("from", f)?),
         (None, Some(s)) => ("since", time("since", s)?),
@@ -125,6 +141,7 @@ pub fn parse_history_query(
         host,
         from,
         to,
+        read_to,
         from_host,
         from_field,
     })
@@ -155,6 +172,7 @@ mod tests {
                 host: None,
                 from: NOW - WINDOW,
                 to: NOW,
+                read_to: NOW + MAX_FUTURE_SKEW,
                 from_host: None,
                 from_field: "to",
             }
@@ -172,6 +190,13 @@ mod tests {
             (ok.from, ok.to, ok.from_field),
             (NOW - time::Duration::hours(24), NOW, "from")
         );
+        // `to` given (even as now): exactly up to it; not given: up to the skew ingest
+        // accepts in collected_at.
+        assert_eq!(ok.read_to, NOW);
+        let ok = parse_history_query(&q(&[("from", "-1h")]), NOW).unwrap();
+        assert_eq!((ok.to, ok.read_to), (NOW, NOW + time::Duration::minutes(5)));
+        let ok = parse_history_query(&q(&[("to", "")]), NOW).unwrap();
+        assert_eq!(ok.read_to, NOW + MAX_FUTURE_SKEW, "an empty to is absent");
         let ok = parse_history_query(
             &q(&[
                 ("from_host", "vm-2"),
@@ -183,6 +208,7 @@ mod tests {
         .unwrap();
         assert_eq!(ok.from_host.as_deref(), Some("vm-2"));
         assert_eq!(ok.to, NOW - time::Duration::seconds(30));
+        assert_eq!(ok.read_to, ok.to);
         // `to` alone: the window ends there.
         let ok = parse_history_query(&q(&[("to", "-1h")]), NOW).unwrap();
         assert_eq!(ok.from, NOW - time::Duration::hours(1) - WINDOW);
@@ -268,6 +294,7 @@ mod tests {
             match parse_history_query(&pairs, NOW) {
                 Ok(h) => {
                     prop_assert!(h.from < h.to && h.to - h.from <= MAX_SPAN);
+                    prop_assert!(h.read_to == h.to || h.read_to == NOW + MAX_FUTURE_SKEW);
                 }
                 Err(e) => {
                     prop_assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -58,7 +58,8 @@ mod tests {
             ("-", "relative time \"-\""),
             ("-15x", "got \"15x\""),
             ("-99999999999999999999d", "got"),
-            ("-999999999d", "before year 1"),
+            // Refused either as too long for a duration or as reaching before year 1.
+            ("-999999999d", "relative time \"-999999999d\""),
             ("+1h", "RFC 3339"),
             ("1h", "RFC 3339"),
             ("Now", "RFC 3339"),
@@ -69,5 +70,13 @@ mod tests {
             let e = parse_time(text, now).unwrap_err();
             assert!(e.contains(says), "{text:?}: {e}");
         }
+        // A valid duration reaching before year 1 is refused, not a panic.
+        let early = datetime!(0100-01-01 00:00:00 UTC);
+        let e = parse_time("-36600d", early).unwrap_err();
+        assert!(e.contains("before year 1"), "{e}");
+        assert_eq!(
+            parse_time("-1d", early),
+            Ok(datetime!(0099-12-31 00:00:00 UTC))
+        );
     }
 }

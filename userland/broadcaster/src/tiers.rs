@@ -8,6 +8,10 @@
 //! is inside what the tier keeps. [`grouping`] then merges rollup buckets into groups of
 //! `k` consecutive buckets (aligned to the Unix epoch) so a host never gets more than
 //! [`MAX_ROLLUP_POINTS`] points. Pure: `now` and the keeps are passed in.
+//!
+//! `keep_seconds` is whatever was written into the table: a keep reaching back before
+//! the earliest date `time` represents (year −9999) is no bound at all, like forever,
+//! rather than a panic of every request ([`horizon`]).
 
 use procpulse_storage::history::{Tier, TierInfo};
 use time::{Duration, OffsetDateTime};
@@ -24,6 +28,36 @@ pub const MINUTE_MAX_SPAN: Duration = Duration::hours(200);
 pub const MAX_SPAN: Duration = Duration::days(800);
 /// Most points a host gets from a rollup tier.
 pub const MAX_ROLLUP_POINTS: i64 = 1_000;
+
+/// `keep` before `now`: the oldest instant a tier keeping rows for `keep` still holds;
+/// `None` when that lies before the earliest representable date (no bound).
+pub fn horizon(now: OffsetDateTime, keep: Duration) -> Option<OffsetDateTime> {
+    now.checked_sub(keep)
+}
+
+/// What `history_tiers` says: how long each tier keeps its rows and how far the rollups
+/// are complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiers {
+    /// How long each tier keeps its rows.
+    pub keeps: Keeps,
+    /// The raw tier's `rolled_up_to`: every raw row received up to this instant is in
+    /// the minute and hour rollups (`None`: nothing rolled up yet).
+    pub complete_to: Option<OffsetDateTime>,
+}
+
+impl Tiers {
+    /// From the rows of `history_tiers` (see [`Keeps::from_tiers`]).
+    pub fn from_tiers(tiers: &[TierInfo]) -> Tiers {
+        Tiers {
+            keeps: Keeps::from_tiers(tiers),
+            complete_to: tiers
+                .iter()
+                .find(|i| i.tier == Tier::Raw)
+                .and_then(|i| i.rolled_up_to),
+        }
+    }
+}
 
 /// How long each tier keeps its rows (`None`: forever).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,16 +96,18 @@ impl Keeps {
     }
 
     /// The oldest instant any tier still holds at `now` (`None`: some tier keeps
-    /// forever).
+    /// forever, or longer than dates reach back: see [`horizon`]).
     pub fn oldest(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         let longest = [self.raw, self.minute, self.hour]
             .into_iter()
             .try_fold(Duration::ZERO, |acc, k| k.map(|k| acc.max(k)))?;
-        Some(now - longest)
+        horizon(now, longest)
     }
 
     fn holds(&self, tier: Tier, from: OffsetDateTime, now: OffsetDateTime) -> bool {
-        self.of(tier).is_none_or(|keep| from >= now - keep)
+        self.of(tier)
+            .and_then(|keep| horizon(now, keep))
+            .is_none_or(|oldest| from >= oldest)
     }
 }
 
@@ -245,6 +281,70 @@ mod tests {
             choose(ago(Duration::days(2)), NOW, NOW, &odd),
             Ok(Tier::Minute)
         );
+    }
+
+    #[test]
+    fn keeps_beyond_the_representable_dates_are_no_bound() {
+        // Anyone may write keep_seconds: 10^15 s (31.7 million years) and i64::MAX reach
+        // before year -9999, which `time` cannot represent; they bound nothing.
+        for huge in [1_000_000_000_000_000, i64::MAX] {
+            let info = |tier| TierInfo {
+                tier,
+                keep_seconds: huge,
+                rolled_up_to: None,
+            };
+            let k = Keeps::from_tiers(&[info(Tier::Raw), info(Tier::Minute), info(Tier::Hour)]);
+            assert_eq!(k.oldest(NOW), None, "{huge}");
+            let far = datetime!(-9999-01-01 00:00:00 UTC);
+            assert_eq!(
+                choose(far, far + Duration::minutes(15), NOW, &k),
+                Ok(Tier::Raw)
+            );
+            assert_eq!(
+                choose(ago(Duration::days(30)), NOW, NOW, &k),
+                Ok(Tier::Hour)
+            );
+            // One huge tier among ordinary ones: the ordinary ones still bound theirs.
+            let one = Keeps {
+                hour: k.hour,
+                ..defaults()
+            };
+            assert_eq!(one.oldest(NOW), None);
+            assert_eq!(
+                choose(
+                    ago(Duration::days(8)),
+                    ago(Duration::days(8) - Duration::minutes(15)),
+                    NOW,
+                    &one
+                ),
+                Ok(Tier::Minute)
+            );
+        }
+        assert_eq!(
+            horizon(NOW, Duration::days(1)),
+            Some(ago(Duration::days(1)))
+        );
+        assert_eq!(horizon(NOW, Duration::MAX), None);
+    }
+
+    #[test]
+    fn complete_to_is_the_raw_watermark() {
+        let at = datetime!(2026-11-23 09:58:00 UTC);
+        let rows = [
+            TierInfo {
+                tier: Tier::Raw,
+                keep_seconds: 3_600,
+                rolled_up_to: Some(at),
+            },
+            TierInfo {
+                tier: Tier::Minute,
+                keep_seconds: 0,
+                rolled_up_to: None,
+            },
+        ];
+        assert_eq!(Tiers::from_tiers(&rows).complete_to, Some(at));
+        assert_eq!(Tiers::from_tiers(&rows[1..]).complete_to, None);
+        assert_eq!(Tiers::from_tiers(&[]).complete_to, None);
     }
 
     #[test]

@@ -3,12 +3,18 @@
 //! `procpulse_storage::history::replace_rollups`), then the real broadcaster answers
 //! 15 minutes from raw rows, 24 hours from minute rollups merged two a point and 30 days
 //! from hour rollups, refuses ranges the tiers do not keep (read from `history_tiers`)
-//! with a 422 naming the field, and pages hosts.
+//! with a 422 naming the field, and pages hosts. Rollup answers carry the raw tier's
+//! `rolled_up_to` as `complete_to`; without a `to`, rows and buckets of a clock running
+//! up to 5 minutes ahead are included; every point's `t` is within `[from, read end)`;
+//! absurd `keep_seconds` in `history_tiers` answer instead of panicking.
 
 use std::time::Duration;
 
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use procpulse_storage::history::{MinAvgMax, RollupRow, Tier, replace_rollups};
+use procpulse_storage::row::to_db_time;
+use procpulse_storage::schema::history_tiers;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -51,8 +57,8 @@ fn buckets(host: &str, now: OffsetDateTime, step: i64, n: i64) -> Vec<RollupRow>
 }
 
 /// What the answer's points must be: the rows with `bucket` in [floor(from), to) merged
-/// in groups of `width` seconds aligned to the epoch — computed here independently of
-/// the broadcaster's code.
+/// in groups of `width` seconds aligned to the epoch, the first one's `t` no earlier than
+/// `from` — computed here independently of the broadcaster's code.
 fn expected(
     rows: &[RollupRow],
     from: OffsetDateTime,
@@ -90,7 +96,7 @@ fn expected(
             let newest = rs.last().unwrap();
             serde_json::json!({
                 "host": newest.host,
-                "t": OffsetDateTime::from_unix_timestamp(g * width).unwrap().format(&Rfc3339).unwrap(),
+                "t": OffsetDateTime::from_unix_timestamp(g * width).unwrap().max(from).format(&Rfc3339).unwrap(),
                 "n": n,
                 "cpu": agg(&|r| Some(r.cpu)),
                 "ram": agg(&|r| Some(r.ram)),
@@ -149,6 +155,43 @@ fn time_of(v: &Value, key: &str) -> OffsetDateTime {
     OffsetDateTime::parse(v[key].as_str().unwrap(), &Rfc3339).unwrap()
 }
 
+/// Where an answer without `to` stops reading: 5 minutes (the model's MAX_FUTURE_SKEW)
+/// after its `to`.
+fn read_end(v: &Value) -> OffsetDateTime {
+    time_of(v, "to") + procpulse_model::validate::MAX_FUTURE_SKEW
+}
+
+/// Every point's `t` lies in `[from, end)`.
+fn times_within(v: &Value, end: OffsetDateTime) {
+    let from = time_of(v, "from");
+    for p in v["points"].as_array().unwrap() {
+        let t = time_of(p, "t");
+        assert!(from <= t && t < end, "{t} not in [{from}, {end})");
+    }
+}
+
+/// Runs `sql` on the database.
+async fn execute(db: &TestDb, sql: String) {
+    procpulse_storage::with_conn!(db.db.write_pool(), c => {
+        Ok::<_, procpulse_storage::StorageError>(diesel::sql_query(sql.clone()).execute(c).await?)
+    })
+    .unwrap();
+}
+
+/// Sets the raw tier's `rolled_up_to`, as the maintainer does.
+async fn set_watermark(db: &TestDb, at: OffsetDateTime) {
+    procpulse_storage::with_conn!(db.db.write_pool(), c => {
+        use history_tiers::dsl;
+        Ok::<_, procpulse_storage::StorageError>(
+            diesel::update(dsl::history_tiers.filter(dsl::tier.eq("raw")))
+                .set(dsl::rolled_up_to.eq(Some(to_db_time(at))))
+                .execute(c)
+                .await?,
+        )
+    })
+    .unwrap();
+}
+
 fn points_of(v: &Value, host: &str) -> Vec<Value> {
     v["points"]
         .as_array()
@@ -168,9 +211,16 @@ pub async fn ranges(db: &TestDb) {
         .collect();
     raw.push(snapshot("vm-a", 99, Duration::from_secs(1_200), 0));
     raw.push(snapshot("vm-b", 1, Duration::from_secs(60), 0));
+    // A row of vm-a's clock running 2 minutes ahead (ingest accepts up to 5).
+    let mut ahead = snapshot("vm-a", 100, Duration::ZERO, 0);
+    ahead.collected_at = now + time::Duration::minutes(2);
+    raw.push(ahead);
     db.insert(&raw, "a").await;
-    // Minute rollups for 25 hours, hour rollups for 35 days, of two hosts.
-    let minutes = buckets("vm-a", now, 60, 25 * 60);
+    // Minute rollups for 25 hours (and one 3 minutes ahead, from that clock), hour
+    // rollups for 35 days, of two hosts.
+    let mut minutes = buckets("vm-a", now, 60, 25 * 60);
+    let last = minutes.last().unwrap().bucket;
+    minutes.push(bucket("vm-a", last + time::Duration::minutes(3), 25 * 60));
     let hours_a = buckets("vm-a", now, 3_600, 35 * 24);
     let hours_b = buckets("vm-b", now, 3_600, 35 * 24);
     replace_rollups(&db.db, Tier::Minute, &minutes)
@@ -185,11 +235,13 @@ pub async fn ranges(db: &TestDb) {
             "UPDATE history_tiers SET keep_seconds = {} WHERE tier = '{tier}'",
             days * 86_400
         );
-        procpulse_storage::with_conn!(db.db.write_pool(), c => {
-            Ok::<_, procpulse_storage::StorageError>(diesel::sql_query(sql.clone()).execute(c).await?)
-        })
-        .unwrap();
+        execute(db, sql).await;
     }
+    // The maintainer has folded the raw rows received up to 90 s ago (milliseconds, as
+    // stored).
+    let watermark = OffsetDateTime::from_unix_timestamp(now.unix_timestamp() - 90).unwrap()
+        + time::Duration::milliseconds(250);
+    set_watermark(db, watermark).await;
     let server = Server::start(db, |_| {}).await;
 
     // 15 minutes: raw rows, as before plus the tier fields.
@@ -200,19 +252,29 @@ pub async fn ranges(db: &TestDb) {
         (Some("raw"), None)
     );
     assert!(v["step_seconds"].is_null() && v["truncated"] == false);
+    assert!(
+        v.get("complete_to").is_none(),
+        "raw rows need no watermark: {v}"
+    );
     let span = time_of(&v, "to") - time_of(&v, "from");
     assert_eq!(span, time::Duration::minutes(15));
-    let procs: Vec<u64> = v["samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["procs"]["total"].as_u64().unwrap())
-        .collect();
+    let procs = |v: &Value| -> Vec<u64> {
+        v["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["procs"]["total"].as_u64().unwrap())
+            .collect()
+    };
     assert_eq!(
-        procs,
-        (0..30).collect::<Vec<_>>(),
-        "oldest first, the 20-minute-old row left out"
+        procs(&v),
+        (0..30).chain([100]).collect::<Vec<_>>(),
+        "oldest first, the 20-minute-old row left out, the row from 2 minutes ahead in"
     );
+    // An explicit to is exact: the row ahead of it is not read.
+    let (status, v) = get(&server, "/api/v1/history?host=vm-a&from=-15m&to=now").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(procs(&v), (0..30).collect::<Vec<_>>());
 
     // 24 hours: minute rollups merged two a point.
     let (status, v) = get(&server, "/api/v1/history?host=vm-a&from=-24h").await;
@@ -223,9 +285,21 @@ pub async fn ranges(db: &TestDb) {
     );
     let got = points_of(&v, "vm-a");
     assert!(got.len() <= 1_000 && got.len() >= 720, "{}", got.len());
-    let want = expected(&minutes, time_of(&v, "from"), time_of(&v, "to"), 60, 120);
+    let want = expected(&minutes, time_of(&v, "from"), read_end(&v), 60, 120);
     same_points(&got, &want);
     assert!(got.iter().any(|p| p["swap"].is_null()) && got.iter().any(|p| p["swap"].is_array()));
+    // The bucket from 3 minutes ahead is the last point; every t within the read range,
+    // the first one at from (its group starts before it).
+    assert_eq!(got.last().unwrap()["n"], minutes.last().unwrap().samples);
+    times_within(&v, read_end(&v));
+    assert_eq!(got[0]["t"], v["from"]);
+    // The watermark, as stored.
+    assert_eq!(time_of(&v, "complete_to"), watermark);
+    // With an explicit to the bucket ahead is left out.
+    let (_, v) = get(&server, "/api/v1/history?host=vm-a&from=-24h&to=now").await;
+    let want = expected(&minutes, time_of(&v, "from"), time_of(&v, "to"), 60, 120);
+    same_points(&points_of(&v, "vm-a"), &want);
+    times_within(&v, time_of(&v, "to"));
 
     // 30 days, one host and every host: hour rollups, one a point.
     let (status, v) = get(&server, "/api/v1/history?host=vm-b&from=-30d").await;
@@ -234,15 +308,11 @@ pub async fn ranges(db: &TestDb) {
         (v["tier"].as_str(), v["step_seconds"].as_i64()),
         (Some("1h"), Some(3_600))
     );
-    let want = expected(
-        &hours_b,
-        time_of(&v, "from"),
-        time_of(&v, "to"),
-        3_600,
-        3_600,
-    );
+    let want = expected(&hours_b, time_of(&v, "from"), read_end(&v), 3_600, 3_600);
     assert!((720..=721).contains(&want.len()));
     same_points(&points_of(&v, "vm-b"), &want);
+    times_within(&v, read_end(&v));
+    assert_eq!(time_of(&v, "complete_to"), watermark);
     let (_, all) = get(&server, "/api/v1/history?from=-30d").await;
     let hosts: Vec<&str> = all["points"]
         .as_array()
@@ -280,6 +350,7 @@ pub async fn ranges(db: &TestDb) {
     );
     assert!((24..=25).contains(&want.len()));
     same_points(&points_of(&v, "vm-a"), &want);
+    times_within(&v, time_of(&v, "to"));
     // A day 29 days ago: minutes (none stored that far back here: no points).
     let (_, v) = get(&server, "/api/v1/history?host=vm-a&from=-29d&to=-28d").await;
     assert_eq!(
@@ -287,6 +358,7 @@ pub async fn ranges(db: &TestDb) {
         (Some("1m"), Some(120))
     );
     assert!(v["points"].as_array().unwrap().is_empty());
+    assert_eq!(time_of(&v, "complete_to"), watermark);
 
     // Errors: 422 naming the field, and the range the tiers keep comes from history_tiers.
     for (path, field, says) in [
@@ -336,6 +408,69 @@ async fn mysql_history_ranges_come_from_the_right_tier() {
         return;
     };
     ranges(&db).await;
+}
+
+/// `keep_seconds` anyone may have written: 10^15 s (31.7 million years, past the dates
+/// `time` represents) on every tier, then on the hour tier only, and no watermark. Every
+/// request is answered (no panic, no 500): such a keep bounds nothing, like forever.
+pub async fn absurd_keeps(db: &TestDb) {
+    db.insert(&[snapshot("vm-a", 1, Duration::from_secs(30), 0)], "a")
+        .await;
+    let hours = buckets("vm-a", OffsetDateTime::now_utc(), 3_600, 48);
+    replace_rollups(&db.db, Tier::Hour, &hours).await.unwrap();
+    for (tiers, label) in [("'raw', '1m', '1h'", "every tier"), ("'1h'", "hours")] {
+        execute(
+            db,
+            format!(
+                "UPDATE history_tiers SET keep_seconds = 1000000000000000 WHERE tier IN ({tiers})"
+            ),
+        )
+        .await;
+        // A fresh broadcaster: the tiers are cached for a minute.
+        let server = Server::start(db, |_| {}).await;
+        for (path, tier) in [
+            ("/api/v1/history?host=vm-a&from=-15m", "raw"),
+            ("/api/v1/history?host=vm-a&from=-30d", "1h"),
+            ("/api/v1/history?from=-3000d&to=-2999d", ""),
+            (
+                "/api/v1/history?since=1970-01-01T00:00:00Z&to=1970-01-02T00:00:00Z",
+                "",
+            ),
+        ] {
+            let (status, v) = get(&server, path).await;
+            assert_eq!(status, 200, "{label}: {path}: {v}");
+            if !tier.is_empty() {
+                assert_eq!(v["tier"], tier, "{label}: {path}: {v}");
+            }
+            if v["tier"] != "raw" {
+                assert!(v["complete_to"].is_null(), "no watermark: {v}");
+            }
+        }
+        let (_, v) = get(&server, "/api/v1/history?host=vm-a&from=-30d").await;
+        same_points(
+            &points_of(&v, "vm-a"),
+            &expected(&hours, time_of(&v, "from"), read_end(&v), 3_600, 3_600),
+        );
+        server.stop().await;
+        execute(
+            db,
+            "UPDATE history_tiers SET keep_seconds = 3600 WHERE tier IN ('raw', '1m')".to_owned(),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_absurd_keeps_do_not_panic_history() {
+    absurd_keeps(&TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn mysql_absurd_keeps_do_not_panic_history() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    absurd_keeps(&db).await;
 }
 
 /// Hosts are found one index seek at a time and at most `MAX_HOST_PROBES` are tried per
