@@ -213,6 +213,9 @@ diesel::table! {
         keep_seconds -> BigInt,
         /// `raw` only: the `received_at` up to which (inclusive) raw rows are folded.
         rolled_up_to -> Nullable<Timestamp>,
+        /// The tier's delete cutoff: rows before it (raw by `received_at`, rollups by
+        /// `bucket`) may have been deleted; NULL = nothing deleted yet.
+        deleted_before -> Nullable<Timestamp>,
     }
 }
 

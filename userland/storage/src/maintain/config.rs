@@ -167,18 +167,15 @@ impl MaintainConfig {
         }
     }
 
-    /// How far past a tier's retention edge a bucket must start for the maintainer to
-    /// recompute it: its source rows near the edge may already be deleted (rows are
-    /// deleted by `received_at`, buckets are by `collected_at`), and a recompute from
-    /// part of them would replace a complete row with a partial one. One hour, or a
-    /// quarter of the retention when that is shorter — but never less than the
-    /// `collected_at` skew validation allows (a row may be collected up to
-    /// `MAX_FUTURE_SKEW`, 5 minutes, after it is received, so a minute that starts less
-    /// than that after the delete cutoff may have lost rows); zero when kept forever.
+    /// How far past a tier's delete cutoff (`history_tiers.deleted_before`) a bucket of
+    /// the next tier must start for the maintainer to recompute it: source rows near the
+    /// cutoff may already be deleted (raw rows are deleted by `received_at`, buckets are
+    /// by `collected_at`), and a recompute from part of them would replace a complete
+    /// row with a partial one. One hour, or a quarter of the retention when that is
+    /// shorter — but never less than the `collected_at` skew validation allows (a row
+    /// may be collected up to `MAX_FUTURE_SKEW`, 5 minutes, after it is received, so a
+    /// minute that starts less than that after the cutoff may have lost rows).
     pub fn recompute_margin(keep: Duration) -> Duration {
-        if keep.is_zero() {
-            return Duration::ZERO;
-        }
         let skew = Duration::from_secs(
             procpulse_model::validate::MAX_FUTURE_SKEW
                 .whole_seconds()
@@ -255,7 +252,7 @@ mod tests {
         assert_eq!(c.keep(Tier::Hour), Tier::Hour.default_keep());
         assert!(c.holder.len() <= 128 && c.holder.contains(':'));
         let m = MaintainConfig::recompute_margin;
-        assert_eq!(m(Duration::ZERO), Duration::ZERO);
+        assert_eq!(m(Duration::ZERO), Duration::from_secs(300));
         assert_eq!(
             m(Duration::from_secs(7 * 86_400)),
             Duration::from_secs(3600)

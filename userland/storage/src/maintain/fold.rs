@@ -42,7 +42,8 @@ pub struct FoldStep {
     pub minutes: usize,
     /// Hour rows recomputed.
     pub hours: usize,
-    /// Raw rows not folded because their bucket is at the raw retention edge.
+    /// Raw rows not folded because their minute starts before the raw delete cutoff
+    /// plus the margin (some of its rows may be gone).
     pub skipped_old: usize,
     /// The watermark after the step (None: still nothing folded).
     pub watermark: Option<PrimitiveDateTime>,
@@ -65,6 +66,48 @@ pub async fn watermark(db: &Database) -> Result<Option<PrimitiveDateTime>, Stora
     Ok(w.into_iter().next().flatten())
 }
 
+/// Each tier's delete cutoff (`history_tiers.deleted_before`), in [`Tier::ALL`] order:
+/// rows before it may have been deleted; `None` = nothing deleted yet.
+pub async fn deleted_before(db: &Database) -> Result<[Option<PrimitiveDateTime>; 3], StorageError> {
+    use history_tiers::dsl;
+    let rows: Vec<(String, Option<PrimitiveDateTime>)> = with_conn!(db.read_pool(), c => {
+        Ok::<_, StorageError>(dsl::history_tiers
+            .select((dsl::tier, dsl::deleted_before))
+            .load(c)
+            .await?)
+    })?;
+    let mut out = [None; 3];
+    for (i, tier) in Tier::ALL.into_iter().enumerate() {
+        out[i] = rows
+            .iter()
+            .find(|(name, _)| name == tier.as_str())
+            .and_then(|r| r.1);
+    }
+    Ok(out)
+}
+
+/// Records that `tier`'s rows before `cutoff` are about to be deleted (before deleting
+/// them, so that a crash in between leaves the cutoff too late, never too early). Only
+/// ever moves it forward.
+pub async fn record_deleted_before(
+    db: &Database,
+    tier: Tier,
+    cutoff: PrimitiveDateTime,
+) -> Result<(), StorageError> {
+    use history_tiers::dsl;
+    with_conn!(db.write_pool(), c => {
+        diesel::update(
+            dsl::history_tiers
+                .filter(dsl::tier.eq(tier.as_str()))
+                .filter(dsl::deleted_before.is_null().or(dsl::deleted_before.lt(cutoff))),
+        )
+        .set(dsl::deleted_before.eq(Some(cutoff)))
+        .execute(c)
+        .await?;
+        Ok::<_, StorageError>(())
+    })
+}
+
 type ChunkRow = (String, LenientTime, LenientTime);
 type RawRecord = (
     i64,
@@ -81,16 +124,17 @@ type RawRecord = (
     String,
 );
 
-/// The start of the oldest bucket of `tier` the maintainer may recompute at `now`
-/// (None: any): see [`MaintainConfig::recompute_margin`]. `keep` is the retention of
-/// the tier's *source* rows (raw for minutes, minutes for hours).
-fn recompute_floor(now: OffsetDateTime, keep: std::time::Duration) -> Option<PrimitiveDateTime> {
-    if keep.is_zero() {
-        return None;
-    }
-    checked_before(now, keep)
-        .and_then(|t| t.checked_add(MaintainConfig::recompute_margin(keep).try_into().ok()?))
-        .map(to_db_time)
+/// The start of the oldest bucket the maintainer may recompute (None: any): the delete
+/// cutoff of the bucket's *source* rows (raw rows for minutes, minute rows for hours)
+/// plus [`MaintainConfig::recompute_margin`] of their keep `keep`. Only what the
+/// maintainer has deleted bounds it — not now − keep — so rows stored before the
+/// maintainer ever ran, or during an outage longer than the keep, are still folded.
+pub fn recompute_floor(
+    deleted_before: Option<PrimitiveDateTime>,
+    keep: std::time::Duration,
+) -> Option<PrimitiveDateTime> {
+    let margin = time::Duration::try_from(MaintainConfig::recompute_margin(keep)).ok()?;
+    deleted_before.map(|d| d.checked_add(margin).unwrap_or(d))
 }
 
 /// Runs one fold step at `now`.
@@ -114,7 +158,8 @@ pub async fn fold_step(
     let mut lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));
     let chunk = config.fold_chunk_rows.max(1);
     let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
-    let minute_floor = recompute_floor(now, config.keep_raw);
+    let deleted = deleted_before(db).await?;
+    let minute_floor = recompute_floor(deleted[0], config.keep_raw);
     let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
     let (mut scanned, mut skipped_old, mut scans) = (0, 0, 0);
     // Scan chunk after chunk of raw rows in received_at order, collecting the minutes
@@ -177,7 +222,7 @@ pub async fn fold_step(
     };
 
     let new_minutes = recompute_minutes(db, &minutes).await?;
-    let hour_floor = recompute_floor(now, config.keep_1m);
+    let hour_floor = recompute_floor(deleted[1], config.keep_1m);
     let hours: BTreeSet<BucketKey> = minutes
         .iter()
         .map(|(h, m)| (h.clone(), rollup::bucket_start(*m, Tier::Hour)))

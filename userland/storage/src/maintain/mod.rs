@@ -8,9 +8,13 @@
 //!    choose tiers from it, so retention is configured once, on ingest);
 //! 3. folds ([`fold`]) chunk by chunk until the watermark reaches now − settle, renewing
 //!    the lease before every chunk and logging progress while it catches up;
-//! 4. deletes, in batches ([`retention`]): raw rows received before
-//!    min(now − raw keep, watermark) — never a row not yet folded — and rollup rows whose
-//!    bucket is older than their tier's keep.
+//! 4. records each tier's delete cutoff (`history_tiers.deleted_before`), then deletes,
+//!    in batches ([`retention`]): raw rows received before min(now − raw keep,
+//!    watermark) — never a row not yet folded — and rollup rows whose bucket is older
+//!    than their tier's keep. The fold recomputes only buckets that start past their
+//!    source tier's recorded cutoff plus a margin: only a delete makes a bucket partial,
+//!    so history older than the keep that was never deleted (an upgrade, a long outage)
+//!    is folded before it goes.
 //!
 //! Exactly once: buckets are recomputed whole from their sources and replaced, and the
 //! watermark moves by compare-and-set in the same transaction as the rows, so a pass
@@ -320,6 +324,8 @@ impl Maintainer {
                     None => continue,
                 }
             }
+            // Recorded first: the fold recomputes only buckets past it (plus a margin).
+            fold::record_deleted_before(&self.db, tier, cutoff).await?;
             report.deleted[i] = self.delete_before(tier, cutoff, stop).await?;
         }
         report.took = start.elapsed();

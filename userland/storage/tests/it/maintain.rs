@@ -398,11 +398,75 @@ async fn retention_deletes_only_what_is_old_and_folded_in_batches() {
             .map(|(_, n)| *n)
             .collect();
         assert_eq!(raw_batches, [0, 7, 7, 7, 7, 2], "{ctx}");
-        // Only the new rows' minute was folded: the old rows' bucket is at the edge
-        // of the 1 h raw keep (its other rows may already be gone).
+        // Both minutes were folded before the old rows went: nothing had been deleted
+        // yet, so the old minute was complete.
         let minutes = stored(db, Tier::Minute).await;
-        assert_eq!(minutes.len(), 1, "{ctx}: {minutes:?}");
-        assert_eq!(minutes[0].samples, 10, "{ctx}");
+        let counts: Vec<i64> = minutes.iter().map(|m| m.samples).collect();
+        assert_eq!(counts, [30, 10], "{ctx}: {minutes:?}");
+        // A late row in the old minute, now past the recorded delete cutoff (+ margin):
+        // left unfolded — a recompute from what is left would replace 30 with 1.
+        let late = raw(
+            &mut rng,
+            "late-old",
+            "vm-1",
+            ago(121),
+            OffsetDateTime::now_utc(),
+        );
+        insert_samples(db, vec![late]).await.unwrap();
+        let p = pass(&m).await;
+        assert_eq!(p.folded_rows, 1, "{ctx}: {p:?}");
+        assert_eq!(p.minutes, 0, "{ctx}: {p:?}");
+        let counts: Vec<i64> = stored(db, Tier::Minute)
+            .await
+            .iter()
+            .map(|m| m.samples)
+            .collect();
+        assert_eq!(counts, [30, 10], "{ctx}");
+    }
+}
+
+/// An upgrade (review item 1): raw rows older than the raw keep that were never deleted
+/// — stored before the maintainer first ran, or during an outage longer than the keep —
+/// are folded into minutes and hours before retention deletes them. Rows 100 days old
+/// (past the 90-day minute keep) still leave their hour.
+#[tokio::test]
+async fn an_upgrade_folds_old_raw_rows_before_deleting_them() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let now = OffsetDateTime::now_utc();
+        let mut rng = Rng::new(21);
+        let mut rows = Vec::new();
+        for (days, n) in [(100, 4), (10, 6), (0, 3)] {
+            // Mid-hour, so that all of a group's rows share one minute and one hour.
+            let at = from_db_time(rollup::bucket_start(
+                to_db_time(now - time::Duration::days(days) - time::Duration::hours(2)),
+                Tier::Hour,
+            )) + time::Duration::minutes(30);
+            for i in 0..n {
+                let c = at + time::Duration::seconds(i);
+                rows.push(raw(&mut rng, &format!("up-{days}-{i}"), "vm-1", c, c));
+            }
+        }
+        insert_samples(db, rows).await.unwrap();
+        assert_eq!(history::tiers(db).await.unwrap()[0].rolled_up_to, None);
+        let m = maintainer(db, test_config("upgrade"));
+        let p = pass(&m).await;
+        assert!(p.caught_up, "{ctx}: {p:?}");
+        assert_eq!(p.folded_rows, 13, "{ctx}: {p:?}");
+        assert_eq!(p.deleted[0].rows, 10, "{ctx}: raw older than 7 d: {p:?}");
+        assert_eq!(
+            p.deleted[1].rows, 1,
+            "{ctx}: the minute older than 90 d: {p:?}"
+        );
+        let samples = |rows: Vec<RollupRow>| rows.iter().map(|r| r.samples).collect::<Vec<_>>();
+        assert_eq!(samples(stored(db, Tier::Minute).await), [6, 3], "{ctx}");
+        assert_eq!(samples(stored(db, Tier::Hour).await), [4, 6, 3], "{ctx}");
+        assert_eq!(
+            procpulse_storage::read::stats(db).await.unwrap().total_rows,
+            3,
+            "{ctx}"
+        );
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE history_tiers DROP COLUMN deleted_before;
