@@ -15,12 +15,14 @@
 //!  "ram":40.1,"swap":null,"load1":0.5,"cores":4,"zombies":0,"disk_sleep":0}]}
 //! ```
 //!
-//! hosts in name order; `interval_seconds` is `null` while unknown, `swap` (used %) is
-//! `null` for a host without swap. [`Fleet::json`] builds it in one pass (1,000 hosts:
+//! hosts in name order; `interval_seconds` is `null` while unknown, `swap` (used %, by
+//! the rollups' own formula [`procpulse_storage::rollup::swap_used_percent`]) is `null`
+//! for a host without swap. [`Fleet::json`] builds it in one pass (1,000 hosts:
 //! see the test that measures it); the hub caches it per poll.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use procpulse_storage::rollup::swap_used_percent;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
@@ -55,11 +57,6 @@ struct HostState {
     cores: u32,
     zombies: u64,
     disk_sleep: u64,
-}
-
-/// Swap used, percent of swap total; `None` without swap.
-pub fn swap_used_percent(total_kb: u64, free_kb: u64) -> Option<f64> {
-    (total_kb > 0).then(|| total_kb.saturating_sub(free_kb) as f64 / total_kb as f64 * 100.0)
 }
 
 /// The median of the positive gaps between consecutive `times` (ascending), in seconds.
@@ -358,8 +355,12 @@ mod tests {
             (Some(2), Some(3))
         );
         assert_eq!(h["source"], "kmod");
-        assert_eq!(swap_used_percent(0, 0), None);
-        assert_eq!(swap_used_percent(100, 200), Some(0.0));
+        // Without swap: null.
+        r.snapshot.ram.swap_total_kb = 0;
+        r.snapshot.ram.swap_free_kb = 0;
+        r.id = 2;
+        f.push(&r);
+        assert!(parse(&f, T0)["hosts"][0]["swap"].is_null());
     }
 
     #[test]
