@@ -189,6 +189,12 @@ describe('ranges and the fleet page against the real ingest + broadcaster (SQLit
     // Minute rows without swap: no swap drawn, and said so.
     assert.match(await page.textContent('[data-metric="swap"] h3'), /no swap in this range/);
     assert.match(await page.textContent('#history-summary'), /peak zombies 4 · peak D-state 2 · 8 cores · source kmod/);
+    // The maintainer keeps the rollups within its settle delay of now: the answer says how far
+    // (complete_to) and the card has no "rolled up to" line.
+    const body = await (await fetch(`${broadcaster.base}/api/v1/history?host=${HOST}&from=-24h`)).json();
+    const behind = Date.parse(body.to) - Date.parse(body.complete_to);
+    assert.ok(behind >= 0 && behind < 5 * 60_000, `complete_to ${body.complete_to}, to ${body.to}`);
+    assert.equal(await page.isHidden('#history-lag'), true);
     await page.screenshot({ path: join(LOG_DIR, 'range-24h.png') });
   });
 
