@@ -30,7 +30,8 @@
 #      HISTORY_BENCH_ROUNDS (3; 0 skips the ingest comparison), HISTORY_BENCH_CLIENTS (150), HISTORY_BENCH_SNAPSHOT (v2),
 #      HISTORY_BENCH_MARIADB_DIR (<repo>/.cache/mariadb-bench: the private instance
 #      ci/bench/ingest.sh uses, not the tests'; database procpulse_bench_history, dropped
-#      at the end). Nothing is kept: the SQLite file lives in a temp dir.
+#      at the end), HISTORY_BENCH_LOG_DIR (unset; a directory to copy the servers' logs
+#      and metrics into). Nothing else is kept: the SQLite file lives in a temp dir.
 # Ends with RESULT lines.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -228,9 +229,32 @@ queries() { # backend
 }
 
 # --- 4. ingest with and without the maintainer ------------------------------------------
+# Folds every stored raw row (no load, settle 0, every tier kept forever so nothing is
+# deleted), so that each round starts from the same state: all rows folded, none past
+# the next round's retention deleted. Without it a "with" round would also fold the
+# rows the "without" round before it left.
+catch_up() { # backend
+  local b=$1 port left=""
+  port=$(free_port)
+  RUST_LOG=warn "$INGEST" --listen "127.0.0.1:$port" --database-url "$URL" \
+    --maintenance-settle 0 --maintenance-interval 1s --retention 0 \
+    --rollup-1m-retention 0 --rollup-1h-retention 0 2>>"$WORK/catch-up.log" &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$port/readyz" 60
+  for _ in $(seq 1 900); do
+    left=$(sql_on "$b" "$URL" "SELECT COUNT(*) FROM samples WHERE received_at >
+      (SELECT rolled_up_to FROM history_tiers WHERE tier = 'raw')")
+    [ "$left" = 0 ] && break
+    sleep 1
+  done
+  stop_server
+  [ "$left" = 0 ] || { log "$b: the maintainer did not catch up ($left raw rows left)"; exit 1; }
+}
+
 # ingest_round BACKEND MODE(without|with) ROUND → appends rows/s to $WORK/rps.MODE
 ingest_round() {
   local b=$1 mode=$2 round=$3 port flags=() json db_pid="" c0i c1i c0d=0 c1d=0
+  catch_up "$b"
   settle "$b"
   port=$(free_port)
   if [ "$mode" = with ]; then
@@ -331,6 +355,7 @@ PY
 EXTRA=$WORK/extra.results
 : >"$EXTRA"
 for b in $BACKENDS; do
+  rm -f "$WORK"/*.log "$WORK"/metrics.*
   case $b in
     sqlite) URL="sqlite://$WORK/history.db" ;;
     mariadb)
@@ -344,6 +369,10 @@ for b in $BACKENDS; do
   measure_size "$b"
   queries "$b"
   [ "$ROUNDS" -gt 0 ] && ingest_compare "$b" >>"$EXTRA"
+  if [ -n "${HISTORY_BENCH_LOG_DIR:-}" ]; then
+    mkdir -p "$HISTORY_BENCH_LOG_DIR/$b"
+    cp "$WORK"/*.log "$WORK"/metrics.* "$HISTORY_BENCH_LOG_DIR/$b/" 2>/dev/null || true
+  fi
   case $b in
     sqlite) rm -f "$WORK"/history.db* ;;
     mariadb) root_sql -e "DROP DATABASE IF EXISTS \`$MYDB\`" ;;

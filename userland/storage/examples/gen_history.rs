@@ -2,7 +2,8 @@
 //! database: N hosts sampled at 1 Hz for D days, of which the last R days are stored as
 //! raw `samples` rows and every minute and hour of the D days as `rollup_1m` /
 //! `rollup_1h` rows, with the `raw` tier's `rolled_up_to` watermark set to the newest
-//! row — the state a maintainer that had run all along would leave.
+//! row and its `deleted_before` to the first raw row's minute — the state a maintainer
+//! that had run all along would leave.
 //!
 //! ```text
 //! cargo run --release -p procpulse-storage --example gen_history -- \
@@ -472,13 +473,19 @@ async fn main() {
         Err(e) => fail(e),
     };
 
-    // Everything generated is folded: the watermark is the newest raw row's received_at,
-    // and the raw tier keeps what was generated raw.
+    // What a maintainer that had run all along would have recorded: everything is
+    // folded (the watermark is the newest raw row's received_at), the raw tier keeps
+    // what was generated raw, and raw rows before that were deleted.
     let keep_raw_seconds = a.raw_days * 86_400;
+    let deleted_before = to_db_time(raw_from);
     with_conn!(db.write_pool(), c => {
         use history_tiers::dsl;
         diesel::update(dsl::history_tiers.filter(dsl::tier.eq(Tier::Raw.as_str())))
-            .set((dsl::rolled_up_to.eq(Some(newest_received)), dsl::keep_seconds.eq(keep_raw_seconds)))
+            .set((
+                dsl::rolled_up_to.eq(Some(newest_received)),
+                dsl::keep_seconds.eq(keep_raw_seconds),
+                dsl::deleted_before.eq(Some(deleted_before)),
+            ))
             .execute(c)
             .await?;
         Ok::<_, StorageError>(())
