@@ -20,11 +20,13 @@
 
 use crate::config::{Config, WriteMode};
 use crate::metrics::IngestMetrics;
+use procpulse_storage::row::to_db_time;
 use procpulse_storage::write::insert_shared;
 use procpulse_storage::{Backend, Database, NewSample, StorageError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -121,7 +123,11 @@ impl Writer {
             None => {
                 let db = self.db.clone();
                 let metrics = Arc::clone(&self.metrics);
-                let task = tokio::spawn(async move { commit(&db, Arc::new(rows), &metrics).await });
+                let task = tokio::spawn(async move {
+                    let mut rows = rows;
+                    stamp(&mut rows);
+                    commit(&db, Arc::new(rows), &metrics).await
+                });
                 let (stored, _) = task
                     .await
                     .map_err(|e| WriteError::Stopped(e.to_string()))??;
@@ -274,6 +280,7 @@ async fn write_batch(db: &Database, jobs: Vec<Job>, metrics: &IngestMetrics) {
         replies.push(job.reply);
         rows.extend(job.rows);
     }
+    stamp(&mut rows);
     let rows = Arc::new(rows);
     let err = match commit(db, Arc::clone(&rows), metrics).await {
         Ok((stored, _)) => {
@@ -314,14 +321,29 @@ async fn write_batch(db: &Database, jobs: Vec<Job>, metrics: &IngestMetrics) {
     for (part, reply) in parts.into_iter().zip(replies) {
         let answer = match &outage {
             Some(msg) => Err(StorageError::Unavailable(msg.clone())),
-            None => commit(db, Arc::new(part), metrics)
-                .await
-                .map(|(stored, _)| outcome(&stored)),
+            None => {
+                let mut part = part;
+                stamp(&mut part);
+                commit(db, Arc::new(part), metrics)
+                    .await
+                    .map(|(stored, _)| outcome(&stored))
+            }
         };
         if let Err(StorageError::Unavailable(msg)) = &answer {
             outage.get_or_insert_with(|| msg.clone());
         }
         let _ = reply.send(answer.map_err(WriteError::Storage));
+    }
+}
+
+/// Stamps `received_at` on `rows` just before their INSERT (not when the request
+/// arrived): a request may wait in the queue or for a connection, and the maintainer
+/// folds rows whose `received_at` is a settle delay (30 s) behind the database's clock
+/// — a row stamped earlier than it commits by more than that would never be folded.
+fn stamp(rows: &mut [NewSample]) {
+    let now = to_db_time(OffsetDateTime::now_utc());
+    for r in rows {
+        r.received_at = now;
     }
 }
 

@@ -81,7 +81,8 @@ pub struct SampleRow {
     /// does not decode ([`LenientTime`]).
     #[diesel(deserialize_as = LenientTime)]
     pub collected_at: PrimitiveDateTime,
-    /// When ingest received it (UTC); `PrimitiveDateTime::MIN` when the stored value does
+    /// When ingest stored it (UTC, ingest's clock just before the INSERT; the fold's
+    /// settle delay relies on that); `PrimitiveDateTime::MIN` when the stored value does
     /// not decode ([`LenientTime`]).
     #[diesel(deserialize_as = LenientTime)]
     pub received_at: PrimitiveDateTime,

@@ -202,3 +202,65 @@ async fn readyz_is_503_while_the_database_is_unreachable() {
     shutdown.trigger();
     task.await.unwrap().unwrap();
 }
+
+/// `received_at` is stamped just before the INSERT, not when the request arrived (review
+/// item 2): the maintainer folds rows whose `received_at` is a settle delay behind the
+/// database's clock, so a row that waited in the group-commit queue must not carry the
+/// time it arrived. Another process holds SQLite's write lock for 1.5 s: request A waits
+/// for it inside its commit, request B (posted 0.5 s in) waits in the queue behind A and
+/// is stamped only once A has committed.
+#[tokio::test]
+async fn received_at_is_stamped_when_the_row_is_written() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let s = Server::start(common::Kind::Sqlite, WriteMode::Batched).await;
+    let path = s.tdb.url.target().to_owned();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut c = diesel::SqliteConnection::establish(&path).unwrap();
+        c.batch_execute("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        c.batch_execute("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let post = |id: &'static str| {
+        let addr = s.addr;
+        tokio::spawn(async move {
+            let mut c = procpulse_ingest::client::Conn::connect(addr).await.unwrap();
+            let sent = time::OffsetDateTime::now_utc();
+            let a = c
+                .post_json("/api/v1/metrics", body(&snapshot(id, "stamp")))
+                .await
+                .unwrap();
+            assert_eq!(a.status, 200, "{id}: {:?}", a.body);
+            sent
+        })
+    };
+    let a = post("stamp-a");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let b_sent = post("stamp-b").await.unwrap();
+    a.await.unwrap();
+    holder.join().unwrap();
+    let received: Vec<(String, time::PrimitiveDateTime)> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use procpulse_storage::schema::samples::dsl;
+        procpulse_storage::with_conn!(s.db().read_pool(), c => {
+            Ok::<_, procpulse_storage::StorageError>(dsl::samples
+                .filter(dsl::host.eq("stamp"))
+                .select((dsl::sample_id, dsl::received_at))
+                .order(dsl::sample_id)
+                .load(c)
+                .await?)
+        })
+        .unwrap()
+    };
+    assert_eq!(received.len(), 2, "{received:?}");
+    let waited = received[1].1.assume_utc() - b_sent;
+    assert!(
+        waited >= time::Duration::milliseconds(700),
+        "B was stamped {waited} after it was sent (the lock was held 1 s longer)"
+    );
+    s.stop().await;
+}

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 /// Default pause between two maintenance passes.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
-/// Default settle delay: raw rows are folded only once they were received this long
-/// ago, so that every row received before the watermark has committed (a request's
-/// transaction ends within its deadline, far below this).
+/// Default settle delay: raw rows are folded only once their `received_at` is this far
+/// behind the database's clock, so that every row stamped before the watermark has
+/// committed. Ingest stamps `received_at` just before the INSERT, which then waits at
+/// most the pool timeout and SQLite's busy timeout (2 s + 5 s by default); the rest of
+/// the delay covers the ingest replicas' clock offset from the database's.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 /// Default raw rows one scan of a fold step reads (only host and times).
 pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 5_000;

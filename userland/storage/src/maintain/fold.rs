@@ -8,8 +8,13 @@
 //! - a raw row received after `E` that lands in a bucket recomputed here is folded again
 //!   by a later step (its `received_at` is past the new watermark), which recomputes the
 //!   whole bucket again;
-//! - every row received at or before `E` has committed before the step reads (`E` is at
-//!   least the settle delay in the past);
+//! - every row received at or before `E` has committed before the step reads: `E` is
+//!   the settle delay (30 s) before the database's now, and ingest stamps `received_at`
+//!   just before its INSERT (not when the request arrived), so this holds while each
+//!   ingest replica's clock is within the settle delay of the database's clock minus
+//!   the INSERT's own time (pool wait ≤ 2 s, SQLite busy timeout ≤ 5 s by default). A row
+//!   that commits with `received_at` at or below the watermark anyway is never folded
+//!   (and later deleted with the rest).
 //! - the watermark moves by compare-and-set (`WHERE rolled_up_to = <what this step
 //!   read>`): if another maintainer moved it meanwhile (a lease that expired mid-step),
 //!   this step's transaction rolls back and writes nothing.

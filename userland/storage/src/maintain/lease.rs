@@ -6,7 +6,7 @@
 
 use crate::error::StorageError;
 use crate::{Backend, Database, with_conn};
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
 
@@ -92,4 +92,26 @@ pub async fn current_holder(db: &Database, name: &str) -> Result<Option<String>,
         .into_iter()
         .find(|h| h.held == 1 && !h.holder.is_empty())
         .map(|h| h.holder))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Now {
+    #[diesel(sql_type = Timestamp)]
+    now: time::PrimitiveDateTime,
+}
+
+/// The database's clock (UTC, milliseconds), the one clock every replica shares: the
+/// lease and the fold's settle bound are taken from it.
+pub async fn database_now(db: &Database) -> Result<time::OffsetDateTime, StorageError> {
+    let sql = match db.backend() {
+        Backend::Sqlite => format!("SELECT {SQLITE_NOW} AS now"),
+        Backend::Mysql => "SELECT UTC_TIMESTAMP(3) AS now".to_owned(),
+    };
+    let rows: Vec<Now> = with_conn!(db.read_pool(), c => {
+        Ok::<_, StorageError>(diesel::sql_query(&sql).load(c).await?)
+    })?;
+    rows.into_iter()
+        .next()
+        .map(|r| r.now.assume_utc())
+        .ok_or_else(|| StorageError::InvalidArgument("the database returned no time".into()))
 }

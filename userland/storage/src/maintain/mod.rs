@@ -6,8 +6,9 @@
 //!    get it does nothing this pass — exactly one maintainer works at a time;
 //! 2. writes the configured retention into `history_tiers` when it differs (readers
 //!    choose tiers from it, so retention is configured once, on ingest);
-//! 3. folds ([`fold`]) chunk by chunk until the watermark reaches now − settle, renewing
-//!    the lease before every chunk and logging progress while it catches up;
+//! 3. folds ([`fold`]) chunk by chunk until the watermark reaches now − settle (now by
+//!    the database's clock), renewing the lease before every chunk and logging progress
+//!    while it catches up;
 //! 4. records each tier's delete cutoff (`history_tiers.deleted_before`), then deletes,
 //!    in batches ([`retention`]): raw rows received before min(now − raw keep,
 //!    watermark) — never a row not yet folded — and rollup rows whose bucket is older
@@ -49,7 +50,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use time::OffsetDateTime;
 
 /// Delete batches between two lease renewals.
 const BATCHES_PER_RENEWAL: u64 = 20;
@@ -266,7 +266,8 @@ impl Maintainer {
             if stop.load(Ordering::Acquire) {
                 break;
             }
-            let step = fold::fold_step(&self.db, &self.config, OffsetDateTime::now_utc()).await?;
+            let now = lease::database_now(&self.db).await?;
+            let step = fold::fold_step(&self.db, &self.config, now).await?;
             self.observer.fold_step(&step);
             report.steps += 1;
             report.folded_rows += step.rows;
@@ -303,7 +304,7 @@ impl Maintainer {
             tokio::task::yield_now().await;
         }
 
-        let now = OffsetDateTime::now_utc();
+        let now = lease::database_now(&self.db).await?;
         let watermark = fold::watermark(&self.db).await?;
         for (i, tier) in Tier::ALL.into_iter().enumerate() {
             let keep = self.config.keep(tier);

@@ -161,6 +161,9 @@ async fn the_lease_has_one_holder_and_expires() {
         let ctx = format!("{:?}", db.backend());
         let long = Duration::from_secs(30);
         let name = lease::HISTORY_LEASE;
+        // The database's clock, in UTC (the fold's settle bound is taken from it).
+        let skew = lease::database_now(db).await.unwrap() - OffsetDateTime::now_utc();
+        assert!(skew.abs() < time::Duration::seconds(5), "{ctx}: {skew}");
         assert_eq!(lease::current_holder(db, name).await.unwrap(), None);
         assert!(lease::acquire(db, name, "a", long).await.unwrap(), "{ctx}");
         assert!(!lease::acquire(db, name, "b", long).await.unwrap(), "{ctx}");
