@@ -51,9 +51,10 @@ pub async fn run(
     let metrics = metrics::IngestMetrics::register(&mut registry);
     // On ingest's own pools: on SQLite its short transactions queue with the inserts on
     // the one writer connection (see procpulse_storage::maintain).
+    let maintenance_metrics = metrics::MaintenanceMetrics::register(&mut registry);
     let maintainer = config.maintenance.clone().map(|m| {
         procpulse_storage::maintain::Maintainer::on(db.clone(), m)
-            .with_observer(metrics::MaintenanceMetrics::register(&mut registry))
+            .with_observer(maintenance_metrics.clone())
     });
     let writer = Arc::new(writer::Writer::start(
         db.clone(),
@@ -83,7 +84,18 @@ pub async fn run(
                     holder = %c.holder,
                     "History maintenance on"
                 );
-                m.run(shutdown.wait()).await;
+                // A panic is logged, counted and the maintainer restarted (never a
+                // silent stop); it ends for good when the server shuts down.
+                maintenance::supervise(
+                    || {
+                        let (m, shutdown) = (m.clone(), shutdown.clone());
+                        async move { m.run(shutdown.wait()).await }
+                    },
+                    maintenance::RESTART_DELAY,
+                    shutdown.wait(),
+                    || maintenance_metrics.panicked(),
+                )
+                .await;
             }
         }
     });

@@ -108,11 +108,89 @@ impl MaintenanceArgs {
     }
 }
 
+/// Pause before a maintainer that panicked is started again.
+pub const RESTART_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `start()` as a task until it ends on its own (the maintainer stops when the
+/// server shuts down). A task that panics is logged as an error, counted by
+/// `on_panic`, and started again after `delay` — maintenance never stops silently —
+/// unless `stop` completes first (then it returns).
+pub async fn supervise<F, Fut>(
+    mut start: F,
+    delay: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+    on_panic: impl Fn(),
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(stop);
+    loop {
+        match tokio::spawn(start()).await {
+            Ok(()) => return,
+            Err(e) => {
+                on_panic();
+                tracing::error!(
+                    error = %e,
+                    restart_in = %HumanDuration(delay),
+                    "History maintenance panicked; restarting it"
+                );
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = &mut stop => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    /// A maintainer that panics twice is restarted each time (and counted), and the
+    /// supervisor returns once it ends normally; with `stop` done it does not restart.
+    #[tokio::test]
+    async fn a_panicking_maintainer_is_logged_counted_and_restarted() {
+        let (runs, panics) = (Arc::new(AtomicUsize::new(0)), AtomicUsize::new(0));
+        let r = Arc::clone(&runs);
+        supervise(
+            move || {
+                let n = r.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        panic!("maintainer bug {n}");
+                    }
+                }
+            },
+            Duration::from_millis(1),
+            std::future::pending(),
+            || {
+                panics.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(panics.load(Ordering::SeqCst), 2);
+
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&runs);
+        supervise(
+            move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                async { panic!("always") }
+            },
+            Duration::from_secs(3600),
+            std::future::ready(()),
+            || {},
+        )
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
 
     #[derive(Debug, Parser)]
     struct Cli {

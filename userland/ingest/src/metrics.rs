@@ -118,6 +118,14 @@ pub struct MaintenanceMetrics {
     rows_folded: Counter,
     pass_seconds: Histogram,
     lease_held: prometheus_client::metrics::gauge::Gauge,
+    lease_acquired: Counter,
+    failures: prometheus_client::metrics::family::Family<KindLabel, Counter>,
+    held: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
 }
 
 impl MaintenanceMetrics {
@@ -129,6 +137,9 @@ impl MaintenanceMetrics {
             rows_folded: Counter::default(),
             pass_seconds: Histogram::new(procpulse_service::metrics::LATENCY_BUCKETS_SECONDS),
             lease_held: Default::default(),
+            lease_acquired: Counter::default(),
+            failures: Default::default(),
+            held: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("maintenance");
         r.register(
@@ -156,7 +167,26 @@ impl MaintenanceMetrics {
             "1 while this replica holds the maintenance lease",
             m.lease_held.clone(),
         );
+        r.register(
+            "lease_acquired",
+            "Times this replica took the maintenance lease (not renewals)",
+            m.lease_acquired.clone(),
+        );
+        r.register(
+            "failures",
+            "Maintenance passes that failed (kind=pass, e.g. database down) and maintainer panics (kind=panic, restarted)",
+            m.failures.clone(),
+        );
         Arc::new(m)
+    }
+
+    /// Counts a maintainer panic (it is restarted).
+    pub fn panicked(&self) {
+        self.failures
+            .get_or_create(&KindLabel { kind: "panic" })
+            .inc();
+        self.lease_held.set(0);
+        self.held.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -182,5 +212,17 @@ impl procpulse_storage::maintain::MaintainObserver for MaintenanceMetrics {
     fn pass(&self, report: &procpulse_storage::maintain::PassReport) {
         self.pass_seconds.observe(report.took.as_secs_f64());
         self.lease_held.set(i64::from(report.held));
+        let was = self
+            .held
+            .swap(report.held, std::sync::atomic::Ordering::Relaxed);
+        if report.held && !was {
+            self.lease_acquired.inc();
+        }
+    }
+
+    fn pass_failed(&self, _error: &procpulse_storage::StorageError) {
+        self.failures
+            .get_or_create(&KindLabel { kind: "pass" })
+            .inc();
     }
 }

@@ -64,6 +64,9 @@ pub trait MaintainObserver: Send + Sync + std::fmt::Debug {
     fn delete_batch(&self, _tier: Tier, _rows: usize, _timing: retention::BatchTiming) {}
     /// After every pass.
     fn pass(&self, _report: &PassReport) {}
+    /// After a pass that failed (the database down, a query refused); [`Maintainer::run`]
+    /// logs it and retries at the next interval.
+    fn pass_failed(&self, _error: &StorageError) {}
 }
 
 /// An observer that records nothing.
@@ -193,6 +196,7 @@ impl Maintainer {
                         self.log_pass(&r);
                     }
                     Err(e) => {
+                        self.observer.pass_failed(&e);
                         // Once per outage at warn; the rest at debug.
                         if failing {
                             tracing::debug!(error = %e, "History maintenance pass failed");
