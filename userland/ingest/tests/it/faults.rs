@@ -264,9 +264,19 @@ async fn mariadb_restart_under_load_answers_503_and_recovers() {
     }
 }
 
+/// One value of a process's `/metrics` (None when the line is missing).
+async fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let mut c = procpulse_ingest::client::Conn::connect(addr).await.ok()?;
+    let text = String::from_utf8(c.get("/metrics").await.ok()?.body.to_vec()).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// Two ingest processes on one database (routes a and b on one SQLite file; two
-/// replicas on MariaDB) under load, each running a maintainer: exactly one holds the
-/// lease (per their `/metrics`), and the rollups equal a from-scratch recompute.
+/// replicas on MariaDB) under load, each running a maintainer: their `/metrics`, sampled
+/// every 50 ms throughout, show the lease taken once, by one process, which holds it in
+/// every sample after; the other never holds it (never both at once). The rollups equal
+/// a from-scratch recompute.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_ingest_processes_maintain_one_database_once() {
     for kind in common::kinds() {
@@ -291,6 +301,29 @@ async fn two_ingest_processes_maintain_one_database_once() {
                 )
             })
             .collect();
+        // (held, acquired) of both processes, sampled until the load stops.
+        let sampler = tokio::spawn({
+            let (addrs, stop) = ([procs[0].addr, procs[1].addr], stop.clone());
+            async move {
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let mut s = [(0.0, 0.0); 2];
+                    for (i, a) in addrs.iter().enumerate() {
+                        s[i] = (
+                            metric(*a, "procpulse_maintenance_lease_held")
+                                .await
+                                .unwrap_or(-1.0),
+                            metric(*a, "procpulse_maintenance_lease_acquired_total")
+                                .await
+                                .unwrap_or(-1.0),
+                        );
+                    }
+                    samples.push(s);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                samples
+            }
+        });
         tokio::time::sleep(Duration::from_millis(1500)).await;
         stop.store(true, Ordering::Relaxed);
         let mut acked = Vec::new();
@@ -303,25 +336,32 @@ async fn two_ingest_processes_maintain_one_database_once() {
             );
             acked.extend(log.acked);
         }
+        let samples = sampler.await.unwrap();
         assert_all_stored_once(&tdb.db, &acked, &ctx).await;
         assert_rollups_exact(&tdb.db, &ctx).await;
-        let mut held = Vec::new();
-        for p in &procs {
-            let mut c = procpulse_ingest::client::Conn::connect(p.addr)
-                .await
-                .unwrap();
-            let text = String::from_utf8(c.get("/metrics").await.unwrap().body.to_vec()).unwrap();
-            let line = text
-                .lines()
-                .find(|l| l.starts_with("procpulse_maintenance_lease_held "))
-                .unwrap_or_else(|| panic!("{ctx}: no lease gauge in {text}"))
-                .to_owned();
-            held.push(line.ends_with(" 1"));
-        }
+        assert!(samples.len() >= 5, "{ctx}: {samples:?}");
+        let last = samples[samples.len() - 1];
+        let holder = usize::from(last[1].1 > 0.0);
+        let other = 1 - holder;
         assert_eq!(
-            held.iter().filter(|h| **h).count(),
-            1,
-            "{ctx}: lease held by {held:?}"
+            (last[holder].1, last[other].1),
+            (1.0, 0.0),
+            "{ctx}: the lease is taken exactly once, by one process: {samples:?}"
+        );
+        for s in &samples {
+            assert!(
+                s.iter().all(|p| p.0 >= 0.0),
+                "{ctx}: a missing gauge: {s:?}"
+            );
+            assert_eq!(s[other], (0.0, 0.0), "{ctx}: {samples:?}");
+            assert!(s[holder].0 + s[other].0 <= 1.0, "{ctx}: {s:?}");
+        }
+        // From its first pass on, the holder keeps it (renewed, never lost).
+        let first = samples.iter().position(|s| s[holder].0 == 1.0);
+        let first = first.unwrap_or_else(|| panic!("{ctx}: never held: {samples:?}"));
+        assert!(
+            samples[first..].iter().all(|s| s[holder] == (1.0, 1.0)),
+            "{ctx}: {samples:?}"
         );
     }
 }
