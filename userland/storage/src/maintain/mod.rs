@@ -104,6 +104,31 @@ pub struct PassReport {
     pub deleted: [Deleted; 3],
     /// The pass's duration.
     pub took: Duration,
+    /// Tiers whose keep in `history_tiers` differed from this maintainer's settings at
+    /// the start of the pass (another replica runs with other retention flags, or they
+    /// changed): logged as a warning; the lease holder then writes its own.
+    pub retention_differs: Vec<Tier>,
+}
+
+/// The tiers whose stored keep (`history_tiers.keep_seconds`) is not `config`'s, with
+/// the stored and the configured seconds.
+pub fn retention_differences(
+    stored: &[crate::history::TierInfo],
+    config: &MaintainConfig,
+) -> Vec<(Tier, i64, i64)> {
+    Tier::ALL
+        .into_iter()
+        .filter_map(|tier| {
+            let want = keep_seconds(config.keep(tier));
+            let have = stored.iter().find(|t| t.tier == tier)?.keep_seconds;
+            (have != want).then_some((tier, have, want))
+        })
+        .collect()
+}
+
+/// A keep as `history_tiers.keep_seconds` stores it.
+fn keep_seconds(keep: Duration) -> i64 {
+    i64::try_from(keep.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The maintainer: its own database handle, its settings and an observer.
@@ -112,6 +137,10 @@ pub struct Maintainer {
     db: Database,
     config: MaintainConfig,
     observer: Arc<dyn MaintainObserver>,
+    /// Retention differences already warned about (each is logged once).
+    warned: Arc<std::sync::Mutex<std::collections::BTreeSet<(Tier, i64, i64)>>>,
+    /// Set once this maintainer has held the lease (and written its keeps) once.
+    synced: Arc<AtomicBool>,
 }
 
 impl Maintainer {
@@ -132,6 +161,8 @@ impl Maintainer {
             db: Database::new(url, &opts)?,
             config,
             observer: Arc::new(NoObserver),
+            warned: Arc::default(),
+            synced: Arc::default(),
         })
     }
 
@@ -144,6 +175,8 @@ impl Maintainer {
             db,
             config,
             observer: Arc::new(NoObserver),
+            warned: Arc::default(),
+            synced: Arc::default(),
         }
     }
 
@@ -257,7 +290,9 @@ impl Maintainer {
     pub async fn pass(&self, stop: &AtomicBool) -> Result<PassReport, StorageError> {
         let start = Instant::now();
         let mut report = PassReport::default();
-        if !self.renew().await? {
+        let held = self.renew().await?;
+        report.retention_differs = self.check_retention(held).await?;
+        if !held {
             report.took = start.elapsed();
             self.observer.pass(&report);
             return Ok(report);
@@ -366,6 +401,41 @@ impl Maintainer {
         }
     }
 
+    /// Compares `history_tiers`' keeps with this maintainer's settings; warns once per
+    /// difference (replicas with different retention flags would otherwise go unnoticed,
+    /// each lease holder silently writing its own). Returns the differing tiers.
+    async fn check_retention(&self, held: bool) -> Result<Vec<Tier>, StorageError> {
+        let stored = crate::history::tiers(&self.db).await?;
+        let diffs = retention_differences(&stored, &self.config);
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        // The holder's first write after start (new flags, a fresh database) is no
+        // conflict; a difference seen later, or by a replica without the lease, is.
+        let first_write = held && !self.synced.swap(true, Ordering::AcqRel);
+        for d @ (tier, have, want) in &diffs {
+            if first_write {
+                tracing::info!(
+                    tier = tier.as_str(),
+                    was = %HumanDuration(Duration::from_secs(have.unsigned_abs())),
+                    now = %HumanDuration(Duration::from_secs(want.unsigned_abs())),
+                    "Retention changed"
+                );
+            } else if warned.insert(*d) {
+                let what = if held {
+                    "this replica holds the maintenance lease and writes its own; give every replica the same retention flags"
+                } else {
+                    "the replica holding the maintenance lease applies its own; give every replica the same retention flags"
+                };
+                tracing::warn!(
+                    tier = tier.as_str(),
+                    stored_keep = %HumanDuration(Duration::from_secs(have.unsigned_abs())),
+                    this_replica_keep = %HumanDuration(Duration::from_secs(want.unsigned_abs())),
+                    "history_tiers keeps this tier for another time than this replica's flags say; {what}"
+                );
+            }
+        }
+        Ok(diffs.into_iter().map(|d| d.0).collect())
+    }
+
     /// Writes the configured keeps into `history_tiers` where they differ.
     async fn sync_retention(&self) -> Result<(), StorageError> {
         use diesel::prelude::*;
@@ -373,7 +443,7 @@ impl Maintainer {
         use history_tiers::dsl;
         let stored = crate::history::tiers(&self.db).await?;
         for tier in Tier::ALL {
-            let want = i64::try_from(self.config.keep(tier).as_secs()).unwrap_or(i64::MAX);
+            let want = keep_seconds(self.config.keep(tier));
             if stored
                 .iter()
                 .any(|t| t.tier == tier && t.keep_seconds == want)

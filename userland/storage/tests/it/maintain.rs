@@ -505,3 +505,34 @@ async fn huge_durations_mean_no_bound_and_never_panic() {
         assert_eq!(stored(db, Tier::Minute).await[0].samples, 1, "{ctx}");
     }
 }
+
+/// Replicas with different retention flags are noticed (review item 13): every pass
+/// compares `history_tiers` with the maintainer's own keeps and reports (and logs, once
+/// per difference) the tiers that differ — in the replica without the lease too.
+#[tokio::test]
+async fn replicas_with_other_retention_flags_are_reported() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let mut a_cfg = test_config("flags-a");
+        a_cfg.keep_raw = Duration::from_secs(3600);
+        let a = maintainer(db, a_cfg);
+        let mut b_cfg = test_config("flags-b");
+        b_cfg.keep_1h = Duration::ZERO;
+        let b = maintainer(db, b_cfg);
+        let pa = pass(&a).await;
+        assert!(pa.held, "{ctx}");
+        // A's first pass finds the migration's defaults: raw differs, then is written.
+        assert_eq!(pa.retention_differs, [Tier::Raw], "{ctx}");
+        let pb = pass(&b).await;
+        assert!(!pb.held, "{ctx}");
+        assert_eq!(pb.retention_differs, [Tier::Raw, Tier::Hour], "{ctx}");
+        assert!(pass(&a).await.retention_differs.is_empty(), "{ctx}");
+        let stored = history::tiers(db).await.unwrap();
+        assert_eq!(
+            procpulse_storage::maintain::retention_differences(&stored, a.config()),
+            [],
+            "{ctx}"
+        );
+    }
+}
