@@ -30,8 +30,9 @@
 //! at most one batch, while a maintainer with a writer connection of its own
 //! ([`Maintainer::new`]) competes for the file lock through SQLite's busy handler, whose
 //! growing sleeps kept inserts waiting up to several times longer than a batch held the
-//! lock. After each delete batch the maintainer pauses at least as long as the batch
-//! held the lock, so deletes take at most about half of the writer while catching up.
+//! lock. After each delete batch the maintainer pauses at least nine times as long as
+//! the batch held the lock, so deletes take at most about a tenth of the writer while
+//! catching up.
 
 pub mod config;
 pub mod fold;
@@ -395,9 +396,10 @@ impl Maintainer {
                 tracing::warn!("Lost the maintenance lease while deleting");
                 return Ok(d);
             }
-            // At least as long as the batch held the lock: deletes never take more than
-            // about half of the writer, however large the backlog.
-            tokio::time::sleep(self.config.delete_pause.max(timing.held)).await;
+            // By default at least 9× as long as the batch held the lock: deletes never
+            // take more than about a tenth of the writer, however large the backlog.
+            let pause = timing.held * self.config.delete_pause_per_held;
+            tokio::time::sleep(self.config.delete_pause.max(pause)).await;
         }
     }
 
