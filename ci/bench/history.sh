@@ -317,8 +317,8 @@ ingest_compare() { # backend
   delete_batches "$b"
 }
 
-# The maintainer's delete batches over the "with" rounds: how many, p50/p99 (upper
-# bounds: the bucket of ingest's procpulse_maintenance_delete_batch_seconds histogram
+# The maintainer's delete batches over the "with" rounds: how many, the mean, p50/p99
+# (upper bounds: the bucket of ingest's procpulse_maintenance_delete_batch_seconds histogram
 # that holds them) and the longest (from the pass log lines).
 delete_batches() { # backend
   local b=$1 max
@@ -326,7 +326,7 @@ delete_batches() { # backend
   python3 - "$b" "$WORK"/metrics.with.* <<'PY' || true
 import re, sys
 backend, files = sys.argv[1], sys.argv[2:]
-buckets, count = {}, 0.0
+buckets, count, total = {}, 0.0, 0.0
 for f in files:
     for line in open(f):
         m = re.match(r'^procpulse_\w*delete_batch_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
@@ -335,6 +335,9 @@ for f in files:
         m = re.match(r'^procpulse_\w*delete_batch_seconds_count (\S+)', line)
         if m:
             count += float(m.group(1))
+        m = re.match(r'^procpulse_\w*delete_batch_seconds_sum (\S+)', line)
+        if m:
+            total += float(m.group(1))
 if count == 0:
     sys.exit(0)
 def q(p):
@@ -343,6 +346,7 @@ def q(p):
             return f"{le * 1000:g}"
     return "inf"
 print(f"RESULT history_{backend}_delete_batches {count:.0f} batches")
+print(f"RESULT history_{backend}_delete_batch_mean {total / count * 1000:.2f} ms")
 print(f"RESULT history_{backend}_delete_batch_p50_at_most {q(0.5)} ms")
 print(f"RESULT history_{backend}_delete_batch_p99_at_most {q(0.99)} ms")
 PY
