@@ -397,9 +397,10 @@ PY
 }
 
 # --- the run ---------------------------------------------------------------------------
+# Each backend's RESULT lines are printed as soon as it is done.
 EXTRA=$WORK/extra.results
-: >"$EXTRA"
 for b in $BACKENDS; do
+  : >"$EXTRA"; ORDER=()
   rm -f "$WORK"/*.log "$WORK"/metrics.*
   case $b in
     sqlite) URL="sqlite://$WORK/history.db" ;;
@@ -422,8 +423,7 @@ for b in $BACKENDS; do
     sqlite) rm -f "$WORK"/history.db* ;;
     mariadb) root_sql -e "DROP DATABASE IF EXISTS \`$MYDB\`" ;;
   esac
+  echo
+  for k in "${ORDER[@]}"; do echo "RESULT $k ${R[$k]}"; done
+  cat "$EXTRA"
 done
-
-echo
-for k in "${ORDER[@]}"; do echo "RESULT $k ${R[$k]}"; done
-cat "$EXTRA"
