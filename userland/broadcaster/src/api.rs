@@ -186,7 +186,7 @@ fn latest(state: ApiState) -> Response {
 async fn history(q: Vec<(String, String)>, state: ApiState) -> Result<Response, Rejection> {
     let now = OffsetDateTime::now_utc();
     let q = parse_history_query(&q, now).map_err(warp::reject::custom)?;
-    let out = history_api::answer(&state.feed, &q, now)
+    let out = history_api::answer(&state.feed, &state.hub, &q, now)
         .await
         .map_err(|e| e.reject(unavailable))?;
     Ok(json(out, StatusCode::OK))

@@ -57,6 +57,8 @@ struct Point {
     id: i64,
     collected_at: OffsetDateTime,
     lite: Arc<str>,
+    /// Whether the row had a `top` table (then `lite` is not the whole row).
+    had_top: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,11 @@ struct HostHistory {
     newest_id: i64,
     newest_at: OffsetDateTime,
     newest_full: Arc<str>,
+    /// Every row of the host collected at or after this (and delivered so far) has been
+    /// pushed: just after the first row seen, or where a start-up load began reading.
+    complete_from: OffsetDateTime,
+    /// Just after the newest point dropped by thinning (see [`History::range`]).
+    thinned_before: Option<OffsetDateTime>,
 }
 
 /// Per-host recent rows.
@@ -89,6 +96,7 @@ impl History {
             id: row.id,
             collected_at: at,
             lite,
+            had_top: !row.snapshot.top.is_empty(),
         };
         let host = self
             .hosts
@@ -99,6 +107,10 @@ impl History {
                 newest_id: row.id,
                 newest_at: at,
                 newest_full: Arc::clone(&full),
+                // Rows of the same instant with smaller ids may be elsewhere (a start-up
+                // load cut by its row limit): complete only after the first row seen.
+                complete_from: at + Duration::nanoseconds(1),
+                thinned_before: None,
             });
         if (at, row.id) >= (host.newest_at, host.newest_id) {
             host.newest_id = row.id;
@@ -125,16 +137,64 @@ impl History {
             );
             let mut i = 0;
             let mut next = keep.iter().copied().peekable();
-            host.points.retain(|_| {
+            let mut dropped_up_to = None;
+            host.points.retain(|p| {
                 let kept = next.peek() == Some(&i);
                 if kept {
                     next.next();
+                } else {
+                    dropped_up_to = Some(p.collected_at);
                 }
                 i += 1;
                 kept
             });
+            if let Some(at) = dropped_up_to {
+                let after = at + Duration::nanoseconds(1);
+                host.thinned_before = Some(host.thinned_before.map_or(after, |t| t.max(after)));
+            }
             host.bytes = host.points.iter().map(|p| p.lite.len()).sum();
         }
+    }
+
+    /// Marks `host` as having been pushed every row collected from `from` on (the
+    /// start-up load read all of them, not cut by its row limit); points thinned since
+    /// stay missing.
+    pub fn mark_complete(&mut self, host: &str, from: OffsetDateTime) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.complete_from = h.complete_from.min(from);
+        }
+    }
+
+    /// The wire texts of `host`'s rows collected in `[from, to)`, oldest first, the newest
+    /// of them whole (with its `top` table) and the others without `top` — what the
+    /// database path of `/api/v1/history` reads for the raw tier, as of the last poll —
+    /// when memory holds every one of them: `None` when the host is not held, `from` is
+    /// before the window or before what memory holds completely (a start-up load cut
+    /// short, thinned points), or the newest row in the range had a `top` table that
+    /// memory no longer keeps.
+    pub fn range(
+        &self,
+        host: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Option<Vec<Arc<str>>> {
+        let h = self.hosts.get(host)?;
+        let complete = h.complete_from.max(h.newest_at - WINDOW);
+        if from < h.thinned_before.map_or(complete, |t| t.max(complete)) {
+            return None;
+        }
+        let lo = h.points.partition_point(|p| p.collected_at < from);
+        let hi = h.points.partition_point(|p| p.collected_at < to).max(lo);
+        let points = &h.points[lo..hi];
+        let mut out: Vec<Arc<str>> = points.iter().map(|p| Arc::clone(&p.lite)).collect();
+        if let (Some(last), Some(text)) = (points.last(), out.last_mut()) {
+            if last.id == h.newest_id {
+                *text = Arc::clone(&h.newest_full);
+            } else if last.had_top {
+                return None;
+            }
+        }
+        Some(out)
     }
 
     /// Forgets `host` (evicted: not seen for `--host-ttl`).
@@ -266,6 +326,78 @@ mod tests {
         let s = v["samples"].as_array().unwrap();
         assert!(s[0].get("top").is_none() && s[1].get("top").is_none());
         assert_eq!(s[2]["top"][0]["pid"], 1);
+    }
+
+    fn at(secs: i64) -> OffsetDateTime {
+        row(0, "x", secs).snapshot.collected_at
+    }
+
+    fn range_ids(h: &History, host: &str, from: i64, to: i64) -> Option<Vec<i64>> {
+        h.range(host, at(from), at(to)).map(|texts| {
+            texts
+                .iter()
+                .map(|t| {
+                    serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
+                        .as_i64()
+                        .unwrap()
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn ranges_come_from_memory_only_where_it_holds_every_row() {
+        let mut h = History::default();
+        // ids 1..=10 at seconds 0..=9, each with a top table.
+        for i in 0..10 {
+            push(&mut h, row(i + 1, "vm-1", i));
+        }
+        // First seen live: rows of that same instant may be elsewhere.
+        assert_eq!(range_ids(&h, "vm-1", 0, 10), None);
+        assert_eq!(range_ids(&h, "vm-9", 1, 10), None, "a host not held");
+        // Up to the newest: the older rows without top, the newest whole.
+        assert_eq!(range_ids(&h, "vm-1", 1, 10), Some((2..=10).collect()));
+        let texts = h.range("vm-1", at(1), at(10)).unwrap();
+        let newest = row(10, "vm-1", 9);
+        assert_eq!(&*texts[8], newest.to_json());
+        assert_eq!(&*texts[0], row(2, "vm-1", 1).to_json_lite());
+        // A range whose newest row had a top table that memory no longer keeps.
+        assert_eq!(range_ids(&h, "vm-1", 1, 5), None);
+        // An empty range inside what is held.
+        assert_eq!(range_ids(&h, "vm-1", 20, 30), Some(vec![]));
+        // A start-up load that read every row from a time on.
+        h.mark_complete("vm-1", at(-60));
+        assert_eq!(range_ids(&h, "vm-1", -60, 10), Some((1..=10).collect()));
+        // Rows without top: any range inside, each row whole.
+        let mut plain = History::default();
+        for i in 0..5 {
+            let mut r = row(i + 1, "vm-2", i);
+            r.snapshot.top.clear();
+            push(&mut plain, r);
+        }
+        plain.mark_complete("vm-2", at(0));
+        assert_eq!(range_ids(&plain, "vm-2", 0, 3), Some(vec![1, 2, 3]));
+        // The window: 16 minutes later the first rows are gone, so is the range.
+        push(&mut h, row(11, "vm-1", 16 * 60));
+        assert_eq!(range_ids(&h, "vm-1", 0, 16 * 60 + 1), None);
+        assert_eq!(range_ids(&h, "vm-1", 60, 16 * 60 + 1), Some(vec![11]));
+    }
+
+    #[test]
+    fn thinned_points_move_where_memory_is_complete() {
+        let mut h = History::default();
+        // Three rows a second for 15 minutes: more than MAX_KEPT, so points are thinned.
+        let n = 3 * 900;
+        for i in 0..n {
+            push(&mut h, row(i + 1, "vm-1", i / 3));
+        }
+        h.mark_complete("vm-1", at(-1));
+        assert!(h.len() <= MAX_KEPT);
+        let thinned = range_ids(&h, "vm-1", 0, 900).map(|ids| ids.len());
+        assert_eq!(thinned, None, "thinned rows are missing");
+        push(&mut h, row(n + 1, "vm-1", 900));
+        let last = range_ids(&h, "vm-1", 900, 901);
+        assert_eq!(last, Some(vec![n + 1]), "rows after the thinning are whole");
     }
 
     /// The samples of the frame that belong to `host`.

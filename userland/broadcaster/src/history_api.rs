@@ -18,6 +18,15 @@
 //!   folds rows about half a minute after they arrive, and not at all while stopped), so
 //!   a range ending after it may be incomplete. `null`: nothing rolled up yet.
 //!
+//! Raw rows of a host the in-memory window holds completely (the last 15 minutes of
+//! its newest row, as the live view and the WebSocket `history` frame hold them; see
+//! [`crate::history::History::range`]) are answered from memory — already-encoded texts,
+//! no query — and are then as of the last poll (at most one `--poll-interval-ms` behind
+//! the database); the rest come from the database. Both give the same rows and the same
+//! text (tested in `tests/it/ranges.rs`); the
+//! `procpulse_broadcaster_history_raw_hosts_from_{memory,database}_total` counters say
+//! which answered.
+//!
 //! `from` and `to` are the range asked for. Without a `to`, rows and buckets collected
 //! up to [`procpulse_model::validate::MAX_FUTURE_SKEW`] after it are included too
 //! ([`HistoryQuery::read_to`]: hosts whose clocks run ahead).
@@ -29,6 +38,8 @@
 //! Hosts are sent whole; when a limit stops the page first, the answer ends with
 //! `"truncated":true,"next_host":"h042"` and `from_host=h042` asks for the rest.
 
+use std::sync::Arc;
+
 use procpulse_service::ApiError;
 use procpulse_storage::StorageError;
 use procpulse_storage::history::{Tier, rollups};
@@ -39,6 +50,7 @@ use warp::Rejection;
 
 use crate::feed::{Feed, HISTORY_LOAD_ROWS};
 use crate::history::{MAX_POINTS, downsample, points_budget};
+use crate::hub::Hub;
 use crate::query::HistoryQuery;
 use crate::row::Row;
 use crate::tiers::{self, MAX_ROLLUP_POINTS, Refusal};
@@ -152,10 +164,26 @@ impl Page {
 /// more than fit [`crate::history::MAX_HOST_BYTES`] at their average size, evenly
 /// spread and always with the newest.
 pub fn raw_points(rows: &[Row]) -> Vec<String> {
-    let encoded: Vec<String> = downsample(rows.len(), MAX_POINTS)
-        .into_iter()
-        .map(|i| rows[i].to_json())
-        .collect();
+    thin(
+        downsample(rows.len(), MAX_POINTS)
+            .into_iter()
+            .map(|i| rows[i].to_json())
+            .collect(),
+    )
+}
+
+/// [`raw_points`] of rows already encoded (the in-memory window's texts).
+pub fn memory_points(texts: &[Arc<str>]) -> Vec<String> {
+    thin(
+        downsample(texts.len(), MAX_POINTS)
+            .into_iter()
+            .map(|i| texts[i].to_string())
+            .collect(),
+    )
+}
+
+/// Encoded points, thinned evenly to what fits [`crate::history::MAX_HOST_BYTES`].
+fn thin(encoded: Vec<String>) -> Vec<String> {
     let bytes = encoded.iter().map(String::len).sum();
     let keep = downsample(encoded.len(), points_budget(encoded.len(), bytes));
     if keep.len() == encoded.len() {
@@ -186,8 +214,14 @@ pub fn refusal(r: &Refusal, q: &HistoryQuery, now: OffsetDateTime) -> ApiError {
     }
 }
 
-/// Answers `q` at `now` from `feed`'s database (see the module docs).
-pub async fn answer(feed: &Feed, q: &HistoryQuery, now: OffsetDateTime) -> Result<String, Answer> {
+/// Answers `q` at `now` from `feed`'s database, raw rows from `hub`'s in-memory window
+/// when it holds them (see the module docs).
+pub async fn answer(
+    feed: &Feed,
+    hub: &Hub,
+    q: &HistoryQuery,
+    now: OffsetDateTime,
+) -> Result<String, Answer> {
     let stored = feed.tiers().await?;
     let tier = tiers::choose(q.from, q.to, now, &stored.keeps).map_err(|r| refusal(&r, q, now))?;
     let db = feed.database();
@@ -224,12 +258,19 @@ pub async fn answer(feed: &Feed, q: &HistoryQuery, now: OffsetDateTime) -> Resul
         };
         probes += 1;
         let (loaded, encoded) = match grouping {
-            None => {
-                let rows = feed
-                    .host_rows(&host, q.from, Some(q.read_to), i64::MAX, limit)
-                    .await?;
-                (rows.len(), raw_points(&rows))
-            }
+            None => match hub.raw_range(&host, q.from, q.read_to) {
+                Some(texts) => {
+                    // As the database read: the newest `limit` rows.
+                    let texts = &texts[texts.len().saturating_sub(limit as usize)..];
+                    (texts.len(), memory_points(texts))
+                }
+                None => {
+                    let rows = feed
+                        .host_rows(&host, q.from, Some(q.read_to), i64::MAX, limit)
+                        .await?;
+                    (rows.len(), raw_points(&rows))
+                }
+            },
             Some(g) => {
                 let rows = rollups(db, tier, &host, read_from, q.read_to, limit).await?;
                 let loaded = rows.len();

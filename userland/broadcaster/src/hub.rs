@@ -272,6 +272,28 @@ impl Hub {
         json
     }
 
+    /// `host`'s raw rows collected in `[from, to)` from the in-memory history, as of the
+    /// last poll, when it holds all of them (see [`History::range`]); `None` sends the
+    /// caller to the database. Counted either way.
+    pub fn raw_range(
+        &self,
+        host: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Option<Vec<Arc<str>>> {
+        let st = self.state();
+        let got = st
+            .loaded
+            .then(|| st.history.range(host, from, to))
+            .flatten();
+        drop(st);
+        match got {
+            Some(_) => self.metrics.history_from_memory.inc(),
+            None => self.metrics.history_from_database.inc(),
+        };
+        got
+    }
+
     /// `{"samples":[each host's newest row]}` (the REST fallback).
     pub fn latest_json(&self) -> String {
         let latest = self.state().history.latest();

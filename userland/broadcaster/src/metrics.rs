@@ -48,6 +48,12 @@ pub struct Metrics {
     /// `procpulse_broadcaster_hosts_evicted_total`: hosts forgotten after `--host-ttl`
     /// without a row.
     pub evicted: Counter,
+    /// `procpulse_broadcaster_history_raw_hosts_from_memory_total`: hosts of raw-tier
+    /// `/api/v1/history` answers read from the in-memory window.
+    pub history_from_memory: Counter,
+    /// `procpulse_broadcaster_history_raw_hosts_from_database_total`: hosts of raw-tier
+    /// `/api/v1/history` answers read from the database (memory did not hold the range).
+    pub history_from_database: Counter,
 }
 
 impl Metrics {
@@ -67,6 +73,8 @@ impl Metrics {
             queue_capacity: Gauge::default(),
             hosts: Gauge::default(),
             evicted: Counter::default(),
+            history_from_memory: Counter::default(),
+            history_from_database: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("broadcaster");
         r.register(
@@ -133,6 +141,16 @@ impl Metrics {
             "hosts_evicted",
             "Hosts forgotten after --host-ttl without a row",
             m.evicted.clone(),
+        );
+        r.register(
+            "history_raw_hosts_from_memory",
+            "Hosts of raw-tier history answers read from the in-memory window",
+            m.history_from_memory.clone(),
+        );
+        r.register(
+            "history_raw_hosts_from_database",
+            "Hosts of raw-tier history answers read from the database",
+            m.history_from_database.clone(),
         );
         Arc::new(m)
     }

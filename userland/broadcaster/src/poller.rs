@@ -60,13 +60,17 @@ pub async fn load(
         if forget_before.is_some_and(|horizon| newest < horizon) {
             continue;
         }
-        for row in feed
+        let rows = feed
             .host_rows(&host, newest - WINDOW, None, start, HISTORY_LOAD_ROWS)
-            .await?
-        {
+            .await?;
+        let whole = (rows.len() as i64) < HISTORY_LOAD_ROWS;
+        for row in rows {
             let json = row.to_json().into();
             history.push(&row, json);
             fleet.push(&row);
+        }
+        if whole {
+            history.mark_complete(&host, newest - WINDOW);
         }
     }
     let routes = feed.route_counts(start).await?;

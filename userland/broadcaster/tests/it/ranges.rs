@@ -397,6 +397,111 @@ pub async fn ranges(db: &TestDb) {
     server.stop().await;
 }
 
+fn rfc(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+/// Asks for `vm-m` from `inside` (memory) and from `old` (the database), both to `to`,
+/// and checks that the two agree on the rows from `inside` on.
+async fn compare(server: &Server, [inside, old, to]: [&str; 3], expect_rows: usize) {
+    const FROM_MEMORY: &str = "procpulse_broadcaster_history_raw_hosts_from_memory_total";
+    const FROM_DB: &str = "procpulse_broadcaster_history_raw_hosts_from_database_total";
+    let url_mem = format!("/api/v1/history?host=vm-m&from={inside}&to={to}");
+    let url_db = format!("/api/v1/history?host=vm-m&from={old}&to={to}");
+    let (m0, d0) = (
+        server.metric(FROM_MEMORY).await,
+        server.metric(FROM_DB).await,
+    );
+    let (status, mem) = get(server, &url_mem).await;
+    assert_eq!(status, 200, "{mem}");
+    assert_eq!(
+        server.metric(FROM_MEMORY).await,
+        m0 + 1.0,
+        "answered from memory"
+    );
+    // 20 minutes back is before the window: the database answers.
+    let (status, whole) = get(server, &url_db).await;
+    assert_eq!(status, 200, "{whole}");
+    assert_eq!(
+        server.metric(FROM_DB).await,
+        d0 + 1.0,
+        "answered from the database"
+    );
+    let start = time_of(&mem, "from");
+    let from_db: Vec<Value> = whole["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| time_of(r, "collected_at") >= start)
+        .cloned()
+        .collect();
+    let from_mem = mem["samples"].as_array().unwrap();
+    assert_eq!(from_mem.len(), expect_rows);
+    assert_eq!(from_mem, &from_db, "memory and database differ");
+    assert!(
+        from_mem[..expect_rows - 1]
+            .iter()
+            .all(|r| r.get("top").is_none())
+    );
+    assert_eq!(
+        from_mem[expect_rows - 1]["top"].as_array().map(Vec::len),
+        Some(3)
+    );
+}
+
+/// Raw ranges inside the in-memory window are answered from memory, and give what the
+/// database gives: the same rows, the same fields, `top` only on the newest — before and
+/// after rows arrive live.
+pub async fn memory_matches_database(db: &TestDb) {
+    // vm-m every 2 s for the last 10 minutes, every row with a top table.
+    let rows: Vec<_> = (0..300)
+        .map(|i| snapshot("vm-m", i, Duration::from_secs(600 - 2 * i), 3))
+        .collect();
+    db.insert(&rows, "a").await;
+    let server = Server::start(db, |_| {}).await;
+    let now = OffsetDateTime::now_utc();
+    let inside_at = now - time::Duration::minutes(8);
+    let (inside, old, to) = (
+        rfc(inside_at),
+        rfc(now - time::Duration::minutes(20)),
+        rfc(now + time::Duration::minutes(1)),
+    );
+    let within = rows.iter().filter(|r| r.collected_at >= inside_at).count();
+    compare(&server, [&inside, &old, &to], within).await;
+    // Rows arriving live join the window (after a poll) and the answers still agree.
+    let late: Vec<_> = (300..305)
+        .map(|i| snapshot("vm-m", i, Duration::from_millis(500 - 100 * (i - 300)), 3))
+        .collect();
+    db.insert(&late, "b").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server
+        .metric("procpulse_broadcaster_rows_delivered_total")
+        .await
+        < 5.0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "late rows not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    compare(&server, [&inside, &old, &to], within + 5).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_raw_ranges_from_memory_match_the_database() {
+    memory_matches_database(&TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn mysql_raw_ranges_from_memory_match_the_database() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    memory_matches_database(&db).await;
+}
+
 #[tokio::test]
 async fn sqlite_history_ranges_come_from_the_right_tier() {
     ranges(&TestDb::sqlite().await).await;
