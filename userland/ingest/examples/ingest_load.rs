@@ -8,6 +8,12 @@
 //! `--snapshot` picks the body: `v1` (default, `snapshot_valid.json`), `v2` (the v2
 //! fixture: 4 CPUs, modes, pressure, 3 top entries with v2 keys) or `v2-64` (the v2
 //! fixture on a 64-CPU host).
+//!
+//! `--hosts N` (default 0: every body is the fixture's host, collected when the client
+//! starts) spreads the bodies over N hosts `<prefix>-h<k>`, each collected at the moment
+//! it is sent — a fleet of N hosts rather than one host posting thousands of samples of
+//! one instant (what ci/bench/history.sh needs: the rollups see one minute per host and
+//! minute, as in real use).
 
 use procpulse_ingest::client::Conn;
 use std::net::SocketAddr;
@@ -21,6 +27,7 @@ struct Args {
     seconds: f64,
     prefix: String,
     snapshot: String,
+    hosts: u64,
 }
 
 fn args() -> Args {
@@ -30,6 +37,7 @@ fn args() -> Args {
         seconds: 10.0,
         prefix: format!("load-{}", std::process::id()),
         snapshot: "v1".to_owned(),
+        hosts: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -41,6 +49,7 @@ fn args() -> Args {
             "--seconds" => a.seconds = v.parse().expect("--seconds S"),
             "--prefix" => a.prefix = v.clone(),
             "--snapshot" => a.snapshot = v.clone(),
+            "--hosts" => a.hosts = v.parse().expect("--hosts N"),
             other => panic!("unknown flag {other}"),
         }
         i += 2;
@@ -48,7 +57,9 @@ fn args() -> Args {
     a
 }
 
-fn template(kind: &str) -> (String, String) {
+/// The body split around its sample_id; with `fleet`, `host` and `collected_at` are the
+/// placeholders `@@HOST@@` and `@@AT@@` (filled per request).
+fn template(kind: &str, fleet: bool) -> (String, String) {
     let text = match kind {
         "v1" => include_str!("../../model/tests/fixtures/snapshot_valid.json"),
         "v2" | "v2-64" => include_str!("../../model/tests/fixtures/snapshot_v2.json"),
@@ -64,19 +75,27 @@ fn template(kind: &str) -> (String, String) {
             .collect();
     }
     v["sample_id"] = "@@ID@@".into();
-    v["collected_at"] = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-        .into();
+    v["collected_at"] = now_rfc3339().into();
+    if fleet {
+        v["host"] = "@@HOST@@".into();
+        v["collected_at"] = "@@AT@@".into();
+    }
     let text = serde_json::to_string(&v).unwrap();
     let (pre, post) = text.split_once("@@ID@@").unwrap();
     (pre.to_owned(), post.to_owned())
 }
 
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
-    let (pre, post) = template(&a.snapshot);
+    let (pre, post) = template(&a.snapshot, a.hosts > 0);
+    let hosts = a.hosts;
     let (pre, post) = (Arc::new(pre), Arc::new(post));
     let errors = Arc::new(AtomicU64::new(0));
     let non_200 = Arc::new(AtomicU64::new(0));
@@ -105,7 +124,15 @@ async fn main() {
                     },
                 };
                 n += 1;
-                let body = format!("{pre}{prefix}-{client}-{n}{post}");
+                let body = if hosts > 0 {
+                    // Clients take turns over the hosts, each at its own offset.
+                    let k = (client as u64 * 7_919 + n) % hosts;
+                    format!("{pre}{prefix}-{client}-{n}{post}")
+                        .replace("@@AT@@", &now_rfc3339())
+                        .replace("@@HOST@@", &format!("{prefix}-h{k}"))
+                } else {
+                    format!("{pre}{prefix}-{client}-{n}{post}")
+                };
                 let t = Instant::now();
                 match c.post_json("/api/v1/metrics", body).await {
                     Ok(ans) if ans.status == 200 => {
