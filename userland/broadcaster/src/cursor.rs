@@ -31,6 +31,9 @@ pub struct Cursor {
     /// Missing ids above `settled`, with when they were first noticed.
     gaps: BTreeMap<i64, Instant>,
     grace: Duration,
+    /// Ids given up on so far: gaps that expired, or that a jump past [`MAX_GAPS`] left
+    /// untracked.
+    lost: u64,
 }
 
 impl Cursor {
@@ -41,7 +44,14 @@ impl Cursor {
             seen: BTreeSet::new(),
             gaps: BTreeMap::new(),
             grace,
+            lost: 0,
         }
+    }
+
+    /// Ids given up on so far (a row among them that commits later is never delivered;
+    /// most are ids burnt by rollbacks and duplicate inserts).
+    pub fn lost(&self) -> u64 {
+        self.lost
     }
 
     /// How long a gap is waited for.
@@ -71,11 +81,13 @@ impl Cursor {
         let high = self.high();
         if id > high + 1 {
             let from = (high + 1).max(id - MAX_GAPS as i64);
+            self.lost += (from - (high + 1)) as u64;
             for missing in from..id {
                 self.gaps.insert(missing, now);
             }
             while self.gaps.len() > MAX_GAPS {
                 self.gaps.pop_first();
+                self.lost += 1;
             }
         }
         self.gaps.remove(&id);
@@ -87,8 +99,10 @@ impl Cursor {
     pub fn settle(&mut self, now: Instant) {
         let high = self.high();
         let grace = self.grace;
+        let before = self.gaps.len();
         self.gaps
             .retain(|_, first| now.saturating_duration_since(*first) < grace);
+        self.lost += (before - self.gaps.len()) as u64;
         self.settled = match self.gaps.first_key_value() {
             Some((&gap, _)) => gap - 1,
             None => high,
@@ -145,8 +159,10 @@ mod tests {
         assert!(c.accept(3, t));
         c.settle(t + Duration::from_secs(4));
         assert_eq!(c.gaps(), vec![1, 2]);
+        assert_eq!(c.lost(), 0);
         c.settle(t + Duration::from_secs(6));
         assert!(c.gaps().is_empty());
+        assert_eq!(c.lost(), 2, "both burnt ids are counted as given up");
         assert_eq!(c.pending(), 0);
         assert!(
             !c.accept(2, t),
@@ -160,6 +176,11 @@ mod tests {
         let mut c = Cursor::new(0, DEFAULT_GAP_GRACE);
         assert!(c.accept(1_000_000, t));
         assert_eq!(c.gaps().len(), MAX_GAPS);
+        assert_eq!(
+            c.lost(),
+            1_000_000 - 1 - MAX_GAPS as u64,
+            "the untracked ids"
+        );
         assert_eq!(c.gaps()[0], 1_000_000 - MAX_GAPS as i64);
         c.settle(t);
         assert!(c.accept(999_999, t));

@@ -220,6 +220,27 @@ impl Feed {
         Ok(t.map(from_db_time))
     }
 
+    /// How many rows of `host` with `collected_at ≥ from` and `id ≤ upto` there are
+    /// (what [`Feed::host_rows`] would read without a limit).
+    pub async fn count_rows(
+        &self,
+        host: &str,
+        from: OffsetDateTime,
+        upto: i64,
+    ) -> Result<i64, StorageError> {
+        let host = host.to_owned();
+        let from = to_db_time(from);
+        with_conn!(self.db.read_pool(), conn => {
+            Ok::<_, StorageError>(samples::table
+                .filter(samples::host.eq(&host))
+                .filter(samples::collected_at.ge(from))
+                .filter(samples::id.le(upto))
+                .select(count_star())
+                .first(conn)
+                .await?)
+        })
+    }
+
     /// Rows stored per ingest route among rows `id ≤ upto`: `(a, b)`.
     pub async fn route_counts(&self, upto: i64) -> Result<(u64, u64), StorageError> {
         let counts: Vec<(String, i64)> = with_conn!(self.db.read_pool(), conn => {

@@ -73,8 +73,19 @@ struct HostHistory {
     /// Every row of the host collected at or after this (and delivered so far) has been
     /// pushed: just after the first row seen, or where a start-up load began reading.
     complete_from: OffsetDateTime,
-    /// Just after the newest point dropped by thinning (see [`History::range`]).
-    thinned_before: Option<OffsetDateTime>,
+    /// Ranges must start at or after this: just after the newest point dropped by
+    /// thinning, or past anything a row the poller gave up on could hold (see
+    /// [`History::range`], [`History::lost_rows`]).
+    missing_before: Option<OffsetDateTime>,
+    /// Created by the start-up load ([`History::push_loaded`]), so
+    /// [`History::mark_complete`] applies.
+    loaded: bool,
+}
+
+impl HostHistory {
+    fn missing_before(&mut self, at: OffsetDateTime) {
+        self.missing_before = Some(self.missing_before.map_or(at, |t| t.max(at)));
+    }
 }
 
 /// Per-host recent rows.
@@ -86,6 +97,16 @@ pub struct History {
 impl History {
     /// Adds one delivered row.
     pub fn push(&mut self, row: &Row, full: Arc<str>) {
+        self.add(row, full, !row.snapshot.top.is_empty(), false);
+    }
+
+    /// Adds one row of the start-up load, read without its `top` table unless it was
+    /// its host's newest ([`crate::feed::Feed::host_rows`]): it counts as having had one.
+    pub fn push_loaded(&mut self, row: &Row, full: Arc<str>) {
+        self.add(row, full, true, true);
+    }
+
+    fn add(&mut self, row: &Row, full: Arc<str>, had_top: bool, loaded: bool) {
         let at = row.snapshot.collected_at;
         let lite: Arc<str> = if row.snapshot.top.is_empty() {
             Arc::clone(&full)
@@ -96,7 +117,7 @@ impl History {
             id: row.id,
             collected_at: at,
             lite,
-            had_top: !row.snapshot.top.is_empty(),
+            had_top,
         };
         let host = self
             .hosts
@@ -107,10 +128,16 @@ impl History {
                 newest_id: row.id,
                 newest_at: at,
                 newest_full: Arc::clone(&full),
-                // Rows of the same instant with smaller ids may be elsewhere (a start-up
-                // load cut by its row limit): complete only after the first row seen.
-                complete_from: at + Duration::nanoseconds(1),
-                thinned_before: None,
+                // Seen live: rows of the same instant with smaller ids may be elsewhere,
+                // complete only after the first row. Loaded: nothing is complete until
+                // the poller has checked the load (mark_complete).
+                complete_from: if loaded {
+                    time::PrimitiveDateTime::MAX.assume_utc()
+                } else {
+                    at + Duration::nanoseconds(1)
+                },
+                missing_before: None,
+                loaded,
             });
         if (at, row.id) >= (host.newest_at, host.newest_id) {
             host.newest_id = row.id;
@@ -149,19 +176,30 @@ impl History {
                 kept
             });
             if let Some(at) = dropped_up_to {
-                let after = at + Duration::nanoseconds(1);
-                host.thinned_before = Some(host.thinned_before.map_or(after, |t| t.max(after)));
+                host.missing_before(at + Duration::nanoseconds(1));
             }
             host.bytes = host.points.iter().map(|p| p.lite.len()).sum();
         }
     }
 
-    /// Marks `host` as having been pushed every row collected from `from` on (the
-    /// start-up load read all of them, not cut by its row limit); points thinned since
-    /// stay missing.
+    /// Marks `host` as having been pushed every row collected from `from` on: the
+    /// start-up load read all of them (checked by the poller once late commits had time
+    /// to land), or, when it could not tell, every row from a `from` past what it may
+    /// have missed. Until then a loaded host has no complete range. Only for a host the
+    /// load created (one evicted and seen again since is left alone); points thinned or
+    /// rows lost since stay missing.
     pub fn mark_complete(&mut self, host: &str, from: OffsetDateTime) {
-        if let Some(h) = self.hosts.get_mut(host) {
+        if let Some(h) = self.hosts.get_mut(host).filter(|h| h.loaded) {
             h.complete_from = h.complete_from.min(from);
+        }
+    }
+
+    /// The poller gave up on rows it never saw (ids it waited for in vain, which may
+    /// still commit; their host is unknown): no range of any host starting before
+    /// `barrier` — past any `collected_at` such a row can have — is answered from memory.
+    pub fn lost_rows(&mut self, barrier: OffsetDateTime) {
+        for h in self.hosts.values_mut() {
+            h.missing_before(barrier);
         }
     }
 
@@ -170,8 +208,9 @@ impl History {
     /// database path of `/api/v1/history` reads for the raw tier, as of the last poll —
     /// when memory holds every one of them: `None` when the host is not held, `from` is
     /// before the window or before what memory holds completely (a start-up load cut
-    /// short, thinned points), or the newest row in the range had a `top` table that
-    /// memory no longer keeps.
+    /// short or not checked yet, thinned points, rows the poller gave up on), or the
+    /// newest row in the range had a `top` table that memory does not keep. `from` and
+    /// `to` are compared as given: truncate them to the stored precision first.
     pub fn range(
         &self,
         host: &str,
@@ -180,7 +219,7 @@ impl History {
     ) -> Option<Vec<Arc<str>>> {
         let h = self.hosts.get(host)?;
         let complete = h.complete_from.max(h.newest_at - WINDOW);
-        if from < h.thinned_before.map_or(complete, |t| t.max(complete)) {
+        if from < h.missing_before.map_or(complete, |t| t.max(complete)) {
             return None;
         }
         let lo = h.points.partition_point(|p| p.collected_at < from);
@@ -365,9 +404,32 @@ mod tests {
         assert_eq!(range_ids(&h, "vm-1", 1, 5), None);
         // An empty range inside what is held.
         assert_eq!(range_ids(&h, "vm-1", 20, 30), Some(vec![]));
-        // A start-up load that read every row from a time on.
+        // Only a host the start-up load created is marked complete by it.
         h.mark_complete("vm-1", at(-60));
-        assert_eq!(range_ids(&h, "vm-1", -60, 10), Some((1..=10).collect()));
+        assert_eq!(range_ids(&h, "vm-1", 0, 10), None);
+        // A start-up load that read every row from a time on, older rows without their
+        // top tables: complete once marked, but a range ending before the newest row
+        // (whose top memory does not know) is left to the database.
+        let mut loaded = History::default();
+        for i in 0..10 {
+            let mut r = row(i + 1, "vm-1", i);
+            if i < 9 {
+                r.snapshot.top.clear();
+            }
+            let full = r.to_json().into();
+            loaded.push_loaded(&r, full);
+        }
+        assert_eq!(range_ids(&loaded, "vm-1", 1, 10), None, "not checked yet");
+        loaded.mark_complete("vm-1", at(-60));
+        assert_eq!(
+            range_ids(&loaded, "vm-1", -60, 10),
+            Some((1..=10).collect())
+        );
+        assert_eq!(range_ids(&loaded, "vm-1", 0, 5), None);
+        // Rows the poller gave up on: nothing before the barrier comes from memory.
+        loaded.lost_rows(at(7));
+        assert_eq!(range_ids(&loaded, "vm-1", 6, 10), None);
+        assert_eq!(range_ids(&loaded, "vm-1", 7, 10), Some(vec![8, 9, 10]));
         // Rows without top: any range inside, each row whole.
         let mut plain = History::default();
         for i in 0..5 {
@@ -375,8 +437,7 @@ mod tests {
             r.snapshot.top.clear();
             push(&mut plain, r);
         }
-        plain.mark_complete("vm-2", at(0));
-        assert_eq!(range_ids(&plain, "vm-2", 0, 3), Some(vec![1, 2, 3]));
+        assert_eq!(range_ids(&plain, "vm-2", 1, 3), Some(vec![2, 3]));
         // The window: 16 minutes later the first rows are gone, so is the range.
         push(&mut h, row(11, "vm-1", 16 * 60));
         assert_eq!(range_ids(&h, "vm-1", 0, 16 * 60 + 1), None);
@@ -391,6 +452,7 @@ mod tests {
         for i in 0..n {
             push(&mut h, row(i + 1, "vm-1", i / 3));
         }
+        h.hosts.get_mut("vm-1").unwrap().loaded = true;
         h.mark_complete("vm-1", at(-1));
         assert!(h.len() <= MAX_KEPT);
         let thinned = range_ids(&h, "vm-1", 0, 900).map(|ids| ids.len());

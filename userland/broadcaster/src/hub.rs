@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use procpulse_storage::row::{from_db_time, to_db_time};
 use time::OffsetDateTime;
 
 use tokio::sync::{broadcast, watch};
@@ -281,6 +282,8 @@ impl Hub {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Option<Vec<Arc<str>>> {
+        // As the database compares them: at the stored millisecond precision.
+        let (from, to) = (from_db_time(to_db_time(from)), from_db_time(to_db_time(to)));
         let st = self.state();
         let got = st
             .loaded
@@ -292,6 +295,16 @@ impl Hub {
             None => self.metrics.history_from_database.inc(),
         };
         got
+    }
+
+    /// See [`History::mark_complete`].
+    pub fn mark_complete(&self, host: &str, from: OffsetDateTime) {
+        self.state().history.mark_complete(host, from);
+    }
+
+    /// See [`History::lost_rows`].
+    pub fn lost_rows(&self, barrier: OffsetDateTime) {
+        self.state().history.lost_rows(barrier);
     }
 
     /// `{"samples":[each host's newest row]}` (the REST fallback).

@@ -4,11 +4,15 @@
 //! The cursor starts at the current max id; the history of the last 15 minutes up to that
 //! id is loaded once (for the hosts with a row collected within `--host-ttl`), then kept
 //! up to date from the rows the loop delivers; after each poll the hub forgets hosts not
-//! seen for `--host-ttl`. Several replicas can run side by side: each has its own cursor.
+//! seen for `--host-ttl`. Raw `/api/v1/history` ranges are answered from that memory only
+//! where it holds every row ([`crate::history::History::range`]): a loaded host once
+//! [`check_loaded`] has counted its rows again, and never across rows the cursor gave
+//! up on. Several replicas can run side by side: each has its own cursor.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use procpulse_model::validate::MAX_FUTURE_SKEW;
 use procpulse_service::Shutdown;
 use procpulse_storage::StorageError;
 use time::OffsetDateTime;
@@ -36,6 +40,17 @@ pub struct Start {
     pub fleet: Fleet,
     /// Rows stored per route up to the cursor.
     pub routes: (u64, u64),
+    /// The hosts loaded, for [`check_loaded`].
+    pub to_check: Loaded,
+}
+
+/// What the start-up load read: `(host, from, rows)` for rows `id ≤ upto`.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The cursor's start.
+    pub upto: i64,
+    /// Each host, the start of its window and the rows read (`None`: cut by the limit).
+    pub hosts: Vec<(String, OffsetDateTime, Option<usize>)>,
 }
 
 /// Loads the starting state: cursor at the current max id, the history and the fleet up
@@ -53,6 +68,7 @@ pub async fn load(
     let start = feed.max_id().await?;
     let mut history = History::default();
     let mut fleet = Fleet::default();
+    let mut to_check = Vec::new();
     for host in feed.hosts().await? {
         let Some(newest) = feed.newest_collected_at(&host, start).await? else {
             continue;
@@ -60,17 +76,17 @@ pub async fn load(
         if forget_before.is_some_and(|horizon| newest < horizon) {
             continue;
         }
+        let from = newest - WINDOW;
         let rows = feed
-            .host_rows(&host, newest - WINDOW, None, start, HISTORY_LOAD_ROWS)
+            .host_rows(&host, from, None, start, HISTORY_LOAD_ROWS)
             .await?;
+        // A load cut by its limit lacks the window's older rows: never whole.
         let whole = (rows.len() as i64) < HISTORY_LOAD_ROWS;
-        for row in rows {
+        to_check.push((host.clone(), from, whole.then_some(rows.len())));
+        for row in &rows {
             let json = row.to_json().into();
-            history.push(&row, json);
-            fleet.push(&row);
-        }
-        if whole {
-            history.mark_complete(&host, newest - WINDOW);
+            history.push_loaded(row, json);
+            fleet.push(row);
         }
     }
     let routes = feed.route_counts(start).await?;
@@ -79,12 +95,65 @@ pub async fn load(
         history,
         fleet,
         routes,
+        to_check: Loaded {
+            upto: start,
+            hosts: to_check,
+        },
     })
+}
+
+/// Marks each loaded host whose window the load read whole as complete in memory
+/// ([`History::mark_complete`]), once rows inserted before the load but committed after
+/// it had `grace` to land: the load's rows are counted again (one indexed count a host)
+/// and a host whose count grew (or could not be counted) is left to the database until
+/// its window has passed.
+/// Runs once, off the poll loop.
+pub async fn check_loaded(
+    feed: Feed,
+    hub: Arc<Hub>,
+    loaded: Loaded,
+    grace: Duration,
+    shutdown: Shutdown,
+) {
+    tokio::select! {
+        _ = shutdown.wait() => return,
+        _ = tokio::time::sleep(grace) => {}
+    }
+    // Where memory is complete for a host the check failed for: after any collected_at
+    // a row committed late (inserted before the load) can have.
+    let barrier = OffsetDateTime::now_utc() + MAX_FUTURE_SKEW;
+    let (mut complete, mut failed) = (0, false);
+    for (host, from, rows) in &loaded.hosts {
+        let counted = if failed || rows.is_none() {
+            None
+        } else {
+            match feed.count_rows(host, *from, loaded.upto).await {
+                Ok(n) => Some(n),
+                Err(error) => {
+                    tracing::warn!(%error, "Cannot check the loaded history: raw ranges of loaded hosts come from the database for their next 15 minutes");
+                    failed = true;
+                    None
+                }
+            }
+        };
+        if counted.is_some() && counted == rows.map(|n| n as i64) {
+            hub.mark_complete(host, *from);
+            complete += 1;
+        } else {
+            hub.mark_complete(host, barrier);
+        }
+    }
+    tracing::info!(
+        hosts = complete,
+        of = loaded.hosts.len(),
+        "Loaded history checked"
+    );
 }
 
 /// One poll: reads every new row (page by page) and publishes it.
 pub async fn poll_once(feed: &Feed, cursor: &mut Cursor, hub: &Hub) -> Result<usize, StorageError> {
     let mut delivered = 0;
+    let lost = cursor.lost();
     for _ in 0..MAX_PAGES_PER_POLL {
         let rows = feed.page(cursor.high(), &cursor.gaps(), PAGE_ROWS).await?;
         let full = rows.len() as i64 >= PAGE_ROWS;
@@ -100,6 +169,11 @@ pub async fn poll_once(feed: &Feed, cursor: &mut Cursor, hub: &Hub) -> Result<us
         }
     }
     cursor.settle(Instant::now());
+    if cursor.lost() > lost {
+        // A row among them may still commit (with any collected_at up to the future
+        // skew ingest accepts): memory no longer holds every row before that.
+        hub.lost_rows(OffsetDateTime::now_utc() + MAX_FUTURE_SKEW);
+    }
     Ok(delivered)
 }
 
@@ -123,6 +197,13 @@ pub async fn run(
                     "History loaded"
                 );
                 hub.load(start.history, start.fleet, start.routes);
+                tokio::spawn(check_loaded(
+                    feed.clone(),
+                    Arc::clone(&hub),
+                    start.to_check,
+                    start.cursor.grace(),
+                    shutdown.clone(),
+                ));
                 break start.cursor;
             }
             Err(error) => {

@@ -401,57 +401,46 @@ fn rfc(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap()
 }
 
-/// Asks for `vm-m` from `inside` (memory) and from `old` (the database), both to `to`,
-/// and checks that the two agree on the rows from `inside` on.
-async fn compare(server: &Server, [inside, old, to]: [&str; 3], expect_rows: usize) {
-    const FROM_MEMORY: &str = "procpulse_broadcaster_history_raw_hosts_from_memory_total";
-    const FROM_DB: &str = "procpulse_broadcaster_history_raw_hosts_from_database_total";
-    let url_mem = format!("/api/v1/history?host=vm-m&from={inside}&to={to}");
-    let url_db = format!("/api/v1/history?host=vm-m&from={old}&to={to}");
+const FROM_MEMORY: &str = "procpulse_broadcaster_history_raw_hosts_from_memory_total";
+const FROM_DB: &str = "procpulse_broadcaster_history_raw_hosts_from_database_total";
+
+/// `path`'s answer and which of memory and the database gave it.
+async fn answered(server: &Server, path: &str) -> (Value, &'static str) {
     let (m0, d0) = (
         server.metric(FROM_MEMORY).await,
         server.metric(FROM_DB).await,
     );
-    let (status, mem) = get(server, &url_mem).await;
-    assert_eq!(status, 200, "{mem}");
-    assert_eq!(
+    let (status, v) = get(server, path).await;
+    assert_eq!(status, 200, "{v}");
+    let (m1, d1) = (
         server.metric(FROM_MEMORY).await,
-        m0 + 1.0,
-        "answered from memory"
-    );
-    // 20 minutes back is before the window: the database answers.
-    let (status, whole) = get(server, &url_db).await;
-    assert_eq!(status, 200, "{whole}");
-    assert_eq!(
         server.metric(FROM_DB).await,
-        d0 + 1.0,
-        "answered from the database"
     );
-    let start = time_of(&mem, "from");
-    let from_db: Vec<Value> = whole["samples"]
+    match (m1 - m0, d1 - d0) {
+        (1.0, 0.0) => (v, "memory"),
+        (0.0, 1.0) => (v, "database"),
+        other => panic!("{path}: counters moved by {other:?}"),
+    }
+}
+
+/// The samples of `whole` collected in `[from, to)` compared as the database does (at
+/// millisecond precision).
+fn within(whole: &Value, from: OffsetDateTime, to: OffsetDateTime) -> Vec<Value> {
+    let ms = |t: OffsetDateTime| procpulse_storage::row::from_db_time(to_db_time(t));
+    whole["samples"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| time_of(r, "collected_at") >= start)
+        .filter(|r| (ms(from)..ms(to)).contains(&time_of(r, "collected_at")))
         .cloned()
-        .collect();
-    let from_mem = mem["samples"].as_array().unwrap();
-    assert_eq!(from_mem.len(), expect_rows);
-    assert_eq!(from_mem, &from_db, "memory and database differ");
-    assert!(
-        from_mem[..expect_rows - 1]
-            .iter()
-            .all(|r| r.get("top").is_none())
-    );
-    assert_eq!(
-        from_mem[expect_rows - 1]["top"].as_array().map(Vec::len),
-        Some(3)
-    );
+        .collect()
 }
 
-/// Raw ranges inside the in-memory window are answered from memory, and give what the
-/// database gives: the same rows, the same fields, `top` only on the newest — before and
-/// after rows arrive live.
+/// Raw ranges inside the in-memory window are answered from memory once the start-up
+/// load is checked, and give what the database gives: the same rows, the same values,
+/// `top` only on the newest, a `from` inside a millisecond read as the database reads
+/// it — before and after rows arrive live. A range ending before the newest row
+/// (whose older rows were loaded without their top tables) is left to the database.
 pub async fn memory_matches_database(db: &TestDb) {
     // vm-m every 2 s for the last 10 minutes, every row with a top table.
     let rows: Vec<_> = (0..300)
@@ -460,14 +449,55 @@ pub async fn memory_matches_database(db: &TestDb) {
     db.insert(&rows, "a").await;
     let server = Server::start(db, |_| {}).await;
     let now = OffsetDateTime::now_utc();
-    let inside_at = now - time::Duration::minutes(8);
-    let (inside, old, to) = (
-        rfc(inside_at),
-        rfc(now - time::Duration::minutes(20)),
-        rfc(now + time::Duration::minutes(1)),
+    // A nanosecond after row 150 was collected: the database compares at millisecond
+    // precision (whatever precision it stores) and so reads that row too.
+    let from = rows[150].collected_at + time::Duration::nanoseconds(1);
+    let (old, to) = (
+        now - time::Duration::minutes(20),
+        now + time::Duration::minutes(1),
     );
-    let within = rows.iter().filter(|r| r.collected_at >= inside_at).count();
-    compare(&server, [&inside, &old, &to], within).await;
+    let path = |from: OffsetDateTime, to: OffsetDateTime| {
+        format!(
+            "/api/v1/history?host=vm-m&from={}&to={}",
+            rfc(from),
+            rfc(to)
+        )
+    };
+    // The load is checked once late commits had time to land (the cursor's grace).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mem = loop {
+        match answered(&server, &path(from, to)).await {
+            (v, "memory") => break v,
+            _ => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never answered from memory"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    // 20 minutes back is before the window: the database answers.
+    let (whole, by) = answered(&server, &path(old, to)).await;
+    assert_eq!(by, "database");
+    let same = |mem: &Value, whole: &Value, n: usize| {
+        let got = mem["samples"].as_array().unwrap();
+        assert_eq!(got.len(), n);
+        assert_eq!(got, &within(whole, from, to), "memory and database differ");
+        assert!(got[..n - 1].iter().all(|r| r.get("top").is_none()));
+        assert_eq!(got[n - 1]["top"].as_array().map(Vec::len), Some(3));
+    };
+    same(&mem, &whole, 150);
+    // Ending before the newest row: the database, with each range's newest top.
+    let before = from + time::Duration::minutes(2);
+    let (v, by) = answered(&server, &path(from, before)).await;
+    assert_eq!(by, "database");
+    assert_eq!(
+        v["samples"].as_array().unwrap().last().unwrap()["top"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
     // Rows arriving live join the window (after a poll) and the answers still agree.
     let late: Vec<_> = (300..305)
         .map(|i| snapshot("vm-m", i, Duration::from_millis(500 - 100 * (i - 300)), 3))
@@ -485,7 +515,10 @@ pub async fn memory_matches_database(db: &TestDb) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    compare(&server, [&inside, &old, &to], within + 5).await;
+    let (mem, by) = answered(&server, &path(from, to)).await;
+    assert_eq!(by, "memory");
+    let (whole, _) = answered(&server, &path(old, to)).await;
+    same(&mem, &whole, 155);
     server.stop().await;
 }
 

@@ -16,9 +16,14 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 /// Default raw rows one scan of a fold step reads (only host and times).
 pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 5_000;
-/// Default most minute buckets one fold step recomputes (and writes in one transaction):
-/// at 1 Hz about 120,000 raw rows re-read, and 2,000 rows written.
-pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 2_000;
+/// Default most minute buckets (host × minute) one fold step recomputes and writes in
+/// one transaction. A minute is recomputed from all its raw rows whenever a step touches
+/// it, so a step must span many hosts: with a fleet of 10,000 hosts at 1 Hz a step of
+/// 2,000 buckets covered 0.2 s of rows and re-read each host's growing minute hundreds
+/// of times (fold 4.9 k rows/s, behind such a fleet's 10 k rows/s); 50,000 cover a pass
+/// and fold 37 k rows/s (SQLite, this machine; see BENCHMARKS.md "history"). At most
+/// ~60 raw rows a bucket at 1 Hz are re-read, ~10 MB of rollup rows held.
+pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 50_000;
 /// Default rows one retention DELETE removes (one short transaction each).
 pub const DEFAULT_DELETE_BATCH_ROWS: usize = 500;
 /// Default shortest pause between two retention batches, so queued writers get the
