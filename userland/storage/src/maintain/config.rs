@@ -20,8 +20,12 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// most the pool timeout and SQLite's busy timeout (2 s + 5 s by default); the rest of
 /// the delay covers the ingest replicas' clock offset from the database's.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
-/// Default raw rows one scan of a fold step reads (only host and times).
-pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 5_000;
+/// Default raw rows one scan of a fold step reads (only host and times). A step scans at
+/// most 20 chunks (500,000 rows): every step recomputes each touched minute and hour
+/// whole, so a pass split into several steps recomputed every host's current minute and
+/// hour once per step — with 5,000-row chunks a 10,000-host fleet's 30 s of rows took
+/// 3–4 steps (see BENCHMARKS.md "history").
+pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 25_000;
 /// Default most minute buckets (host × minute) one fold step recomputes and writes in
 /// one transaction. A minute is recomputed from all its raw rows whenever a step touches
 /// it, so a step must span many hosts: with a fleet of 10,000 hosts at 1 Hz a step of
