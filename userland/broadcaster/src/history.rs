@@ -77,9 +77,6 @@ struct HostHistory {
     /// thinning, or past anything a row the poller gave up on could hold (see
     /// [`History::range`], [`History::lost_rows`]).
     missing_before: Option<OffsetDateTime>,
-    /// Created by the start-up load ([`History::push_loaded`]), so
-    /// [`History::mark_complete`] applies.
-    loaded: bool,
 }
 
 impl HostHistory {
@@ -87,6 +84,10 @@ impl HostHistory {
         self.missing_before = Some(self.missing_before.map_or(at, |t| t.max(at)));
     }
 }
+
+/// `complete_from` of a host the start-up load created, until
+/// [`History::mark_complete`]: no range is complete.
+const UNCHECKED: OffsetDateTime = time::PrimitiveDateTime::MAX.assume_utc();
 
 /// Per-host recent rows.
 #[derive(Debug, Clone, Default)]
@@ -132,12 +133,11 @@ impl History {
                 // complete only after the first row. Loaded: nothing is complete until
                 // the poller has checked the load (mark_complete).
                 complete_from: if loaded {
-                    time::PrimitiveDateTime::MAX.assume_utc()
+                    UNCHECKED
                 } else {
                     at + Duration::nanoseconds(1)
                 },
                 missing_before: None,
-                loaded,
             });
         if (at, row.id) >= (host.newest_at, host.newest_id) {
             host.newest_id = row.id;
@@ -186,10 +186,14 @@ impl History {
     /// start-up load read all of them (checked by the poller once late commits had time
     /// to land), or, when it could not tell, every row from a `from` past what it may
     /// have missed. Until then a loaded host has no complete range. Only for a host the
-    /// load created (one evicted and seen again since is left alone); points thinned or
-    /// rows lost since stay missing.
+    /// load created and not marked yet (one evicted and seen again since is left alone);
+    /// points thinned or rows lost since stay missing.
     pub fn mark_complete(&mut self, host: &str, from: OffsetDateTime) {
-        if let Some(h) = self.hosts.get_mut(host).filter(|h| h.loaded) {
+        if let Some(h) = self
+            .hosts
+            .get_mut(host)
+            .filter(|h| h.complete_from == UNCHECKED)
+        {
             h.complete_from = h.complete_from.min(from);
         }
     }
@@ -450,9 +454,10 @@ mod tests {
         // Three rows a second for 15 minutes: more than MAX_KEPT, so points are thinned.
         let n = 3 * 900;
         for i in 0..n {
-            push(&mut h, row(i + 1, "vm-1", i / 3));
+            let r = row(i + 1, "vm-1", i / 3);
+            let full = r.to_json().into();
+            h.push_loaded(&r, full);
         }
-        h.hosts.get_mut("vm-1").unwrap().loaded = true;
         h.mark_complete("vm-1", at(-1));
         assert!(h.len() <= MAX_KEPT);
         let thinned = range_ids(&h, "vm-1", 0, 900).map(|ids| ids.len());
