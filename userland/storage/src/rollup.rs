@@ -133,6 +133,8 @@ pub struct BucketBuilder {
     zombies: i64,
     disk_sleep: i64,
     newest: Option<(i32, String)>,
+    /// `(collected_at, id)` of the last row pushed.
+    last: Option<(PrimitiveDateTime, i64)>,
 }
 
 impl BucketBuilder {
@@ -149,7 +151,19 @@ impl BucketBuilder {
             zombies: i64::MIN,
             disk_sleep: i64::MIN,
             newest: None,
+            last: None,
         }
+    }
+
+    /// The bucket's host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether `p` comes after every row pushed so far in `(collected_at, id)` order:
+    /// pushing it then gives the row a computation over all of them in order gives.
+    pub fn follows(&self, p: &RawPoint) -> bool {
+        self.last.is_none_or(|l| (p.collected_at, p.id) > l)
     }
 
     /// The bucket's start.
@@ -159,6 +173,7 @@ impl BucketBuilder {
 
     /// Adds the next raw row (the newest so far).
     pub fn push(&mut self, p: &RawPoint) {
+        self.last = Some((p.collected_at, p.id));
         self.samples = self.samples.saturating_add(1);
         self.cpu.add(p.cpu, p.cpu, p.cpu, 1.0);
         self.ram.add(p.ram, p.ram, p.ram, 1.0);
@@ -181,9 +196,14 @@ impl BucketBuilder {
 
     /// The rollup row; `None` when no row was pushed.
     pub fn finish(self) -> Option<RollupRow> {
-        let (cpu_cores, source) = self.newest?;
+        self.row()
+    }
+
+    /// The rollup row of the rows pushed so far (more may follow); `None` when none was.
+    pub fn row(&self) -> Option<RollupRow> {
+        let (cpu_cores, source) = self.newest.clone()?;
         Some(RollupRow {
-            host: self.host,
+            host: self.host.clone(),
             bucket: from_db_time(self.bucket),
             samples: self.samples,
             cpu: self.cpu.get()?,
@@ -218,34 +238,90 @@ pub fn aggregate(host: &str, bucket: PrimitiveDateTime, points: &[RawPoint]) -> 
 pub fn merge(host: &str, bucket: PrimitiveDateTime, rows: &[RollupRow]) -> Option<RollupRow> {
     let mut sorted: Vec<&RollupRow> = rows.iter().collect();
     sorted.sort_by_key(|r| r.bucket);
-    let newest = *sorted.last()?;
-    let (mut cpu, mut ram, mut swap, mut load1) = (Acc::new(), Acc::new(), Acc::new(), Acc::new());
-    let (mut zombies, mut disk_sleep, mut samples) = (i64::MIN, i64::MIN, 0i64);
-    for r in &sorted {
-        let w = r.samples as f64;
-        cpu.add(r.cpu.min, r.cpu.avg, r.cpu.max, w);
-        ram.add(r.ram.min, r.ram.avg, r.ram.max, w);
-        if let Some(s) = r.swap {
-            swap.add(s.min, s.avg, s.max, w);
-        }
-        load1.add(r.load1.min, r.load1.avg, r.load1.max, w);
-        zombies = zombies.max(r.zombies_max);
-        disk_sleep = disk_sleep.max(r.disk_sleep_max);
-        samples = samples.saturating_add(r.samples);
+    let mut b = MergeBuilder::new();
+    for r in sorted {
+        b.push(r);
     }
-    Some(RollupRow {
-        host: host.to_owned(),
-        bucket: from_db_time(bucket),
-        samples,
-        cpu: cpu.get()?,
-        ram: ram.get()?,
-        swap: swap.get(),
-        load1: load1.get()?,
-        zombies_max: zombies,
-        disk_sleep_max: disk_sleep,
-        cpu_cores: newest.cpu_cores,
-        source: newest.source.clone(),
-    })
+    b.row(host, bucket)
+}
+
+/// [`merge`] one rollup row at a time, pushed in bucket order — so the maintainer can
+/// keep an hour's settled minutes as one running state and add its newest minutes to a
+/// copy (the same additions in the same order: the same bits as [`merge`]).
+#[derive(Debug, Clone)]
+pub struct MergeBuilder {
+    cpu: Acc,
+    ram: Acc,
+    swap: Acc,
+    load1: Acc,
+    zombies: i64,
+    disk_sleep: i64,
+    samples: i64,
+    newest: Option<(i32, String)>,
+    last: Option<time::OffsetDateTime>,
+}
+
+impl Default for MergeBuilder {
+    fn default() -> Self {
+        MergeBuilder::new()
+    }
+}
+
+impl MergeBuilder {
+    /// Nothing merged yet.
+    pub fn new() -> MergeBuilder {
+        MergeBuilder {
+            cpu: Acc::new(),
+            ram: Acc::new(),
+            swap: Acc::new(),
+            load1: Acc::new(),
+            zombies: i64::MIN,
+            disk_sleep: i64::MIN,
+            samples: 0,
+            newest: None,
+            last: None,
+        }
+    }
+
+    /// The bucket of the last row pushed.
+    pub fn last(&self) -> Option<time::OffsetDateTime> {
+        self.last
+    }
+
+    /// Adds the next row (a later bucket than every row pushed so far).
+    pub fn push(&mut self, r: &RollupRow) {
+        let w = r.samples as f64;
+        self.cpu.add(r.cpu.min, r.cpu.avg, r.cpu.max, w);
+        self.ram.add(r.ram.min, r.ram.avg, r.ram.max, w);
+        if let Some(s) = r.swap {
+            self.swap.add(s.min, s.avg, s.max, w);
+        }
+        self.load1.add(r.load1.min, r.load1.avg, r.load1.max, w);
+        self.zombies = self.zombies.max(r.zombies_max);
+        self.disk_sleep = self.disk_sleep.max(r.disk_sleep_max);
+        self.samples = self.samples.saturating_add(r.samples);
+        self.newest = Some((r.cpu_cores, r.source.clone()));
+        self.last = Some(r.bucket);
+    }
+
+    /// The merged row for `host`'s bucket starting at `bucket`; `None` when nothing was
+    /// pushed.
+    pub fn row(&self, host: &str, bucket: PrimitiveDateTime) -> Option<RollupRow> {
+        let (cpu_cores, source) = self.newest.clone()?;
+        Some(RollupRow {
+            host: host.to_owned(),
+            bucket: from_db_time(bucket),
+            samples: self.samples,
+            cpu: self.cpu.get()?,
+            ram: self.ram.get()?,
+            swap: self.swap.get(),
+            load1: self.load1.get()?,
+            zombies_max: self.zombies,
+            disk_sleep_max: self.disk_sleep,
+            cpu_cores,
+            source,
+        })
+    }
 }
 
 /// A bucket: host and UTC start.

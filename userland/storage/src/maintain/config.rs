@@ -34,6 +34,11 @@ pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 25_000;
 /// and fold 37 k rows/s (SQLite, this machine; see BENCHMARKS.md "history"). At most
 /// ~60 raw rows a bucket at 1 Hz are re-read, ~10 MB of rollup rows held.
 pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 50_000;
+/// Default [`MaintainConfig::fold_memory`]: buckets that ended this long before the
+/// watermark are forgotten (a row for them later is folded from the database). Rows
+/// arrive seconds after they are collected, so a host's current and last two minutes
+/// are held: a 10,000-host fleet is ~40,000 minutes and 10,000 hours, ~25 MB.
+pub const DEFAULT_FOLD_MEMORY: Duration = Duration::from_secs(180);
 /// Default rows one retention DELETE removes (one short transaction each).
 pub const DEFAULT_DELETE_BATCH_ROWS: usize = 500;
 /// Default shortest pause between two retention batches, so queued writers get the
@@ -48,6 +53,11 @@ pub const DEFAULT_DELETE_PAUSE: Duration = Duration::from_millis(5);
 /// 13 %), 9 from 8 % to −16 % (no run over 10 %); it still deletes ~5,500 rows/s on
 /// MariaDB. The storage README has the table.
 pub const DELETE_PAUSE_PER_HELD: u32 = 9;
+/// The same factor on SQLite: its one writer lock is the ingest's too, and a batch's
+/// CPU is spent in the ingest process itself, so 9 cost 12.9 % of ingest rows/s while a
+/// day of expired rows was deleted under full load (BENCHMARKS.md "history"); 19 gives
+/// deletes at most 5 % of the time, ~4,500 rows/s.
+pub const DELETE_PAUSE_PER_HELD_SQLITE: u32 = 19;
 /// Default lease time: a maintainer that dies (kill -9) is replaced within this. It is
 /// renewed before every fold step and every few delete batches.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
@@ -155,13 +165,19 @@ pub struct MaintainConfig {
     /// Minute buckets one fold step recomputes at most (scans stop once this many are
     /// touched): bounds the rows re-read and the step's transaction.
     pub fold_max_buckets: usize,
+    /// How long the maintainer remembers the buckets it folded (a running aggregate
+    /// each, see `maintain::memory`), so that the next steps extend them instead of
+    /// re-reading their rows; zero = never (every touched bucket is recomputed from the
+    /// database).
+    pub fold_memory: Duration,
     /// Rows per retention DELETE.
     pub delete_batch_rows: usize,
     /// Shortest pause between retention batches.
     pub delete_pause: Duration,
     /// The pause after a batch is also at least this many times as long as the batch
-    /// held its lock ([`DELETE_PAUSE_PER_HELD`]).
-    pub delete_pause_per_held: u32,
+    /// held its lock; `None`: the backend's default ([`DELETE_PAUSE_PER_HELD`],
+    /// [`DELETE_PAUSE_PER_HELD_SQLITE`]).
+    pub delete_pause_per_held: Option<u32>,
     /// How long a taken lease lasts unless renewed.
     pub lease_ttl: Duration,
     /// This maintainer's name in `maintenance_lease.holder` (at most 128 bytes).
@@ -178,9 +194,10 @@ impl Default for MaintainConfig {
             settle: DEFAULT_SETTLE,
             fold_chunk_rows: DEFAULT_FOLD_CHUNK_ROWS,
             fold_max_buckets: DEFAULT_FOLD_MAX_BUCKETS,
+            fold_memory: DEFAULT_FOLD_MEMORY,
             delete_batch_rows: DEFAULT_DELETE_BATCH_ROWS,
             delete_pause: DEFAULT_DELETE_PAUSE,
-            delete_pause_per_held: DELETE_PAUSE_PER_HELD,
+            delete_pause_per_held: None,
             lease_ttl: DEFAULT_LEASE_TTL,
             holder: default_holder(),
         }
@@ -188,6 +205,15 @@ impl Default for MaintainConfig {
 }
 
 impl MaintainConfig {
+    /// The pause after a retention batch per time the batch held its lock, on
+    /// `backend`.
+    pub fn delete_pause_factor(&self, backend: crate::Backend) -> u32 {
+        self.delete_pause_per_held.unwrap_or(match backend {
+            crate::Backend::Sqlite => DELETE_PAUSE_PER_HELD_SQLITE,
+            crate::Backend::Mysql => DELETE_PAUSE_PER_HELD,
+        })
+    }
+
     /// How long `tier` is kept (zero = forever).
     pub fn keep(&self, tier: Tier) -> Duration {
         match tier {

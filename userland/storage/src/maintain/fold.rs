@@ -1,35 +1,47 @@
 //! One fold step: raw rows received in `(rolled_up_to, E]` (at most a chunk of them)
-//! mark the (host, minute) buckets they fall in; those minutes are recomputed from all
-//! their raw rows, the hours they fall in from their minute rows, and the rows are
-//! replaced together with advancing the watermark to `E`, in one short transaction.
+//! mark the (host, minute) buckets they fall in; each of those minutes is computed over
+//! all its raw rows received up to `E`, each touched hour over all its minute rows, and
+//! the rows are replaced together with advancing the watermark to `E`, in one short
+//! transaction.
+//!
+//! Where the rows of a bucket come from: the step scans the new raw rows whole (every
+//! rollup column), so a minute the maintainer's memory holds ([`super::memory`]) is
+//! extended by them, and a minute new to both memory and the database is computed from
+//! them alone — with a fleet, nearly every bucket, so a step reads each raw row once.
+//! Only a minute that memory does not hold but the database does (after a restart, or a
+//! row arriving minutes late) is recomputed from all its raw rows in the database, one
+//! range read per host; hours likewise from their stored minutes. Either way the row is
+//! the same, bit for bit (sums in a fixed order).
 //!
 //! Everything is read before the transaction (on the read pool), so the write lock is
 //! held only for the REPLACE statements. That is safe because:
-//! - a raw row received after `E` that lands in a bucket recomputed here is folded again
-//!   by a later step (its `received_at` is past the new watermark), which recomputes the
-//!   whole bucket again;
+//! - a raw row received after `E` that lands in a bucket recomputed here is folded by a
+//!   later step (its `received_at` is past the new watermark);
 //! - every row received at or before `E` has committed before the step reads: `E` is
 //!   the settle delay (30 s) before the database's now, and ingest stamps `received_at`
 //!   just before its INSERT (not when the request arrived), so this holds while each
 //!   ingest replica's clock is within the settle delay of the database's clock minus
 //!   the INSERT's own time (pool wait ≤ 2 s, SQLite busy timeout ≤ 5 s by default). A row
-//!   that commits with `received_at` at or below the watermark anyway is never folded
-//!   (and later deleted with the rest).
+//!   that commits with `received_at` at or below the watermark anyway is not folded
+//!   unless its minute is later recomputed from the database (and is later deleted with
+//!   the rest).
 //! - the watermark moves by compare-and-set (`WHERE rolled_up_to = <what this step
 //!   read>`): if another maintainer moved it meanwhile (a lease that expired mid-step),
-//!   this step's transaction rolls back and writes nothing.
+//!   this step's transaction rolls back and writes nothing (and its memory is dropped).
 
 use super::config::MaintainConfig;
+use super::memory::{FoldMemory, HourState, SETTLE_MINUTES};
 use crate::error::StorageError;
 use crate::history::{RollupRow, Tier, checked_before, replace_rollup_rows, rollup_columns};
-use crate::rollup::{self, BucketKey, RawPoint};
+use crate::rollup::{self, BucketBuilder, BucketKey, RawPoint};
 use crate::row::{LenientTime, MIN_READABLE_TIME, readable_time, to_db_time};
 use crate::schema::{history_tiers, samples};
 use crate::{Database, PooledConn, with_conn};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::TryStreamExt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// Longest run of consecutive buckets loaded by one range read.
@@ -47,6 +59,11 @@ pub struct FoldStep {
     pub minutes: usize,
     /// Hour rows recomputed.
     pub hours: usize,
+    /// Of `minutes`, those recomputed from their raw rows in the database (the rest
+    /// from the maintainer's memory and the step's rows).
+    pub minutes_read: usize,
+    /// Of `hours`, those recomputed from their minute rows in the database.
+    pub hours_read: usize,
     /// Raw rows not folded because their minute starts before the raw delete cutoff
     /// plus the margin (some of its rows may be gone).
     pub skipped_old: usize,
@@ -56,6 +73,30 @@ pub struct FoldStep {
     pub caught_up: bool,
     /// True when another maintainer moved the watermark first (nothing written).
     pub conflict: bool,
+    /// Where the step's time went.
+    pub phases: FoldPhases,
+}
+
+/// Wall time of a fold step's phases (summed over a pass in its log line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldPhases {
+    /// Scanning raw rows by `received_at` for the buckets they touch.
+    pub scan: std::time::Duration,
+    /// Recomputing the touched minutes from their raw rows.
+    pub minutes: std::time::Duration,
+    /// Recomputing the touched hours from their minute rows.
+    pub hours: std::time::Duration,
+    /// The write transaction.
+    pub write: std::time::Duration,
+}
+
+impl std::ops::AddAssign for FoldPhases {
+    fn add_assign(&mut self, o: FoldPhases) {
+        self.scan += o.scan;
+        self.minutes += o.minutes;
+        self.hours += o.hours;
+        self.write += o.write;
+    }
 }
 
 /// The raw tier's watermark.
@@ -113,7 +154,6 @@ pub async fn record_deleted_before(
     })
 }
 
-type ChunkRow = (String, LenientTime, LenientTime);
 type RawRecord = (
     i64,
     String,
@@ -129,6 +169,44 @@ type RawRecord = (
     String,
 );
 
+/// The rollup columns of `samples`, in [`RawRecord`] order.
+macro_rules! raw_columns {
+    () => {{
+        use samples::dsl as s;
+        (
+            s::id,
+            s::host,
+            s::collected_at,
+            s::cpu_usage_percent,
+            s::ram_used_percent,
+            s::ram_swap_total_kb,
+            s::ram_swap_free_kb,
+            s::load1,
+            s::procs_zombie,
+            s::procs_disk_sleep,
+            s::cpu_cores,
+            s::source,
+        )
+    }};
+}
+
+fn point(r: RawRecord) -> RawPoint {
+    RawPoint {
+        id: r.0,
+        host: r.1,
+        collected_at: r.2.0,
+        cpu: r.3,
+        ram: r.4,
+        swap_total_kb: r.5,
+        swap_free_kb: r.6,
+        load1: r.7,
+        zombies: r.8,
+        disk_sleep: r.9,
+        cores: r.10,
+        source: r.11,
+    }
+}
+
 /// The start of the oldest bucket the maintainer may recompute (None: any): the delete
 /// cutoff of the bucket's *source* rows (raw rows for minutes, minute rows for hours)
 /// plus [`MaintainConfig::recompute_margin`] of their keep `keep`. Only what the
@@ -142,16 +220,21 @@ pub fn recompute_floor(
     deleted_before.map(|d| d.checked_add(margin).unwrap_or(d))
 }
 
-/// Runs one fold step at `now`.
+/// Runs one fold step at `now`, with the maintainer's `memory` of the buckets its last
+/// steps folded (see [`super::memory`]; left empty unless the step commits).
 pub async fn fold_step(
     db: &Database,
     config: &MaintainConfig,
+    memory: &mut FoldMemory,
     now: OffsetDateTime,
 ) -> Result<FoldStep, StorageError> {
     let old = watermark(db).await?;
+    let mut mem = memory.take_at(old);
+    let remember = !config.fold_memory.is_zero();
     let upto = checked_before(now, config.settle).map(to_db_time);
     // A settle delay longer than all dates: nothing is ever settled.
     let Some(upto) = upto.filter(|u| old.is_none_or(|w| w < *u)) else {
+        *memory = mem;
         return Ok(FoldStep {
             watermark: old,
             caught_up: true,
@@ -165,20 +248,30 @@ pub async fn fold_step(
     let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
     let deleted = deleted_before(db).await?;
     let minute_floor = recompute_floor(deleted[0], config.keep_raw);
+    // A bucket absent from memory and from the database may be computed from the step's
+    // rows alone only where its own tier has deleted nothing (else its row may be gone).
+    let new_minute_floor = recompute_floor(deleted[1], config.keep_1m);
+    let new_hour_floor = recompute_floor(deleted[2], config.keep_1h);
     let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
+    // Touched minutes computed from memory and the scanned rows (and whether memory
+    // held them), and those recomputed from the database instead.
+    let mut building: HashMap<BucketKey, (BucketBuilder, bool)> = HashMap::new();
+    let mut from_db: BTreeSet<BucketKey> = BTreeSet::new();
+    let mut phases = FoldPhases::default();
+    let mut clock = std::time::Instant::now();
     let (mut scanned, mut skipped_old, mut scans) = (0, 0, 0);
     // Scan chunk after chunk of raw rows in received_at order, collecting the minutes
     // they touch, until the range is done or enough minutes are collected for one step.
     let (new, caught_up) = loop {
-        let mut rows: Vec<ChunkRow> = with_conn!(db.read_pool(), c => {
+        let mut rows: Vec<(RawRecord, LenientTime)> = with_conn!(db.read_pool(), c => {
             use samples::dsl as s;
             Ok::<_, StorageError>(s::samples
                 .filter(s::received_at.gt(lower))
                 .filter(s::received_at.le(upto))
-                .select((s::host, s::collected_at, s::received_at))
+                .select((raw_columns!(), s::received_at))
                 .order(s::received_at.asc())
                 .limit(limit)
-                .load::<ChunkRow>(c)
+                .load(c)
                 .await?)
         })?;
         let full = rows.len() >= chunk;
@@ -189,32 +282,56 @@ pub async fn fold_step(
             last = rows
                 .iter()
                 .rev()
-                .map(|r| r.2.0)
+                .map(|r| r.1.0)
                 .find(|t| readable_time(*t))
                 .unwrap_or(upto);
-            let same: Vec<(String, LenientTime)> = with_conn!(db.read_pool(), c => {
+            let same: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
                 use samples::dsl as s;
                 Ok::<_, StorageError>(s::samples
                     .filter(s::received_at.eq(last))
-                    .select((s::host, s::collected_at))
+                    .select(raw_columns!())
                     .load(c)
                     .await?)
             })?;
-            rows.retain(|r| r.2.0 != last);
-            rows.extend(same.into_iter().map(|(h, t)| (h, t, LenientTime(last))));
+            rows.retain(|r| r.1.0 != last);
+            rows.extend(same.into_iter().map(|r| (r, LenientTime(last))));
         }
         scanned += rows.len();
-        for (host, collected, _) in rows {
-            let t = collected.0;
-            if !readable_time(t) {
-                continue;
-            }
-            let m = rollup::bucket_start(t, Tier::Minute);
+        let mut points: Vec<RawPoint> = rows
+            .into_iter()
+            .map(|(r, _)| point(r))
+            .filter(|p| readable_time(p.collected_at))
+            .collect();
+        points.sort_by_key(|p| (p.collected_at, p.id));
+        for p in points {
+            let m = rollup::bucket_start(p.collected_at, Tier::Minute);
             if minute_floor.is_some_and(|f| m < f) {
                 skipped_old += 1;
-            } else {
-                minutes.insert((host, m));
+                continue;
             }
+            let key = (p.host.clone(), m);
+            if remember && !from_db.contains(&key) {
+                match building.entry(key.clone()) {
+                    Entry::Occupied(mut e) if e.get().0.follows(&p) => e.get_mut().0.push(&p),
+                    Entry::Occupied(e) => {
+                        e.remove();
+                        from_db.insert(key.clone());
+                    }
+                    Entry::Vacant(e) => {
+                        let (mut b, held) = match mem.minutes.remove(&key) {
+                            Some(b) => (b, true),
+                            None => (BucketBuilder::new(&p.host, m), false),
+                        };
+                        if b.follows(&p) {
+                            b.push(&p);
+                            e.insert((b, held));
+                        } else {
+                            from_db.insert(key.clone());
+                        }
+                    }
+                }
+            }
+            minutes.insert(key);
         }
         if !full {
             break (upto, true);
@@ -225,86 +342,216 @@ pub async fn fold_step(
         }
         lower = last;
     };
+    phases.scan = lap(&mut clock);
 
-    let new_minutes = recompute_minutes(db, &minutes).await?;
-    let hour_floor = recompute_floor(deleted[1], config.keep_1m);
-    let hours: BTreeSet<BucketKey> = minutes
+    // Minutes memory did not hold are new only if the database has no row for them.
+    if remember {
+        let unknown: BTreeSet<BucketKey> = building
+            .iter()
+            .filter(|(_, (_, held))| !held)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let stored = stored_keys(db, Tier::Minute, &unknown).await?;
+        for k in unknown {
+            if stored.contains(&k) || new_minute_floor.is_some_and(|f| k.1 < f) {
+                building.remove(&k);
+                from_db.insert(k);
+            }
+        }
+    } else {
+        from_db.clone_from(&minutes);
+    }
+    let minutes_read = from_db.len();
+    let mut fresh: BTreeMap<BucketKey, BucketBuilder> =
+        building.into_iter().map(|(k, (b, _))| (k, b)).collect();
+    for b in recompute_minutes(db, &from_db, new).await? {
+        fresh.insert((b.host().to_owned(), b.bucket()), b);
+    }
+    let minute_rows: BTreeMap<BucketKey, RollupRow> = fresh
         .iter()
-        .map(|(h, m)| (h.clone(), rollup::bucket_start(*m, Tier::Hour)))
-        .filter(|(_, h)| hour_floor.is_none_or(|f| *h >= f))
+        .filter_map(|(k, b)| Some((k.clone(), b.row()?)))
         .collect();
-    let new_hours = recompute_hours(db, &hours, &minutes, &new_minutes).await?;
+    phases.minutes = lap(&mut clock);
 
+    let hour_floor = recompute_floor(deleted[1], config.keep_1m);
+    // The touched minutes of each hour to recompute, with their new rows (None: gone).
+    let mut touched: BTreeMap<BucketKey, BTreeMap<PrimitiveDateTime, Option<RollupRow>>> =
+        BTreeMap::new();
+    for k in &minutes {
+        let hour = rollup::bucket_start(k.1, Tier::Hour);
+        if hour_floor.is_none_or(|f| hour >= f) {
+            touched
+                .entry((k.0.clone(), hour))
+                .or_default()
+                .insert(k.1, minute_rows.get(k).cloned());
+        }
+    }
+    let hours: BTreeSet<BucketKey> = touched.keys().cloned().collect();
+    let mut states: BTreeMap<BucketKey, HourState> = BTreeMap::new();
+    let mut hours_db: BTreeSet<BucketKey> = BTreeSet::new();
+    let mut unknown: BTreeSet<BucketKey> = BTreeSet::new();
+    for (hk, ms) in &touched {
+        if !remember {
+            hours_db.insert(hk.clone());
+            continue;
+        }
+        match mem.hours.remove(hk) {
+            Some(st) if ms.keys().all(|m| st.accepts(*m)) => {
+                states.insert(hk.clone(), st);
+            }
+            Some(_) => {
+                hours_db.insert(hk.clone());
+            }
+            None => {
+                unknown.insert(hk.clone());
+            }
+        }
+    }
+    let stored = stored_keys(db, Tier::Hour, &unknown).await?;
+    for hk in unknown {
+        if stored.contains(&hk) || new_hour_floor.is_some_and(|f| hk.1 < f) {
+            hours_db.insert(hk);
+        } else {
+            states.insert(hk, HourState::default());
+        }
+    }
+    let hours_read = hours_db.len();
+    states.extend(load_hours(db, &hours_db, &minutes).await?);
+    for (hk, ms) in touched {
+        let st = states.entry(hk).or_default();
+        for (m, row) in ms {
+            match row {
+                Some(r) => {
+                    st.open.insert(m, r);
+                }
+                None => {
+                    st.open.remove(&m);
+                }
+            }
+        }
+    }
+    let new_hours: Vec<RollupRow> = states
+        .iter()
+        .filter_map(|((host, hour), st)| st.row(host, *hour))
+        .collect();
+    phases.hours = lap(&mut clock);
+
+    let new_minutes: Vec<RollupRow> = minute_rows.into_values().collect();
     let committed = write(db, old, new, &minutes, &new_minutes, &hours, &new_hours).await?;
+    phases.write = lap(&mut clock);
+    if committed && remember {
+        mem.minutes.extend(fresh);
+        let settled = rollup::bucket_start(new, Tier::Minute)
+            .checked_sub(time::Duration::minutes(SETTLE_MINUTES))
+            .unwrap_or(new);
+        for (hk, mut st) in states {
+            st.settle(settled);
+            mem.hours.insert(hk, st);
+        }
+        let horizon = time::Duration::try_from(config.fold_memory).unwrap_or(time::Duration::MAX);
+        memory.keep(mem, new, horizon, remembered_max(config));
+    }
     Ok(FoldStep {
         rows: scanned,
         minutes: minutes.len(),
         hours: hours.len(),
+        minutes_read,
+        hours_read,
         skipped_old,
         watermark: if committed { Some(new) } else { old },
         caught_up,
         conflict: !committed,
+        phases,
     })
 }
 
-/// The raw rows of one run of minutes, oldest first (the order of the `(host,
+/// Most minutes (and most hours) the memory keeps: twice a step's, at least 1,000.
+fn remembered_max(config: &MaintainConfig) -> usize {
+    config.fold_max_buckets.saturating_mul(2).max(1_000)
+}
+
+/// The time since `clock`, which is reset to now.
+fn lap(clock: &mut std::time::Instant) -> std::time::Duration {
+    let now = std::time::Instant::now();
+    let d = now - *clock;
+    *clock = now;
+    d
+}
+
+/// Most hosts one [`stored_keys`] query names.
+const STORED_CHECK_HOSTS: usize = 1_000;
+
+/// Which of `keys` have a row in `tier`'s table (a few queries for a fleet: one per
+/// bucket and 1,000 hosts, by the primary key).
+async fn stored_keys(
+    db: &Database,
+    tier: Tier,
+    keys: &BTreeSet<BucketKey>,
+) -> Result<BTreeSet<BucketKey>, StorageError> {
+    use crate::schema::{rollup_1h, rollup_1m};
+    let mut by_bucket: BTreeMap<PrimitiveDateTime, Vec<&str>> = BTreeMap::new();
+    for (h, b) in keys {
+        by_bucket.entry(*b).or_default().push(h);
+    }
+    let mut out = BTreeSet::new();
+    for (b, hosts) in by_bucket {
+        for chunk in hosts.chunks(STORED_CHECK_HOSTS) {
+            macro_rules! found {
+                ($t:ident) => {
+                    with_conn!(db.read_pool(), c => {
+                        Ok::<_, StorageError>($t::table
+                            .filter($t::bucket.eq(b))
+                            .filter($t::host.eq_any(chunk))
+                            .select($t::host)
+                            .load::<String>(c)
+                            .await?)
+                    })?
+                };
+            }
+            let found = match tier {
+                Tier::Hour => found!(rollup_1h),
+                _ => found!(rollup_1m),
+            };
+            out.extend(found.into_iter().map(|h| (h, b)));
+        }
+    }
+    Ok(out)
+}
+
+/// The raw rows of one run of minutes received up to `$upto` (the step's new
+/// watermark: later rows are the next step's), oldest first (the order of the `(host,
 /// collected_at)` index, ties by id).
 macro_rules! run_rows {
-    ($run:expr) => {{
+    ($run:expr, $upto:expr) => {{
         use samples::dsl as s;
         s::samples
             .filter(s::host.eq($run.host.clone()))
             .filter(s::collected_at.ge($run.start))
             .filter(s::collected_at.lt($run.end))
+            .filter(s::received_at.le($upto))
             .order((s::collected_at.asc(), s::id.asc()))
-            .select((
-                s::id,
-                s::host,
-                s::collected_at,
-                s::cpu_usage_percent,
-                s::ram_used_percent,
-                s::ram_swap_total_kb,
-                s::ram_swap_free_kb,
-                s::load1,
-                s::procs_zombie,
-                s::procs_disk_sleep,
-                s::cpu_cores,
-                s::source,
-            ))
+            .select(raw_columns!())
     }};
 }
 
-/// Streams the raw rows of a run of minutes into their rollup rows, one minute at a
-/// time (a minute of any size is never held in memory).
+/// Streams the raw rows of a run of minutes into one builder per minute (a minute of
+/// any size is never held in memory).
 #[derive(Debug, Default)]
 struct MinuteFolder {
-    current: Option<rollup::BucketBuilder>,
-    out: Vec<RollupRow>,
+    current: Option<BucketBuilder>,
+    out: Vec<BucketBuilder>,
 }
 
 impl MinuteFolder {
     fn push(&mut self, r: RawRecord) {
-        let p = RawPoint {
-            id: r.0,
-            host: r.1,
-            collected_at: r.2.0,
-            cpu: r.3,
-            ram: r.4,
-            swap_total_kb: r.5,
-            swap_free_kb: r.6,
-            load1: r.7,
-            zombies: r.8,
-            disk_sleep: r.9,
-            cores: r.10,
-            source: r.11,
-        };
+        let p = point(r);
         if !readable_time(p.collected_at) {
             return;
         }
         let m = rollup::bucket_start(p.collected_at, Tier::Minute);
         if self.current.as_ref().is_none_or(|b| b.bucket() != m) {
             self.flush();
-            self.current = Some(rollup::BucketBuilder::new(&p.host, m));
+            self.current = Some(BucketBuilder::new(&p.host, m));
         }
         if let Some(b) = self.current.as_mut() {
             b.push(&p);
@@ -312,18 +559,20 @@ impl MinuteFolder {
     }
 
     fn flush(&mut self) {
-        if let Some(row) = self.current.take().and_then(rollup::BucketBuilder::finish) {
-            self.out.push(row);
-        }
+        self.out.extend(self.current.take());
     }
 }
 
-/// The minute rows of `keys` computed from all their raw rows, streamed (a key with no
-/// raw row left has none).
+/// The minutes of `keys` computed from all their raw rows received up to `upto`,
+/// streamed (a key with no raw row left has none).
 async fn recompute_minutes(
     db: &Database,
     keys: &BTreeSet<BucketKey>,
-) -> Result<Vec<RollupRow>, StorageError> {
+    upto: PrimitiveDateTime,
+) -> Result<Vec<BucketBuilder>, StorageError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     let runs = rollup::runs(keys, rollup::step(Tier::Minute), RUN_BUCKETS);
     let out = match db.read_pool().get().await? {
         PooledConn::Sqlite(mut c) => {
@@ -333,7 +582,7 @@ async fn recompute_minutes(
                     let rows = diesel::RunQueryDsl::load_iter::<
                         RawRecord,
                         diesel::connection::DefaultLoadingMode,
-                    >(run_rows!(run), c)?;
+                    >(run_rows!(run, upto), c)?;
                     for r in rows {
                         f.push(r?);
                     }
@@ -348,7 +597,9 @@ async fn recompute_minutes(
             let mut result = Ok(());
             for run in &runs {
                 let streamed = async {
-                    let mut rows = run_rows!(run).load_stream::<RawRecord>(&mut *c).await?;
+                    let mut rows = run_rows!(run, upto)
+                        .load_stream::<RawRecord>(&mut *c)
+                        .await?;
                     while let Some(r) = rows.try_next().await? {
                         f.push(r);
                     }
@@ -371,16 +622,15 @@ async fn recompute_minutes(
     Ok(out)
 }
 
-/// The hour rows of `hours` merged from their minute rows: the stored ones, with the
-/// minutes of `touched` replaced by `fresh` (or dropped when `fresh` has none).
-async fn recompute_hours(
+/// The stored minute rows of each hour of `hours`, except the minutes of `touched`
+/// (the step recomputes those), as the hour's open minutes.
+async fn load_hours(
     db: &Database,
     hours: &BTreeSet<BucketKey>,
     touched: &BTreeSet<BucketKey>,
-    fresh: &[RollupRow],
-) -> Result<Vec<RollupRow>, StorageError> {
+) -> Result<BTreeMap<BucketKey, HourState>, StorageError> {
     use crate::schema::rollup_1m as t;
-    let mut by_hour: BTreeMap<BucketKey, BTreeMap<PrimitiveDateTime, RollupRow>> = BTreeMap::new();
+    let mut out: BTreeMap<BucketKey, HourState> = BTreeMap::new();
     for run in rollup::runs(hours, rollup::step(Tier::Hour), 24) {
         let stored: Vec<crate::history::RollupRecord> = with_conn!(db.read_pool(), c => {
             Ok::<_, StorageError>(t::table
@@ -397,26 +647,13 @@ async fn recompute_hours(
                 continue;
             }
             let hour = rollup::bucket_start(r.1, Tier::Hour);
-            by_hour
-                .entry((run.host.clone(), hour))
+            out.entry((run.host.clone(), hour))
                 .or_default()
+                .open
                 .insert(r.1, RollupRow::from_record(r));
         }
     }
-    for m in fresh {
-        let b = to_db_time(m.bucket);
-        let key = (m.host.clone(), rollup::bucket_start(b, Tier::Hour));
-        if hours.contains(&key) {
-            by_hour.entry(key).or_default().insert(b, m.clone());
-        }
-    }
-    Ok(by_hour
-        .into_iter()
-        .filter_map(|((host, hour), minutes)| {
-            let rows: Vec<RollupRow> = minutes.into_values().collect();
-            rollup::merge(&host, hour, &rows)
-        })
-        .collect())
+    Ok(out)
 }
 
 /// The keys of `all` that have no row in `rows` (buckets whose sources are gone).

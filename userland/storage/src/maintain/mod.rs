@@ -37,10 +37,11 @@
 pub mod config;
 pub mod fold;
 pub mod lease;
+pub mod memory;
 pub mod retention;
 
 pub use config::{HumanDuration, MaintainConfig};
-pub use fold::FoldStep;
+pub use fold::{FoldPhases, FoldStep};
 
 use crate::error::StorageError;
 use crate::history::{Tier, checked_before};
@@ -97,8 +98,14 @@ pub struct PassReport {
     pub minutes: usize,
     /// Hour buckets recomputed.
     pub hours: usize,
+    /// Of `minutes`, those recomputed from raw rows read back from the database.
+    pub minutes_read: usize,
+    /// Of `hours`, those recomputed from minute rows read back from the database.
+    pub hours_read: usize,
     /// Fold steps.
     pub steps: usize,
+    /// Where the fold steps' time went.
+    pub fold_phases: FoldPhases,
     /// Whether the watermark reached now − settle.
     pub caught_up: bool,
     /// Deleted raw, 1m and 1h rows (in [`Tier::ALL`] order).
@@ -142,6 +149,8 @@ pub struct Maintainer {
     warned: Arc<std::sync::Mutex<std::collections::BTreeSet<(Tier, i64, i64)>>>,
     /// Set once this maintainer has held the lease (and written its keeps) once.
     synced: Arc<AtomicBool>,
+    /// The buckets the last fold steps folded (taken out during a pass).
+    memory: Arc<std::sync::Mutex<memory::FoldMemory>>,
 }
 
 impl Maintainer {
@@ -164,6 +173,7 @@ impl Maintainer {
             observer: Arc::new(NoObserver),
             warned: Arc::default(),
             synced: Arc::default(),
+            memory: Arc::default(),
         })
     }
 
@@ -178,6 +188,7 @@ impl Maintainer {
             observer: Arc::new(NoObserver),
             warned: Arc::default(),
             synced: Arc::default(),
+            memory: Arc::default(),
         }
     }
 
@@ -273,12 +284,18 @@ impl Maintainer {
                 folded_rows = r.folded_rows,
                 minutes = r.minutes,
                 hours = r.hours,
+                minutes_read = r.minutes_read,
+                hours_read = r.hours_read,
                 deleted_raw = r.deleted[0].rows,
                 deleted_1m = r.deleted[1].rows,
                 deleted_1h = r.deleted[2].rows,
                 delete_batches = r.deleted.iter().map(|d| d.batches).sum::<u64>(),
                 max_delete_batch_ms = max_batch.as_secs_f64() * 1e3,
                 took_ms = r.took.as_millis() as u64,
+                fold_scan_ms = r.fold_phases.scan.as_millis() as u64,
+                fold_minutes_ms = r.fold_phases.minutes.as_millis() as u64,
+                fold_hours_ms = r.fold_phases.hours.as_millis() as u64,
+                fold_write_ms = r.fold_phases.write.as_millis() as u64,
                 "History maintenance pass"
             );
         } else {
@@ -302,17 +319,23 @@ impl Maintainer {
         self.sync_retention().await?;
 
         let mut last_log = Instant::now();
+        // Taken for the pass: an error or a lost lease drops it (empty memory is safe).
+        let mut memory =
+            std::mem::take(&mut *self.memory.lock().unwrap_or_else(|e| e.into_inner()));
         loop {
             if stop.load(Ordering::Acquire) {
                 break;
             }
             let now = lease::database_now(&self.db).await?;
-            let step = fold::fold_step(&self.db, &self.config, now).await?;
+            let step = fold::fold_step(&self.db, &self.config, &mut memory, now).await?;
             self.observer.fold_step(&step);
             report.steps += 1;
             report.folded_rows += step.rows;
             report.minutes += step.minutes;
             report.hours += step.hours;
+            report.minutes_read += step.minutes_read;
+            report.hours_read += step.hours_read;
+            report.fold_phases += step.phases;
             if step.skipped_old > 0 {
                 tracing::debug!(
                     rows = step.skipped_old,
@@ -344,6 +367,7 @@ impl Maintainer {
             tokio::task::yield_now().await;
         }
 
+        *self.memory.lock().unwrap_or_else(|e| e.into_inner()) = memory;
         let now = lease::database_now(&self.db).await?;
         let watermark = fold::watermark(&self.db).await?;
         for (i, tier) in Tier::ALL.into_iter().enumerate() {
@@ -396,9 +420,10 @@ impl Maintainer {
                 tracing::warn!("Lost the maintenance lease while deleting");
                 return Ok(d);
             }
-            // By default at least 9× as long as the batch held the lock: deletes never
-            // take more than about a tenth of the writer, however large the backlog.
-            let pause = timing.held * self.config.delete_pause_per_held;
+            // By default at least 9× (SQLite 19×) as long as the batch held the lock:
+            // deletes never take more than about a tenth (a twentieth) of the writer,
+            // however large the backlog.
+            let pause = timing.held * self.config.delete_pause_factor(self.db.backend());
             tokio::time::sleep(self.config.delete_pause.max(pause)).await;
         }
     }

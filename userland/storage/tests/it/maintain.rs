@@ -101,54 +101,82 @@ async fn pass(m: &Maintainer) -> PassReport {
 }
 
 /// Rows arrive in rounds, each round followed by a pass: fresh rows spread over three
-/// hours and three hosts, and late rows (received now, collected in minutes already
-/// folded). After every pass the rollup tables equal a from-scratch computation. Chunks
-/// of 7 rows make every pass several fold steps, cutting through rows received in the
-/// same millisecond.
+/// hours and three hosts, late rows (received now, collected in minutes already
+/// folded), and a live host's rows collected in order up to now. After every pass the
+/// rollup tables equal a from-scratch computation. Chunks of 7 rows make every pass
+/// several fold steps, cutting through rows received in the same millisecond. Run with
+/// the maintainer's memory off (every bucket recomputed from the database), at its
+/// default (the live host's minutes extended from memory), and holding everything
+/// (late rows into remembered minutes and settled hours); the maintainer is replaced
+/// (memory lost) before round 3.
 #[tokio::test]
 async fn folding_equals_a_from_scratch_computation_with_late_rows() {
-    for t in common::all().await {
-        let db = &t.db;
-        let ctx = format!("{:?}", db.backend());
-        let m = maintainer(db, test_config("solo"));
-        let mut rng = Rng::new(15);
-        let start = OffsetDateTime::now_utc() - time::Duration::hours(3);
-        let mut n = 0;
-        for round in 0..5 {
-            let mut batch = Vec::new();
-            for _ in 0..40 {
-                n += 1;
-                let host = format!("vm-{}", rng.below(3));
-                let collected = if round > 0 && rng.below(3) == 0 {
-                    // Late: into the first round's time span.
-                    start + time::Duration::seconds(rng.below(3600) as i64)
-                } else {
-                    start + time::Duration::seconds(rng.below(3 * 3600) as i64)
-                };
-                batch.push(raw(
-                    &mut rng,
-                    &format!("r{n}"),
-                    &host,
-                    collected,
-                    OffsetDateTime::now_utc(),
-                ));
-                if batch.len() == 5 {
-                    insert_samples(db, std::mem::take(&mut batch))
-                        .await
-                        .unwrap();
+    let default = MaintainConfig::default().fold_memory;
+    for memory in [Duration::ZERO, default, Duration::from_secs(86_400)] {
+        for t in common::all().await {
+            let db = &t.db;
+            let ctx = format!("{:?}, memory {memory:?}", db.backend());
+            let mut cfg = test_config("solo");
+            cfg.fold_memory = memory;
+            let mut m = maintainer(db, cfg.clone());
+            let mut rng = Rng::new(15);
+            let now = OffsetDateTime::now_utc();
+            let start = now - time::Duration::hours(3);
+            let (mut n, mut minutes, mut read) = (0, 0, 0);
+            for round in 0..5 {
+                if round == 3 {
+                    m = maintainer(db, cfg.clone());
                 }
+                let mut batch = Vec::new();
+                for i in 0..50 {
+                    n += 1;
+                    let (host, collected) = if i >= 40 {
+                        // Live: in order, a second apart, ending before now.
+                        let s = (5 - round) * 60 - (i - 40) * 6;
+                        ("live".to_owned(), now - time::Duration::seconds(s as i64))
+                    } else if round > 0 && rng.below(3) == 0 {
+                        // Late: into the first round's time span.
+                        let c = start + time::Duration::seconds(rng.below(3600) as i64);
+                        (format!("vm-{}", rng.below(3)), c)
+                    } else {
+                        let c = start + time::Duration::seconds(rng.below(3 * 3600) as i64);
+                        (format!("vm-{}", rng.below(3)), c)
+                    };
+                    batch.push(raw(
+                        &mut rng,
+                        &format!("r{n}"),
+                        &host,
+                        collected,
+                        OffsetDateTime::now_utc(),
+                    ));
+                    if batch.len() == 5 {
+                        insert_samples(db, std::mem::take(&mut batch))
+                            .await
+                            .unwrap();
+                    }
+                }
+                let r = pass(&m).await;
+                assert!(r.held && r.caught_up, "{ctx}: {r:?}");
+                assert!(r.steps > 1, "{ctx}: {r:?}");
+                assert_eq!(r.folded_rows, 50, "{ctx}: round {round}: {r:?}");
+                assert_rollups_from_scratch(db, &format!("{ctx} round {round}")).await;
+                minutes += r.minutes + r.hours;
+                read += r.minutes_read + r.hours_read;
             }
+            if memory.is_zero() {
+                assert_eq!(read, minutes, "{ctx}: all from the database");
+            } else {
+                assert!(
+                    read < minutes / 2,
+                    "{ctx}: memory unused: {read} of {minutes}"
+                );
+            }
+            // A pass with nothing new writes nothing and changes nothing.
+            let before = stored(db, Tier::Minute).await;
             let r = pass(&m).await;
-            assert!(r.held && r.caught_up, "{ctx}: {r:?}");
-            assert!(r.steps > 1, "{ctx}: {r:?}");
-            assert_eq!(r.folded_rows, 40, "{ctx}: round {round}: {r:?}");
-            assert_rollups_from_scratch(db, &format!("{ctx} round {round}")).await;
+            assert_eq!((r.folded_rows, r.minutes), (0, 0), "{ctx}");
+            assert_eq!(stored(db, Tier::Minute).await, before);
         }
-        // A pass with nothing new writes nothing and changes nothing.
-        let before = stored(db, Tier::Minute).await;
-        let r = pass(&m).await;
-        assert_eq!((r.folded_rows, r.minutes), (0, 0), "{ctx}");
-        assert_eq!(stored(db, Tier::Minute).await, before);
     }
 }
 
