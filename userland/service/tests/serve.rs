@@ -336,11 +336,12 @@ async fn slowloris_sockets_are_closed_on_time_and_normal_clients_stay_fast() {
         .await
         .unwrap();
     // Closed at the deadline after accept, noticed by the client within its 1 s read
-    // poll; the rest is accept lag of a 1,000-connect burst on a loaded 2-core runner.
-    assert!(
-        worst <= header + Duration::from_millis(2500),
-        "worst {worst:?}"
-    );
+    // poll; the rest is accept lag of a 1,000-connect burst on a loaded 2-core runner
+    // (the client's clock starts at connect, the server's at accept): up to 3.1 s seen
+    // while the other tests of this binary ran beside it. A deadline that each byte
+    // renewed would never close them (the 20 s check above): the bound still tells
+    // the two apart.
+    assert!(worst <= header + Duration::from_secs(5), "worst {worst:?}");
     assert!(begin.elapsed() < Duration::from_secs(30));
     shutdown.trigger();
     task.await.unwrap();

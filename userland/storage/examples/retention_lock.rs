@@ -204,7 +204,7 @@ async fn main() {
 
     let config = MaintainConfig {
         delete_batch_rows: batch,
-        delete_pause_per_held: Some(arg(&args, "--pause-factor", DELETE_PAUSE_PER_HELD)),
+        delete_pause_per_held: arg(&args, "--pause-factor", DELETE_PAUSE_PER_HELD),
         // The same holder: the fold pass holds the lease.
         holder,
         ..MaintainConfig::default()

@@ -3,9 +3,10 @@
 //! buckets a set of new raw rows touches. No database here; [`crate::maintain`] loads the
 //! rows and stores the results.
 //!
-//! A bucket is always computed from *all* of its source rows (never by adding new rows to
-//! a stored result), so computing it again gives the same row: the maintainer can redo
-//! any amount of work after a crash without double-counting.
+//! A bucket is always computed over *all* of its source rows (never by adding new rows to
+//! a stored result; the maintainer's memory extends a running aggregate of all of them,
+//! see [`crate::maintain::memory`]), so computing it again gives the same row: the
+//! maintainer can redo any amount of work after a crash without double-counting.
 //!
 //! Sums run in a fixed order (raw rows by `(collected_at, id)`, rollup rows by bucket),
 //! so the same rows give bit-identical averages wherever they are computed.

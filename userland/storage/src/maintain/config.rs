@@ -6,13 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Default pause between two maintenance passes. A pass recomputes every minute its new
-/// rows touch from all of that minute's raw rows, so the longer the interval the fewer
-/// times a host's filling minute is re-read: 30 s (rather than 10 s) took the fold from
-/// −4.2 % to −3.5 % of ingest rows/s with a 10,000-host fleet at full load, and a day's
-/// expired deletes meanwhile from −10 % to −3.6 % (SQLite, one round each; see
-/// BENCHMARKS.md "history"). Rollups then trail the raw rows by settle + interval (about
-/// a minute).
+/// Default pause between two maintenance passes. Rollups trail the raw rows by settle +
+/// interval (about a minute); a longer interval makes fewer, larger fold steps (see
+/// BENCHMARKS.md "history" for what a pass costs ingest).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// Default settle delay: raw rows are folded only once their `received_at` is this far
 /// behind the database's clock, so that every row stamped before the watermark has
@@ -20,19 +16,13 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// most the pool timeout and SQLite's busy timeout (2 s + 5 s by default); the rest of
 /// the delay covers the ingest replicas' clock offset from the database's.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
-/// Default raw rows one scan of a fold step reads (only host and times). A step scans at
-/// most 20 chunks (500,000 rows): every step recomputes each touched minute and hour
-/// whole, so a pass split into several steps recomputed every host's current minute and
-/// hour once per step — with 5,000-row chunks a 10,000-host fleet's 30 s of rows took
-/// 3–4 steps (see BENCHMARKS.md "history").
+/// Default raw rows one scan of a fold step reads (every rollup column; a step scans at
+/// most 20 chunks).
 pub const DEFAULT_FOLD_CHUNK_ROWS: usize = 25_000;
-/// Default most minute buckets (host × minute) one fold step recomputes and writes in
-/// one transaction. A minute is recomputed from all its raw rows whenever a step touches
-/// it, so a step must span many hosts: with a fleet of 10,000 hosts at 1 Hz a step of
-/// 2,000 buckets covered 0.2 s of rows and re-read each host's growing minute hundreds
-/// of times (fold 4.9 k rows/s, behind such a fleet's 10 k rows/s); 50,000 cover a pass
-/// and fold 37 k rows/s (SQLite, this machine; see BENCHMARKS.md "history"). At most
-/// ~60 raw rows a bucket at 1 Hz are re-read, ~10 MB of rollup rows held.
+/// Default most minute buckets (host × minute) one fold step computes and writes in one
+/// transaction: enough for a pass over a large fleet's rows to be one step (10,000 hosts
+/// touch ~20,000 minutes in 30 s; a step split in two recomputes each host's current
+/// hour twice). About 10 MB of rollup rows are held.
 pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 50_000;
 /// Default [`MaintainConfig::fold_memory`]: buckets that ended this long before the
 /// watermark are forgotten (a row for them later is folded from the database). Rows
@@ -53,11 +43,6 @@ pub const DEFAULT_DELETE_PAUSE: Duration = Duration::from_millis(5);
 /// 13 %), 9 from 8 % to −16 % (no run over 10 %); it still deletes ~5,500 rows/s on
 /// MariaDB. The storage README has the table.
 pub const DELETE_PAUSE_PER_HELD: u32 = 9;
-/// The same factor on SQLite: its one writer lock is the ingest's too, and a batch's
-/// CPU is spent in the ingest process itself, so 9 cost 12.9 % of ingest rows/s while a
-/// day of expired rows was deleted under full load (BENCHMARKS.md "history"); 19 gives
-/// deletes at most 5 % of the time, ~4,500 rows/s.
-pub const DELETE_PAUSE_PER_HELD_SQLITE: u32 = 19;
 /// Default lease time: a maintainer that dies (kill -9) is replaced within this. It is
 /// renewed before every fold step and every few delete batches.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
@@ -175,9 +160,8 @@ pub struct MaintainConfig {
     /// Shortest pause between retention batches.
     pub delete_pause: Duration,
     /// The pause after a batch is also at least this many times as long as the batch
-    /// held its lock; `None`: the backend's default ([`DELETE_PAUSE_PER_HELD`],
-    /// [`DELETE_PAUSE_PER_HELD_SQLITE`]).
-    pub delete_pause_per_held: Option<u32>,
+    /// held its lock ([`DELETE_PAUSE_PER_HELD`]).
+    pub delete_pause_per_held: u32,
     /// How long a taken lease lasts unless renewed.
     pub lease_ttl: Duration,
     /// This maintainer's name in `maintenance_lease.holder` (at most 128 bytes).
@@ -197,7 +181,7 @@ impl Default for MaintainConfig {
             fold_memory: DEFAULT_FOLD_MEMORY,
             delete_batch_rows: DEFAULT_DELETE_BATCH_ROWS,
             delete_pause: DEFAULT_DELETE_PAUSE,
-            delete_pause_per_held: None,
+            delete_pause_per_held: DELETE_PAUSE_PER_HELD,
             lease_ttl: DEFAULT_LEASE_TTL,
             holder: default_holder(),
         }
@@ -205,15 +189,6 @@ impl Default for MaintainConfig {
 }
 
 impl MaintainConfig {
-    /// The pause after a retention batch per time the batch held its lock, on
-    /// `backend`.
-    pub fn delete_pause_factor(&self, backend: crate::Backend) -> u32 {
-        self.delete_pause_per_held.unwrap_or(match backend {
-            crate::Backend::Sqlite => DELETE_PAUSE_PER_HELD_SQLITE,
-            crate::Backend::Mysql => DELETE_PAUSE_PER_HELD,
-        })
-    }
-
     /// How long `tier` is kept (zero = forever).
     pub fn keep(&self, tier: Tier) -> Duration {
         match tier {

@@ -420,10 +420,9 @@ impl Maintainer {
                 tracing::warn!("Lost the maintenance lease while deleting");
                 return Ok(d);
             }
-            // By default at least 9× (SQLite 19×) as long as the batch held the lock:
-            // deletes never take more than about a tenth (a twentieth) of the writer,
-            // however large the backlog.
-            let pause = timing.held * self.config.delete_pause_factor(self.db.backend());
+            // By default at least 9× as long as the batch held the lock: deletes never
+            // take more than about a tenth of the writer, however large the backlog.
+            let pause = timing.held * self.config.delete_pause_per_held;
             tokio::time::sleep(self.config.delete_pause.max(pause)).await;
         }
     }
