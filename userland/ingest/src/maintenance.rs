@@ -100,6 +100,8 @@ impl MaintenanceArgs {
             keep_1m: self.rollup_1m_retention.0,
             keep_1h: self.rollup_1h_retention.0,
             interval: self.maintenance_interval.0,
+            // Rollups lag a retention backlog by at most about one interval.
+            retention_budget: self.maintenance_interval.0,
             settle: self.maintenance_settle.0,
             delete_batch_rows: self.maintenance_delete_batch,
             lease_ttl: self.maintenance_lease_ttl.0,

@@ -145,7 +145,7 @@ pub struct MaintainConfig {
     pub interval: Duration,
     /// Rows are folded once received this long ago ([`DEFAULT_SETTLE`]).
     pub settle: Duration,
-    /// Raw rows read per scan of a fold step (host and times only).
+    /// Raw rows read per scan of a fold step (every rollup column).
     pub fold_chunk_rows: usize,
     /// Minute buckets one fold step recomputes at most (scans stop once this many are
     /// touched): bounds the rows re-read and the step's transaction.
@@ -155,6 +155,11 @@ pub struct MaintainConfig {
     /// re-reading their rows; zero = never (every touched bucket is recomputed from the
     /// database).
     pub fold_memory: Duration,
+    /// How long a pass deletes at most (from the pass's start); rows left past their keep
+    /// are deleted by the next pass, which starts at once — after a fold step — so that
+    /// a large backlog (retention lowered, a long outage) never holds the rollups back
+    /// for longer than this. Default: the interval's default (ingest sets its interval).
+    pub retention_budget: Duration,
     /// Rows per retention DELETE.
     pub delete_batch_rows: usize,
     /// Shortest pause between retention batches.
@@ -179,6 +184,7 @@ impl Default for MaintainConfig {
             fold_chunk_rows: DEFAULT_FOLD_CHUNK_ROWS,
             fold_max_buckets: DEFAULT_FOLD_MAX_BUCKETS,
             fold_memory: DEFAULT_FOLD_MEMORY,
+            retention_budget: DEFAULT_INTERVAL,
             delete_batch_rows: DEFAULT_DELETE_BATCH_ROWS,
             delete_pause: DEFAULT_DELETE_PAUSE,
             delete_pause_per_held: DELETE_PAUSE_PER_HELD,

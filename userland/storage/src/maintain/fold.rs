@@ -8,10 +8,11 @@
 //! rollup column), so a minute the maintainer's memory holds ([`super::memory`]) is
 //! extended by them, and a minute new to both memory and the database is computed from
 //! them alone — with a fleet, nearly every bucket, so a step reads each raw row once.
-//! Only a minute that memory does not hold but the database does (after a restart, or a
-//! row arriving minutes late) is recomputed from all its raw rows in the database, one
-//! range read per host; hours likewise from their stored minutes. Either way the row is
-//! the same, bit for bit (sums in a fixed order).
+//! A minute that memory does not hold but the database does (after a restart, or a row
+//! arriving minutes late), whose new rows come before its remembered ones, or that lies
+//! within an hour of a delete cutoff is recomputed from all its raw rows in the database,
+//! one range read per host; hours likewise from their stored minutes. Either way the row
+//! is the same, bit for bit (sums in a fixed order).
 //!
 //! Everything is read before the transaction (on the read pool), so the write lock is
 //! held only for the REPLACE statements. That is safe because:
@@ -220,8 +221,22 @@ pub fn recompute_floor(
     deleted_before.map(|d| d.checked_add(margin).unwrap_or(d))
 }
 
+/// The start of the oldest bucket that may be taken as new when neither memory nor the
+/// database holds it: an hour past both its source tier's and its own tier's delete
+/// cutoffs. An hour is the largest margin [`recompute_floor`] adds for any keep, so no
+/// fold — under any retention flags, by any replica — skipped rows of a later bucket;
+/// None: nothing deleted yet.
+fn new_bucket_floor(
+    source: Option<PrimitiveDateTime>,
+    own: Option<PrimitiveDateTime>,
+) -> Option<PrimitiveDateTime> {
+    let d = source.max(own)?;
+    Some(d.checked_add(time::Duration::HOUR).unwrap_or(d))
+}
+
 /// Runs one fold step at `now`, with the maintainer's `memory` of the buckets its last
-/// steps folded (see [`super::memory`]; left empty unless the step commits).
+/// steps folded (see [`super::memory`]; left empty unless the step commits or finds
+/// nothing to fold).
 pub async fn fold_step(
     db: &Database,
     config: &MaintainConfig,
@@ -249,9 +264,11 @@ pub async fn fold_step(
     let deleted = deleted_before(db).await?;
     let minute_floor = recompute_floor(deleted[0], config.keep_raw);
     // A bucket absent from memory and from the database may be computed from the step's
-    // rows alone only where its own tier has deleted nothing (else its row may be gone).
-    let new_minute_floor = recompute_floor(deleted[1], config.keep_1m);
-    let new_hour_floor = recompute_floor(deleted[2], config.keep_1h);
+    // rows alone only where no fold ever skipped rows of it (below a floor: the source
+    // tier's cutoff plus a margin of at most an hour, whatever keep any maintainer ran
+    // with) and its own tier deleted nothing (else its row may be gone).
+    let new_minute_floor = new_bucket_floor(deleted[0], deleted[1]);
+    let new_hour_floor = new_bucket_floor(deleted[1], deleted[2]);
     let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
     // Touched minutes computed from memory and the scanned rows (and whether memory
     // held them), and those recomputed from the database instead.

@@ -8,9 +8,10 @@
 //! - a minute is a [`BucketBuilder`] over its raw rows in `(collected_at, id)` order; a
 //!   step extends it only with rows that come after all of them in that order (a row
 //!   that does not — a late one — sends the minute to the database);
-//! - an hour is a [`MergeBuilder`] over its *settled* minutes (older than
-//!   [`SETTLE_MINUTES`] behind the watermark) plus its open minutes kept as rows; a step
-//!   that touches a settled minute sends the hour to the database.
+//! - an hour is a [`MergeBuilder`] over its *settled* minutes (those more than
+//!   [`SETTLE_MINUTES`] behind the watermark when a step last touched the hour) plus its
+//!   open minutes kept as rows; a step that touches a settled minute sends the hour to
+//!   the database.
 //!
 //! The memory is valid only at the watermark it was left at: it holds exactly the rows
 //! received up to it. A step that finds another watermark (another maintainer folded,
@@ -18,7 +19,9 @@
 //! memory out while it works and puts it back only after its write committed, so an
 //! error or a dropped step leaves it empty. Empty memory is always valid: a bucket it
 //! does not hold is either in the database (recomputed from there) or new (computed
-//! from the step's rows alone, which are then all of its rows).
+//! from the step's rows alone, which are then all of its rows received up to the
+//! watermark — but for a row that committed after the watermark passed its
+//! `received_at`, which the fold does not promise to count; see [`super::fold`]).
 
 use crate::history::RollupRow;
 use crate::rollup::{BucketBuilder, BucketKey, MergeBuilder};

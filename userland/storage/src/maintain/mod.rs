@@ -15,9 +15,12 @@
 //!    than their tier's keep. The fold recomputes only buckets that start past their
 //!    source tier's recorded cutoff plus a margin: only a delete makes a bucket partial,
 //!    so history older than the keep that was never deleted (an upgrade, a long outage)
-//!    is folded before it goes.
+//!    is folded before it goes. Deleting stops once the pass has run for
+//!    [`MaintainConfig::retention_budget`]; the next pass then starts at once (folding
+//!    first), so a large backlog never holds the rollups back.
 //!
-//! Exactly once: buckets are recomputed whole from their sources and replaced, and the
+//! Exactly once: buckets are computed whole over their sources (read back, or a running
+//! aggregate of exactly those rows held in memory) and replaced, and the
 //! watermark moves by compare-and-set in the same transaction as the rows, so a pass
 //! redone after a crash (or run twice by two maintainers whose lease broke) writes the
 //! same rows again instead of adding to them.
@@ -85,6 +88,9 @@ pub struct Deleted {
     pub batches: u64,
     /// The longest a batch held its lock ([`retention::BatchTiming::held`]).
     pub max_batch: Duration,
+    /// Rows past the keep were left for the next pass: the pass had deleted for its
+    /// retention budget ([`MaintainConfig::retention_budget`]).
+    pub unfinished: bool,
 }
 
 /// What one pass did.
@@ -232,8 +238,10 @@ impl Maintainer {
         let passes = async {
             let mut failing = false;
             while !stopping.load(Ordering::Acquire) {
+                let mut backlog = false;
                 match self.pass(&stopping).await {
                     Ok(r) => {
+                        backlog = r.deleted.iter().any(|d| d.unfinished);
                         if failing {
                             tracing::info!("History maintenance works again");
                         }
@@ -251,9 +259,13 @@ impl Maintainer {
                         failing = true;
                     }
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(self.config.interval) => {}
-                    _ = wake.notified() => {}
+                // A retention backlog continues at once (after the fold has run again);
+                // otherwise the next pass comes after the interval.
+                if !backlog {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.config.interval) => {}
+                        _ = wake.notified() => {}
+                    }
                 }
             }
             if let Err(e) =
@@ -292,6 +304,7 @@ impl Maintainer {
                 delete_batches = r.deleted.iter().map(|d| d.batches).sum::<u64>(),
                 max_delete_batch_ms = max_batch.as_secs_f64() * 1e3,
                 took_ms = r.took.as_millis() as u64,
+                retention_backlog = r.deleted.iter().any(|d| d.unfinished),
                 fold_scan_ms = r.fold_phases.scan.as_millis() as u64,
                 fold_minutes_ms = r.fold_phases.minutes.as_millis() as u64,
                 fold_hours_ms = r.fold_phases.hours.as_millis() as u64,
@@ -391,18 +404,21 @@ impl Maintainer {
             }
             // Recorded first: the fold recomputes only buckets past it (plus a margin).
             fold::record_deleted_before(&self.db, tier, cutoff).await?;
-            report.deleted[i] = self.delete_before(tier, cutoff, stop).await?;
+            let deadline = start + self.config.retention_budget;
+            report.deleted[i] = self.delete_before(tier, cutoff, deadline, stop).await?;
         }
         report.took = start.elapsed();
         self.observer.pass(&report);
         Ok(report)
     }
 
-    /// Deletes `tier`'s rows before `cutoff` batch by batch.
+    /// Deletes `tier`'s rows before `cutoff` batch by batch, until `deadline` (then
+    /// [`Deleted::unfinished`]; at least one batch).
     async fn delete_before(
         &self,
         tier: Tier,
         cutoff: time::PrimitiveDateTime,
+        deadline: Instant,
         stop: &AtomicBool,
     ) -> Result<Deleted, StorageError> {
         let mut d = Deleted::default();
@@ -414,6 +430,10 @@ impl Maintainer {
             d.batches += 1;
             d.max_batch = d.max_batch.max(timing.held);
             if n < batch || stop.load(Ordering::Acquire) {
+                return Ok(d);
+            }
+            if Instant::now() >= deadline {
+                d.unfinished = true;
                 return Ok(d);
             }
             if d.batches % BATCHES_PER_RENEWAL == 0 && !self.renew().await? {

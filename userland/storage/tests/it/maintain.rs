@@ -456,6 +456,110 @@ async fn retention_deletes_only_what_is_old_and_folded_in_batches() {
     }
 }
 
+/// A minute a fold skipped at the raw retention edge is never later taken for new (and
+/// computed from a step's rows alone) when the keep shrinks: a maintainer with a 6 h raw
+/// keep (an hour's margin past the delete cutoff D) skips a late row collected 30 min
+/// past D; with a 1 h keep (a 15 min margin) a second late row of that minute comes, and
+/// the minute must count both.
+#[tokio::test]
+async fn a_shorter_keep_does_not_take_a_skipped_minute_for_new() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let now = OffsetDateTime::now_utc();
+        let mut rng = Rng::new(33);
+        let ago = |m: i64| now - time::Duration::minutes(m);
+        let old: Vec<_> = (0..3)
+            .map(|i| raw(&mut rng, &format!("old-{i}"), "vm-1", ago(421), ago(420)))
+            .collect();
+        insert_samples(db, old).await.unwrap();
+        let mut cfg = test_config("keeper");
+        cfg.keep_raw = Duration::from_secs(6 * 3600);
+        let p = pass(&maintainer(db, cfg.clone())).await;
+        assert_eq!(p.deleted[0].rows, 3, "{ctx}: D = now − 6 h: {p:?}");
+        let minute = from_db_time(rollup::bucket_start(to_db_time(ago(330)), Tier::Minute));
+        let late = |rng: &mut Rng, id: &str, s: i64| {
+            let c = minute + time::Duration::seconds(s);
+            raw(rng, id, "vm-2", c, OffsetDateTime::now_utc())
+        };
+        insert_samples(db, vec![late(&mut rng, "late-x", 10)])
+            .await
+            .unwrap();
+        let p = pass(&maintainer(db, cfg.clone())).await;
+        assert_eq!((p.folded_rows, p.minutes), (1, 0), "{ctx}: skipped: {p:?}");
+
+        cfg.keep_raw = Duration::from_secs(3600);
+        insert_samples(db, vec![late(&mut rng, "late-y", 20)])
+            .await
+            .unwrap();
+        let p = pass(&maintainer(db, cfg.clone())).await;
+        assert_eq!((p.folded_rows, p.minutes), (1, 1), "{ctx}: {p:?}");
+        assert_eq!(p.minutes_read, 1, "{ctx}: from the database: {p:?}");
+        let vm2: Vec<i64> = stored(db, Tier::Minute)
+            .await
+            .iter()
+            .filter(|m| m.host == "vm-2")
+            .map(|m| m.samples)
+            .collect();
+        assert_eq!(vm2, [2], "{ctx}: the skipped row and the new one");
+    }
+}
+
+/// A retention backlog larger than a pass's budget is deleted over several passes, each
+/// of which folds first: rollups keep up while a backlog of old rows goes (a pass that
+/// had deleted all of a large backlog before its next fold held them back for as long).
+#[tokio::test]
+async fn a_retention_backlog_leaves_room_for_the_fold() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let now = OffsetDateTime::now_utc();
+        let mut rng = Rng::new(41);
+        let two_h = now - time::Duration::hours(2);
+        let old: Vec<_> = (0..30)
+            .map(|i| raw(&mut rng, &format!("old-{i}"), "vm-1", two_h, two_h))
+            .collect();
+        insert_samples(db, old).await.unwrap();
+        let mut cfg = test_config("budget");
+        cfg.keep_raw = Duration::from_secs(3600);
+        cfg.retention_budget = Duration::ZERO;
+        let m = maintainer(db, cfg);
+        let p = pass(&m).await;
+        assert_eq!(p.folded_rows, 30, "{ctx}: {p:?}");
+        let raw_deleted = |p: &PassReport| (p.deleted[0].rows, p.deleted[0].unfinished);
+        assert_eq!(raw_deleted(&p), (7, true), "{ctx}: one batch: {p:?}");
+        let mut seen = Vec::new();
+        for i in 0..4 {
+            let new = raw(
+                &mut rng,
+                &format!("new-{i}"),
+                "vm-2",
+                now,
+                OffsetDateTime::now_utc(),
+            );
+            insert_samples(db, vec![new]).await.unwrap();
+            let p = pass(&m).await;
+            assert_eq!(p.folded_rows, 1, "{ctx}: folded before deleting: {p:?}");
+            seen.push(raw_deleted(&p));
+        }
+        assert_eq!(
+            seen,
+            [(7, true), (7, true), (7, true), (2, false)],
+            "{ctx}: 30 = 7 + 7 + 7 + 7 + 2"
+        );
+        let minutes: Vec<(String, i64)> = stored(db, Tier::Minute)
+            .await
+            .into_iter()
+            .map(|m| (m.host, m.samples))
+            .collect();
+        assert_eq!(
+            minutes,
+            [("vm-1".to_owned(), 30), ("vm-2".to_owned(), 4)],
+            "{ctx}"
+        );
+    }
+}
+
 /// An upgrade (review item 1): raw rows older than the raw keep that were never deleted
 /// — stored before the maintainer first ran, or during an outage longer than the keep —
 /// are folded into minutes and hours before retention deletes them. Rows 100 days old
