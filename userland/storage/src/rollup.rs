@@ -119,13 +119,10 @@ impl Acc {
     }
 }
 
-/// Builds one bucket's rollup row from its raw rows, pushed in `(collected_at, id)`
-/// order — so a caller can stream a bucket of any size through it without holding its
-/// rows ([`aggregate`] sorts first).
+/// The running totals behind a rollup row, shared by [`BucketBuilder`] (raw rows, each
+/// of weight 1) and [`MergeBuilder`] (rollup rows, weighted by their samples).
 #[derive(Debug, Clone)]
-pub struct BucketBuilder {
-    host: String,
-    bucket: PrimitiveDateTime,
+struct Totals {
     samples: i64,
     cpu: Acc,
     ram: Acc,
@@ -133,7 +130,78 @@ pub struct BucketBuilder {
     load1: Acc,
     zombies: i64,
     disk_sleep: i64,
+    /// Cores and source of the newest row added.
     newest: Option<(i32, String)>,
+}
+
+impl Totals {
+    fn new() -> Totals {
+        Totals {
+            samples: 0,
+            cpu: Acc::new(),
+            ram: Acc::new(),
+            swap: Acc::new(),
+            load1: Acc::new(),
+            zombies: i64::MIN,
+            disk_sleep: i64::MIN,
+            newest: None,
+        }
+    }
+
+    /// Adds the next (newest) row: `samples` rows summarised by min/avg/max each.
+    fn add(&mut self, r: &RollupRow) {
+        let w = r.samples as f64;
+        self.cpu.add(r.cpu.min, r.cpu.avg, r.cpu.max, w);
+        self.ram.add(r.ram.min, r.ram.avg, r.ram.max, w);
+        if let Some(s) = r.swap {
+            self.swap.add(s.min, s.avg, s.max, w);
+        }
+        self.load1.add(r.load1.min, r.load1.avg, r.load1.max, w);
+        self.zombies = self.zombies.max(r.zombies_max);
+        self.disk_sleep = self.disk_sleep.max(r.disk_sleep_max);
+        self.samples = self.samples.saturating_add(r.samples);
+        self.set_newest(r.cpu_cores, &r.source);
+    }
+
+    fn set_newest(&mut self, cores: i32, source: &str) {
+        match &mut self.newest {
+            Some((c, s)) => {
+                *c = cores;
+                if s != source {
+                    source.clone_into(s);
+                }
+            }
+            None => self.newest = Some((cores, source.to_owned())),
+        }
+    }
+
+    /// The row for `host`'s bucket starting at `bucket`; `None` when nothing was added.
+    fn row(&self, host: &str, bucket: PrimitiveDateTime) -> Option<RollupRow> {
+        let (cpu_cores, source) = self.newest.clone()?;
+        Some(RollupRow {
+            host: host.to_owned(),
+            bucket: from_db_time(bucket),
+            samples: self.samples,
+            cpu: self.cpu.get()?,
+            ram: self.ram.get()?,
+            swap: self.swap.get(),
+            load1: self.load1.get()?,
+            zombies_max: self.zombies,
+            disk_sleep_max: self.disk_sleep,
+            cpu_cores,
+            source,
+        })
+    }
+}
+
+/// Builds one bucket's rollup row from its raw rows, pushed in `(collected_at, id)`
+/// order — so a caller can stream a bucket of any size through it without holding its
+/// rows ([`aggregate`] sorts first).
+#[derive(Debug, Clone)]
+pub struct BucketBuilder {
+    host: String,
+    bucket: PrimitiveDateTime,
+    totals: Totals,
     /// `(collected_at, id)` of the last row pushed.
     last: Option<(PrimitiveDateTime, i64)>,
 }
@@ -144,14 +212,7 @@ impl BucketBuilder {
         BucketBuilder {
             host: host.to_owned(),
             bucket,
-            samples: 0,
-            cpu: Acc::new(),
-            ram: Acc::new(),
-            swap: Acc::new(),
-            load1: Acc::new(),
-            zombies: i64::MIN,
-            disk_sleep: i64::MIN,
-            newest: None,
+            totals: Totals::new(),
             last: None,
         }
     }
@@ -175,24 +236,17 @@ impl BucketBuilder {
     /// Adds the next raw row (the newest so far).
     pub fn push(&mut self, p: &RawPoint) {
         self.last = Some((p.collected_at, p.id));
-        self.samples = self.samples.saturating_add(1);
-        self.cpu.add(p.cpu, p.cpu, p.cpu, 1.0);
-        self.ram.add(p.ram, p.ram, p.ram, 1.0);
+        let t = &mut self.totals;
+        t.samples = t.samples.saturating_add(1);
+        t.cpu.add(p.cpu, p.cpu, p.cpu, 1.0);
+        t.ram.add(p.ram, p.ram, p.ram, 1.0);
         if let Some(s) = p.swap_percent() {
-            self.swap.add(s, s, s, 1.0);
+            t.swap.add(s, s, s, 1.0);
         }
-        self.load1.add(p.load1, p.load1, p.load1, 1.0);
-        self.zombies = self.zombies.max(p.zombies);
-        self.disk_sleep = self.disk_sleep.max(p.disk_sleep);
-        match &mut self.newest {
-            Some((cores, source)) => {
-                *cores = p.cores;
-                if *source != p.source {
-                    source.clone_from(&p.source);
-                }
-            }
-            None => self.newest = Some((p.cores, p.source.clone())),
-        }
+        t.load1.add(p.load1, p.load1, p.load1, 1.0);
+        t.zombies = t.zombies.max(p.zombies);
+        t.disk_sleep = t.disk_sleep.max(p.disk_sleep);
+        t.set_newest(p.cores, &p.source);
     }
 
     /// The rollup row; `None` when no row was pushed.
@@ -202,20 +256,7 @@ impl BucketBuilder {
 
     /// The rollup row of the rows pushed so far (more may follow); `None` when none was.
     pub fn row(&self) -> Option<RollupRow> {
-        let (cpu_cores, source) = self.newest.clone()?;
-        Some(RollupRow {
-            host: self.host.clone(),
-            bucket: from_db_time(self.bucket),
-            samples: self.samples,
-            cpu: self.cpu.get()?,
-            ram: self.ram.get()?,
-            swap: self.swap.get(),
-            load1: self.load1.get()?,
-            zombies_max: self.zombies,
-            disk_sleep_max: self.disk_sleep,
-            cpu_cores,
-            source,
-        })
+        self.totals.row(&self.host, self.bucket)
     }
 }
 
@@ -251,14 +292,7 @@ pub fn merge(host: &str, bucket: PrimitiveDateTime, rows: &[RollupRow]) -> Optio
 /// copy (the same additions in the same order: the same bits as [`merge`]).
 #[derive(Debug, Clone)]
 pub struct MergeBuilder {
-    cpu: Acc,
-    ram: Acc,
-    swap: Acc,
-    load1: Acc,
-    zombies: i64,
-    disk_sleep: i64,
-    samples: i64,
-    newest: Option<(i32, String)>,
+    totals: Totals,
     last: Option<time::OffsetDateTime>,
 }
 
@@ -272,14 +306,7 @@ impl MergeBuilder {
     /// Nothing merged yet.
     pub fn new() -> MergeBuilder {
         MergeBuilder {
-            cpu: Acc::new(),
-            ram: Acc::new(),
-            swap: Acc::new(),
-            load1: Acc::new(),
-            zombies: i64::MIN,
-            disk_sleep: i64::MIN,
-            samples: 0,
-            newest: None,
+            totals: Totals::new(),
             last: None,
         }
     }
@@ -291,37 +318,14 @@ impl MergeBuilder {
 
     /// Adds the next row (a later bucket than every row pushed so far).
     pub fn push(&mut self, r: &RollupRow) {
-        let w = r.samples as f64;
-        self.cpu.add(r.cpu.min, r.cpu.avg, r.cpu.max, w);
-        self.ram.add(r.ram.min, r.ram.avg, r.ram.max, w);
-        if let Some(s) = r.swap {
-            self.swap.add(s.min, s.avg, s.max, w);
-        }
-        self.load1.add(r.load1.min, r.load1.avg, r.load1.max, w);
-        self.zombies = self.zombies.max(r.zombies_max);
-        self.disk_sleep = self.disk_sleep.max(r.disk_sleep_max);
-        self.samples = self.samples.saturating_add(r.samples);
-        self.newest = Some((r.cpu_cores, r.source.clone()));
+        self.totals.add(r);
         self.last = Some(r.bucket);
     }
 
     /// The merged row for `host`'s bucket starting at `bucket`; `None` when nothing was
     /// pushed.
     pub fn row(&self, host: &str, bucket: PrimitiveDateTime) -> Option<RollupRow> {
-        let (cpu_cores, source) = self.newest.clone()?;
-        Some(RollupRow {
-            host: host.to_owned(),
-            bucket: from_db_time(bucket),
-            samples: self.samples,
-            cpu: self.cpu.get()?,
-            ram: self.ram.get()?,
-            swap: self.swap.get(),
-            load1: self.load1.get()?,
-            zombies_max: self.zombies,
-            disk_sleep_max: self.disk_sleep,
-            cpu_cores,
-            source,
-        })
+        self.totals.row(host, bucket)
     }
 }
 

@@ -47,50 +47,16 @@ pub async fn fresh_mysql_database(base_url: &str) -> Result<String, StorageError
 pub async fn raw_points(
     db: &crate::Database,
 ) -> Result<Vec<crate::rollup::RawPoint>, StorageError> {
-    use crate::schema::samples::dsl as s;
+    use crate::maintain::fold::{RawRecord, point, raw_columns};
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    type Record = (
-        i64,
-        String,
-        time::PrimitiveDateTime,
-        f64,
-        f64,
-        i64,
-        i64,
-        f64,
-        i64,
-        i64,
-        i32,
-        String,
-    );
-    let rows: Vec<Record> = crate::with_conn!(db.read_pool(), c => {
-        Ok::<_, StorageError>(s::samples
-            .select((
-                s::id, s::host, s::collected_at, s::cpu_usage_percent, s::ram_used_percent,
-                s::ram_swap_total_kb, s::ram_swap_free_kb, s::load1, s::procs_zombie,
-                s::procs_disk_sleep, s::cpu_cores, s::source,
-            ))
+    let rows: Vec<RawRecord> = crate::with_conn!(db.read_pool(), c => {
+        Ok::<_, StorageError>(crate::schema::samples::table
+            .select(raw_columns!())
             .load(c)
             .await?)
     })?;
-    Ok(rows
-        .into_iter()
-        .map(|r| crate::rollup::RawPoint {
-            id: r.0,
-            host: r.1,
-            collected_at: r.2,
-            cpu: r.3,
-            ram: r.4,
-            swap_total_kb: r.5,
-            swap_free_kb: r.6,
-            load1: r.7,
-            zombies: r.8,
-            disk_sleep: r.9,
-            cores: r.10,
-            source: r.11,
-        })
-        .collect())
+    Ok(rows.into_iter().map(point).collect())
 }
 
 /// Every stored row of a rollup tier, by (host, bucket), through the read API.

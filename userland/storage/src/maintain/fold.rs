@@ -155,7 +155,8 @@ pub async fn record_deleted_before(
     })
 }
 
-type RawRecord = (
+/// A raw row's rollup columns as read (times lenient: an unreadable one is skipped).
+pub(crate) type RawRecord = (
     i64,
     String,
     LenientTime,
@@ -173,7 +174,7 @@ type RawRecord = (
 /// The rollup columns of `samples`, in [`RawRecord`] order.
 macro_rules! raw_columns {
     () => {{
-        use samples::dsl as s;
+        use $crate::schema::samples::dsl as s;
         (
             s::id,
             s::host,
@@ -191,7 +192,10 @@ macro_rules! raw_columns {
     }};
 }
 
-fn point(r: RawRecord) -> RawPoint {
+pub(crate) use raw_columns;
+
+/// The [`RawPoint`] of a row read with [`raw_columns!`].
+pub(crate) fn point(r: RawRecord) -> RawPoint {
     RawPoint {
         id: r.0,
         host: r.1,
