@@ -170,6 +170,9 @@ pub struct Database {
     url: Arc<DatabaseUrl>,
     read: Pool,
     write: Pool,
+    /// The rows written through this handle (and its clones), for the maintainer's fold
+    /// (off unless a maintainer on this handle turns it on).
+    tap: Arc<crate::maintain::tap::FoldTap>,
 }
 
 impl Database {
@@ -191,6 +194,7 @@ impl Database {
             url: Arc::new(url.clone()),
             read,
             write,
+            tap: Arc::default(),
         })
     }
 
@@ -224,6 +228,11 @@ impl Database {
     /// Pool for writes (one connection on SQLite; the read pool on MySQL).
     pub fn write_pool(&self) -> &Pool {
         &self.write
+    }
+
+    /// The fold tap of this handle and its clones ([`crate::maintain::tap`]).
+    pub fn fold_tap(&self) -> &crate::maintain::tap::FoldTap {
+        &self.tap
     }
 
     /// `Some(warning)` when the server does not make every acknowledged commit durable:

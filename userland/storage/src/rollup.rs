@@ -54,6 +54,11 @@ pub fn swap_used_percent(total_kb: u64, free_kb: u64) -> Option<f64> {
 }
 
 impl RawPoint {
+    /// The id of a row whose database id is not known (the fold tap's rows): it orders
+    /// before any stored id, and [`BucketBuilder::follows`] never takes two rows of the
+    /// same `collected_at` for ordered when either has it.
+    pub const UNKNOWN_ID: i64 = i64::MIN;
+
     /// Swap used % of this row ([`swap_used_percent`]); `None` without swap (a negative
     /// stored total, which no insert writes, counts as none).
     pub fn swap_percent(&self) -> Option<f64> {
@@ -224,8 +229,16 @@ impl BucketBuilder {
 
     /// Whether `p` comes after every row pushed so far in `(collected_at, id)` order:
     /// pushing it then gives the row a computation over all of them in order gives.
+    /// Where either id is [`RawPoint::UNKNOWN_ID`], only a later `collected_at` is known
+    /// to come after.
     pub fn follows(&self, p: &RawPoint) -> bool {
-        self.last.is_none_or(|l| (p.collected_at, p.id) > l)
+        self.last.is_none_or(|(c, id)| {
+            p.collected_at > c
+                || (p.collected_at == c
+                    && p.id != RawPoint::UNKNOWN_ID
+                    && id != RawPoint::UNKNOWN_ID
+                    && p.id > id)
+        })
     }
 
     /// The bucket's start.
@@ -436,6 +449,26 @@ mod tests {
                 source: r.10.into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_row_of_unknown_id_follows_only_a_later_collection_time() {
+        let t0 = datetime!(2026-11-30 10:00:00);
+        let t1 = datetime!(2026-11-30 10:00:01);
+        let row = |id, t| points(&[(id, t, 1.0, 1.0, 0, 0, 0.0, 0, 0, 1, "kmod")]).remove(0);
+        let mut b = BucketBuilder::new("vm-1", datetime!(2026-11-30 10:00:00));
+        b.push(&row(5, t0));
+        assert!(b.follows(&row(6, t0)), "a larger id at the same time");
+        assert!(!b.follows(&row(4, t0)));
+        assert!(
+            !b.follows(&row(RawPoint::UNKNOWN_ID, t0)),
+            "same time, id unknown"
+        );
+        assert!(b.follows(&row(RawPoint::UNKNOWN_ID, t1)));
+        b.push(&row(RawPoint::UNKNOWN_ID, t1));
+        assert!(!b.follows(&row(i64::MAX, t1)), "after a row of unknown id");
+        assert!(!b.follows(&row(RawPoint::UNKNOWN_ID, t1)));
+        assert!(b.follows(&row(1, datetime!(2026-11-30 10:00:02))));
     }
 
     fn mam(min: f64, avg: f64, max: f64) -> MinAvgMax {

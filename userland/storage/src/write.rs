@@ -86,7 +86,7 @@ pub async fn insert_shared(
     let conn = db.write_pool().get().await?;
     let pool_wait = start.elapsed();
     let (stored, statements) = match conn {
-        PooledConn::Sqlite(mut c) => sqlite::insert(&mut c, rows).await?,
+        PooledConn::Sqlite(mut c) => sqlite::insert(&mut c, rows.clone()).await?,
         PooledConn::Mysql(mut c) => {
             let mut attempt = 0;
             loop {
@@ -104,6 +104,8 @@ pub async fn insert_shared(
             }
         }
     };
+    // Committed: the maintainer's fold may take these rows from here (when it is on).
+    db.fold_tap().record(&rows, &stored);
     Ok(InsertReport {
         stored,
         pool_wait,

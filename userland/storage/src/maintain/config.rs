@@ -29,6 +29,10 @@ pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 50_000;
 /// arrive seconds after they are collected, so a host's current and last two minutes
 /// are held: a 10,000-host fleet is ~40,000 minutes and 10,000 hours, ~25 MB.
 pub const DEFAULT_FOLD_MEMORY: Duration = Duration::from_secs(180);
+/// Default [`MaintainConfig::fold_tap_rows`]: at ~120 bytes a row, ~120 MB at most,
+/// held only while the rows a minute brings (settle + interval) exceed it — a fleet
+/// sending ~17,000 rows/s with the default settle and interval.
+pub const DEFAULT_FOLD_TAP_ROWS: usize = 1_000_000;
 /// Default rows one retention DELETE removes (one short transaction each).
 pub const DEFAULT_DELETE_BATCH_ROWS: usize = 500;
 /// Default shortest pause between two retention batches, so queued writers get the
@@ -155,6 +159,12 @@ pub struct MaintainConfig {
     /// re-reading their rows; zero = never (every touched bucket is recomputed from the
     /// database).
     pub fold_memory: Duration,
+    /// Most raw rows the fold tap (`maintain::tap`) holds for the next fold step: the
+    /// rows this process committed, so that a step whose range the database holds
+    /// exactly these rows of takes them from memory instead of reading them back; zero
+    /// = off. Over the limit the tap starts over (the steps scan until it covers a
+    /// step's range again).
+    pub fold_tap_rows: usize,
     /// How long a pass deletes at most (from the pass's start); rows left past their keep
     /// are deleted by the next pass, which starts at once — after a fold step — so that
     /// a large backlog (retention lowered, a long outage) never holds the rollups back
@@ -184,6 +194,7 @@ impl Default for MaintainConfig {
             fold_chunk_rows: DEFAULT_FOLD_CHUNK_ROWS,
             fold_max_buckets: DEFAULT_FOLD_MAX_BUCKETS,
             fold_memory: DEFAULT_FOLD_MEMORY,
+            fold_tap_rows: DEFAULT_FOLD_TAP_ROWS,
             retention_budget: DEFAULT_INTERVAL,
             delete_batch_rows: DEFAULT_DELETE_BATCH_ROWS,
             delete_pause: DEFAULT_DELETE_PAUSE,

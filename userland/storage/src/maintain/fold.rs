@@ -5,7 +5,8 @@
 //! transaction.
 //!
 //! Where the rows of a bucket come from: the step scans the new raw rows whole (every
-//! rollup column), so a minute the maintainer's memory holds ([`super::memory`]) is
+//! rollup column) — or takes them from the fold tap ([`super::tap`]) when the database
+//! confirms it holds exactly those — so a minute the maintainer's memory holds ([`super::memory`]) is
 //! extended by them, and a minute new to both memory and the database is computed from
 //! them alone — with a fleet, nearly every bucket, so a step reads each raw row once.
 //! A minute that memory does not hold but the database does (after a restart, or a row
@@ -32,6 +33,7 @@
 
 use super::config::MaintainConfig;
 use super::memory::{FoldMemory, HourState, SETTLE_MINUTES};
+use super::tap::Tapped;
 use crate::error::StorageError;
 use crate::history::{RollupRow, Tier, checked_before, replace_rollup_rows, rollup_columns};
 use crate::rollup::{self, BucketBuilder, BucketKey, RawPoint};
@@ -65,6 +67,9 @@ pub struct FoldStep {
     pub minutes_read: usize,
     /// Of `hours`, those recomputed from their minute rows in the database.
     pub hours_read: usize,
+    /// Of `rows`, those taken from the fold tap ([`super::tap`]) instead of read back
+    /// from the database.
+    pub tapped: usize,
     /// Raw rows not folded because their minute starts before the raw delete cutoff
     /// plus the margin (some of its rows may be gone).
     pub skipped_old: usize,
@@ -273,96 +278,86 @@ pub async fn fold_step(
     // with) and its own tier deleted nothing (else its row may be gone).
     let new_minute_floor = new_bucket_floor(deleted[0], deleted[1]);
     let new_hour_floor = new_bucket_floor(deleted[1], deleted[2]);
-    let mut minutes: BTreeSet<BucketKey> = BTreeSet::new();
-    // Touched minutes computed from memory and the scanned rows (and whether memory
-    // held them), and those recomputed from the database instead.
-    let mut building: HashMap<BucketKey, (BucketBuilder, bool)> = HashMap::new();
-    let mut from_db: BTreeSet<BucketKey> = BTreeSet::new();
+    let mut touched = Touched::default();
     let mut phases = FoldPhases::default();
     let mut clock = std::time::Instant::now();
-    let (mut scanned, mut skipped_old, mut scans) = (0, 0, 0);
-    // Scan chunk after chunk of raw rows in received_at order, collecting the minutes
-    // they touch, until the range is done or enough minutes are collected for one step.
-    let (new, caught_up) = loop {
-        let mut rows: Vec<(RawRecord, LenientTime)> = with_conn!(db.read_pool(), c => {
-            use samples::dsl as s;
-            Ok::<_, StorageError>(s::samples
-                .filter(s::received_at.gt(lower))
-                .filter(s::received_at.le(upto))
-                .select((raw_columns!(), s::received_at))
-                .order(s::received_at.asc())
-                .limit(limit)
-                .load(c)
-                .await?)
-        })?;
-        let full = rows.len() >= chunk;
-        let mut last = upto;
-        if full {
-            // Up to the last row's received_at, and every row received at that same
-            // millisecond (the chunk may have cut through them).
-            last = rows
-                .iter()
-                .rev()
-                .map(|r| r.1.0)
-                .find(|t| readable_time(*t))
-                .unwrap_or(upto);
-            let same: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
+    let (mut scanned, mut tapped_rows, mut scans) = (0, 0, 0);
+    let tapped = take_tapped(db, config, lower, upto, deleted[0]).await?;
+    let (new, caught_up) = if let Some(t) = tapped {
+        // The step's rows from the fold tap (the database holds exactly these).
+        scanned = t.points.len();
+        tapped_rows = scanned;
+        let mut points = t.points;
+        points.retain(|p| readable_time(p.collected_at));
+        points.sort_by_key(|p| (p.collected_at, p.id));
+        for p in points {
+            touched.add(p, &mut mem, minute_floor, remember);
+        }
+        (t.upto, t.upto == upto)
+    } else {
+        // Scan chunk after chunk of raw rows in received_at order, collecting the
+        // minutes they touch, until the range is done or enough minutes are collected
+        // for one step.
+        loop {
+            let mut rows: Vec<(RawRecord, LenientTime)> = with_conn!(db.read_pool(), c => {
                 use samples::dsl as s;
                 Ok::<_, StorageError>(s::samples
-                    .filter(s::received_at.eq(last))
-                    .select(raw_columns!())
+                    .filter(s::received_at.gt(lower))
+                    .filter(s::received_at.le(upto))
+                    .select((raw_columns!(), s::received_at))
+                    .order(s::received_at.asc())
+                    .limit(limit)
                     .load(c)
                     .await?)
             })?;
-            rows.retain(|r| r.1.0 != last);
-            rows.extend(same.into_iter().map(|r| (r, LenientTime(last))));
-        }
-        scanned += rows.len();
-        let mut points: Vec<RawPoint> = rows
-            .into_iter()
-            .map(|(r, _)| point(r))
-            .filter(|p| readable_time(p.collected_at))
-            .collect();
-        points.sort_by_key(|p| (p.collected_at, p.id));
-        for p in points {
-            let m = rollup::bucket_start(p.collected_at, Tier::Minute);
-            if minute_floor.is_some_and(|f| m < f) {
-                skipped_old += 1;
-                continue;
+            let full = rows.len() >= chunk;
+            let mut last = upto;
+            if full {
+                // Up to the last row's received_at, and every row received at that same
+                // millisecond (the chunk may have cut through them).
+                last = rows
+                    .iter()
+                    .rev()
+                    .map(|r| r.1.0)
+                    .find(|t| readable_time(*t))
+                    .unwrap_or(upto);
+                let same: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
+                    use samples::dsl as s;
+                    Ok::<_, StorageError>(s::samples
+                        .filter(s::received_at.eq(last))
+                        .select(raw_columns!())
+                        .load(c)
+                        .await?)
+                })?;
+                rows.retain(|r| r.1.0 != last);
+                rows.extend(same.into_iter().map(|r| (r, LenientTime(last))));
             }
-            let key = (p.host.clone(), m);
-            if remember && !from_db.contains(&key) {
-                match building.entry(key.clone()) {
-                    Entry::Occupied(mut e) if e.get().0.follows(&p) => e.get_mut().0.push(&p),
-                    Entry::Occupied(e) => {
-                        e.remove();
-                        from_db.insert(key.clone());
-                    }
-                    Entry::Vacant(e) => {
-                        let (mut b, held) = match mem.minutes.remove(&key) {
-                            Some(b) => (b, true),
-                            None => (BucketBuilder::new(&p.host, m), false),
-                        };
-                        if b.follows(&p) {
-                            b.push(&p);
-                            e.insert((b, held));
-                        } else {
-                            from_db.insert(key.clone());
-                        }
-                    }
-                }
+            scanned += rows.len();
+            let mut points: Vec<RawPoint> = rows
+                .into_iter()
+                .map(|(r, _)| point(r))
+                .filter(|p| readable_time(p.collected_at))
+                .collect();
+            points.sort_by_key(|p| (p.collected_at, p.id));
+            for p in points {
+                touched.add(p, &mut mem, minute_floor, remember);
             }
-            minutes.insert(key);
+            if !full {
+                break (upto, true);
+            }
+            scans += 1;
+            if touched.minutes.len() >= config.fold_max_buckets.max(1) || scans >= SCANS_PER_STEP {
+                break (last, false);
+            }
+            lower = last;
         }
-        if !full {
-            break (upto, true);
-        }
-        scans += 1;
-        if minutes.len() >= config.fold_max_buckets.max(1) || scans >= SCANS_PER_STEP {
-            break (last, false);
-        }
-        lower = last;
     };
+    let Touched {
+        minutes,
+        mut building,
+        mut from_db,
+        skipped_old,
+    } = touched;
     phases.scan = lap(&mut clock);
 
     // Minutes memory did not hold are new only if the database has no row for them.
@@ -478,12 +473,109 @@ pub async fn fold_step(
         hours: hours.len(),
         minutes_read,
         hours_read,
+        tapped: tapped_rows,
         skipped_old,
         watermark: if committed { Some(new) } else { old },
         caught_up,
         conflict: !committed,
         phases,
     })
+}
+
+/// The minutes a step's rows touch: computed from memory and the rows (with whether
+/// memory held them), or to be recomputed from the database.
+#[derive(Debug, Default)]
+struct Touched {
+    minutes: BTreeSet<BucketKey>,
+    building: HashMap<BucketKey, (BucketBuilder, bool)>,
+    from_db: BTreeSet<BucketKey>,
+    /// Rows whose minute starts before `minute_floor` (not folded).
+    skipped_old: usize,
+}
+
+impl Touched {
+    /// Adds the step's next row (rows come in `(collected_at, id)` order). With memory
+    /// on (`remember`), the row extends its minute's builder — taken from `mem` or new —
+    /// while it comes after the rows already pushed; otherwise the minute is recomputed
+    /// from the database.
+    fn add(
+        &mut self,
+        p: RawPoint,
+        mem: &mut FoldMemory,
+        minute_floor: Option<PrimitiveDateTime>,
+        remember: bool,
+    ) {
+        let m = rollup::bucket_start(p.collected_at, Tier::Minute);
+        if minute_floor.is_some_and(|f| m < f) {
+            self.skipped_old += 1;
+            return;
+        }
+        let key = (p.host.clone(), m);
+        if remember && !self.from_db.contains(&key) {
+            match self.building.entry(key.clone()) {
+                Entry::Occupied(mut e) if e.get().0.follows(&p) => e.get_mut().0.push(&p),
+                Entry::Occupied(e) => {
+                    e.remove();
+                    self.from_db.insert(key.clone());
+                }
+                Entry::Vacant(e) => {
+                    let (mut b, held) = match mem.minutes.remove(&key) {
+                        Some(b) => (b, true),
+                        None => (BucketBuilder::new(&p.host, m), false),
+                    };
+                    if b.follows(&p) {
+                        b.push(&p);
+                        e.insert((b, held));
+                    } else {
+                        self.from_db.insert(key.clone());
+                    }
+                }
+            }
+        }
+        self.minutes.insert(key);
+    }
+}
+
+/// The step's rows from the fold tap — those received in `(lower, upto]`, or fewer
+/// when they touch more than a step's buckets — if the database holds exactly as many
+/// raw rows received in that range (and none of them can have been deleted: the range
+/// starts at or past the raw delete cutoff); else `None`, and the step scans.
+async fn take_tapped(
+    db: &Database,
+    config: &MaintainConfig,
+    lower: PrimitiveDateTime,
+    upto: PrimitiveDateTime,
+    raw_cutoff: Option<PrimitiveDateTime>,
+) -> Result<Option<Tapped>, StorageError> {
+    let Some(t) = db
+        .fold_tap()
+        .take(Some(lower), upto, config.fold_max_buckets)
+    else {
+        return Ok(None);
+    };
+    if raw_cutoff.is_some_and(|d| d > lower) {
+        return Ok(None);
+    }
+    let end = t.upto;
+    let stored: i64 = with_conn!(db.read_pool(), c => {
+        use samples::dsl as s;
+        Ok::<_, StorageError>(s::samples
+            .filter(s::received_at.gt(lower))
+            .filter(s::received_at.le(end))
+            .count()
+            .get_result(c)
+            .await?)
+    })?;
+    if usize::try_from(stored).ok() == Some(t.points.len()) {
+        Ok(Some(t))
+    } else {
+        tracing::debug!(
+            stored,
+            tapped = t.points.len(),
+            "Fold tap incomplete for the step's range; scanning"
+        );
+        Ok(None)
+    }
 }
 
 /// Most minutes (and most hours) the memory keeps: twice a step's, at least 1,000.

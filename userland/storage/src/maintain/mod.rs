@@ -42,6 +42,7 @@ pub mod fold;
 pub mod lease;
 pub mod memory;
 pub mod retention;
+pub mod tap;
 
 pub use config::{HumanDuration, MaintainConfig};
 pub use fold::{FoldPhases, FoldStep};
@@ -108,6 +109,8 @@ pub struct PassReport {
     pub minutes_read: usize,
     /// Of `hours`, those recomputed from minute rows read back from the database.
     pub hours_read: usize,
+    /// Of `folded_rows`, those taken from the fold tap instead of read back.
+    pub tapped_rows: usize,
     /// Fold steps.
     pub steps: usize,
     /// Where the fold steps' time went.
@@ -157,6 +160,9 @@ pub struct Maintainer {
     synced: Arc<AtomicBool>,
     /// The buckets the last fold steps folded (taken out during a pass).
     memory: Arc<std::sync::Mutex<memory::FoldMemory>>,
+    /// Whether it runs on the handle the process writes through ([`Maintainer::on`]):
+    /// only then can the fold tap ([`tap`]) see the rows.
+    taps: bool,
 }
 
 impl Maintainer {
@@ -180,6 +186,7 @@ impl Maintainer {
             warned: Arc::default(),
             synced: Arc::default(),
             memory: Arc::default(),
+            taps: false,
         })
     }
 
@@ -195,6 +202,7 @@ impl Maintainer {
             warned: Arc::default(),
             synced: Arc::default(),
             memory: Arc::default(),
+            taps: true,
         }
     }
 
@@ -298,6 +306,7 @@ impl Maintainer {
                 hours = r.hours,
                 minutes_read = r.minutes_read,
                 hours_read = r.hours_read,
+                tapped_rows = r.tapped_rows,
                 deleted_raw = r.deleted[0].rows,
                 deleted_1m = r.deleted[1].rows,
                 deleted_1h = r.deleted[2].rows,
@@ -323,6 +332,13 @@ impl Maintainer {
         let mut report = PassReport::default();
         let held = self.renew().await?;
         report.retention_differs = self.check_retention(held).await?;
+        // The tap records while this maintainer folds; another replica's maintainer
+        // would never take its rows.
+        if held && self.taps {
+            self.db.fold_tap().enable(self.config.fold_tap_rows);
+        } else {
+            self.db.fold_tap().disable();
+        }
         if !held {
             report.took = start.elapsed();
             self.observer.pass(&report);
@@ -348,6 +364,7 @@ impl Maintainer {
             report.hours += step.hours;
             report.minutes_read += step.minutes_read;
             report.hours_read += step.hours_read;
+            report.tapped_rows += step.tapped;
             report.fold_phases += step.phases;
             if step.skipped_old > 0 {
                 tracing::debug!(

@@ -107,25 +107,40 @@ async fn pass(m: &Maintainer) -> PassReport {
 /// several fold steps, cutting through rows received in the same millisecond. Run with
 /// the maintainer's memory off (every bucket recomputed from the database), at its
 /// default (the live host's minutes extended from memory), and holding everything
-/// (late rows into remembered minutes and settled hours); the maintainer is replaced
-/// (memory lost) before round 3.
+/// (late rows into remembered minutes and settled hours), and at its default on the
+/// handle the rows are written through, so that every round after the first takes its
+/// rows from the fold tap (the first round's rows were written before the tap was on);
+/// the maintainer is replaced (memory lost) before round 3.
 #[tokio::test]
 async fn folding_equals_a_from_scratch_computation_with_late_rows() {
     let default = MaintainConfig::default().fold_memory;
-    for memory in [Duration::ZERO, default, Duration::from_secs(86_400)] {
+    let runs = [
+        (Duration::ZERO, false),
+        (default, false),
+        (Duration::from_secs(86_400), false),
+        (default, true),
+    ];
+    for (memory, tap) in runs {
         for t in common::all().await {
             let db = &t.db;
-            let ctx = format!("{:?}, memory {memory:?}", db.backend());
+            let ctx = format!("{:?}, memory {memory:?}, tap {tap}", db.backend());
             let mut cfg = test_config("solo");
             cfg.fold_memory = memory;
-            let mut m = maintainer(db, cfg.clone());
+            let make = |cfg: MaintainConfig| {
+                if tap {
+                    Maintainer::on(db.clone(), cfg)
+                } else {
+                    maintainer(db, cfg)
+                }
+            };
+            let mut m = make(cfg.clone());
             let mut rng = Rng::new(15);
             let now = OffsetDateTime::now_utc();
             let start = now - time::Duration::hours(3);
             let (mut n, mut minutes, mut read) = (0, 0, 0);
             for round in 0..5 {
                 if round == 3 {
-                    m = maintainer(db, cfg.clone());
+                    m = make(cfg.clone());
                 }
                 let mut batch = Vec::new();
                 for i in 0..50 {
@@ -159,6 +174,8 @@ async fn folding_equals_a_from_scratch_computation_with_late_rows() {
                 assert!(r.held && r.caught_up, "{ctx}: {r:?}");
                 assert!(r.steps > 1, "{ctx}: {r:?}");
                 assert_eq!(r.folded_rows, 50, "{ctx}: round {round}: {r:?}");
+                let tapped = if tap && round > 0 { 50 } else { 0 };
+                assert_eq!(r.tapped_rows, tapped, "{ctx}: round {round}: {r:?}");
                 assert_rollups_from_scratch(db, &format!("{ctx} round {round}")).await;
                 minutes += r.minutes + r.hours;
                 read += r.minutes_read + r.hours_read;
@@ -666,5 +683,72 @@ async fn replicas_with_other_retention_flags_are_reported() {
             [],
             "{ctx}"
         );
+    }
+}
+
+/// The fold tap is a shortcut the database's count must confirm: rows written through
+/// another handle (another replica) in the step's range make the step scan, and so do
+/// rows dropped when the tap was full; either way the rollups equal a from-scratch
+/// computation. Rows all written through the maintainer's handle come from the tap.
+#[tokio::test]
+async fn the_fold_tap_is_used_only_when_it_holds_every_row_of_the_range() {
+    for t in common::all().await {
+        let db = &t.db;
+        let ctx = format!("{:?}", db.backend());
+        let other = Database::new(db.url(), &PoolOptions::default()).unwrap();
+        let mut cfg = test_config("tap");
+        // One step a pass: the counts are per range.
+        cfg.fold_max_buckets = 10_000;
+        cfg.fold_chunk_rows = 10_000;
+        cfg.fold_tap_rows = 30;
+        let m = Maintainer::on(db.clone(), cfg);
+        let mut rng = Rng::new(16);
+        let now = OffsetDateTime::now_utc();
+        let mut n = 0;
+        let mut write = async |through: &Database, rows: usize, rng: &mut Rng| {
+            let mut batch = Vec::new();
+            for _ in 0..rows {
+                n += 1;
+                let c = now - time::Duration::seconds(rng.below(3600) as i64);
+                let host = format!("vm-{}", rng.below(3));
+                let received = OffsetDateTime::now_utc();
+                batch.push(raw(rng, &format!("t{n}"), &host, c, received));
+            }
+            insert_samples(through, batch).await.unwrap();
+        };
+        // The first pass turns the tap on: rows written before are scanned.
+        write(db, 10, &mut rng).await;
+        let r = pass(&m).await;
+        assert_eq!((r.folded_rows, r.tapped_rows), (10, 0), "{ctx}: {r:?}");
+        assert!(db.fold_tap().is_on(), "{ctx}");
+        // All through the maintainer's handle: from the tap.
+        write(db, 20, &mut rng).await;
+        let r = pass(&m).await;
+        assert_eq!((r.folded_rows, r.tapped_rows), (20, 20), "{ctx}: {r:?}");
+        assert_rollups_from_scratch(db, &format!("{ctx}, tapped")).await;
+        // Another writer's rows in the range: the counts differ, the step scans.
+        write(db, 20, &mut rng).await;
+        write(&other, 3, &mut rng).await;
+        let r = pass(&m).await;
+        assert_eq!((r.folded_rows, r.tapped_rows), (23, 0), "{ctx}: {r:?}");
+        assert_rollups_from_scratch(db, &format!("{ctx}, another writer")).await;
+        assert!(db.fold_tap().is_empty(), "{ctx}: taken");
+        // More rows than the tap holds: it starts over, losing rows; the step scans.
+        write(db, 25, &mut rng).await;
+        write(db, 10, &mut rng).await;
+        assert_eq!(db.fold_tap().len(), 10, "{ctx}: started over");
+        let r = pass(&m).await;
+        assert_eq!((r.folded_rows, r.tapped_rows), (35, 0), "{ctx}: {r:?}");
+        assert_rollups_from_scratch(db, &format!("{ctx}, tap full")).await;
+        // And it covers the next range again.
+        write(db, 5, &mut rng).await;
+        let r = pass(&m).await;
+        assert_eq!((r.folded_rows, r.tapped_rows), (5, 5), "{ctx}: {r:?}");
+        assert_rollups_from_scratch(db, &format!("{ctx}, tapped again")).await;
+        // A replica that does not hold the lease does not record.
+        let stranger = Maintainer::on(other.clone(), test_config("stranger"));
+        let r = pass(&stranger).await;
+        assert!(!r.held, "{ctx}");
+        assert!(!other.fold_tap().is_on(), "{ctx}");
     }
 }
