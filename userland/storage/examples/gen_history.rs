@@ -381,7 +381,6 @@ async fn main() {
     let mut hour_acc: Vec<Vec<RollupRow>> = vec![Vec::with_capacity(60); a.hosts];
     let mut points: Vec<RawPoint> = Vec::with_capacity(60);
     let mut newest_received = to_db_time(start);
-    let mut next_id: i64 = 1;
     let mut ok = true;
     let progress_every = (minutes / 10).max(1);
     for m in 0..minutes {
@@ -402,7 +401,6 @@ async fn main() {
                     newest_received = newest_received.max(received);
                 }
                 points.push(RawPoint {
-                    id: next_id,
                     host: host.name.clone(),
                     collected_at: collected,
                     cpu: v.cpu,
@@ -415,7 +413,6 @@ async fn main() {
                     cores: template.cpu_cores,
                     source: template.source.clone(),
                 });
-                next_id += 1;
             }
             let row = aggregate(&host.name, bucket, &points)
                 .unwrap_or_else(|| fail("a minute of 60 rows aggregated to nothing"));

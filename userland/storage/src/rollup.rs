@@ -8,8 +8,9 @@
 //! see [`crate::maintain::memory`]), so computing it again gives the same row: the
 //! maintainer can redo any amount of work after a crash without double-counting.
 //!
-//! Sums run in a fixed order (raw rows by `(collected_at, id)`, rollup rows by bucket),
-//! so the same rows give bit-identical averages wherever they are computed.
+//! Sums run in a fixed order (raw rows by [`RawPoint::key`] — collection time, then the
+//! values — rollup rows by bucket), so the same rows give bit-identical averages wherever
+//! they are computed.
 
 use crate::history::{MinAvgMax, RollupRow, Tier};
 use crate::row::from_db_time;
@@ -19,8 +20,6 @@ use time::{Duration, PrimitiveDateTime};
 /// The columns of one raw row that rollups use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawPoint {
-    /// `samples.id` (orders rows collected in the same millisecond).
-    pub id: i64,
     /// Host name.
     pub host: String,
     /// When the sample was taken (naive UTC, as stored).
@@ -45,6 +44,11 @@ pub struct RawPoint {
     pub source: String,
 }
 
+/// [`RawPoint::key`].
+pub type RowKey<'a> = (PrimitiveDateTime, [u64; 3], [i64; 4], i32, &'a str);
+/// A [`RowKey`] that owns its source.
+type OwnedKey = (PrimitiveDateTime, [u64; 3], [i64; 4], i32, String);
+
 /// Swap used, percent of swap total: (total − free) / total × 100; `None` without swap
 /// (total 0). The one definition of the number: rollups use it per raw row, the
 /// broadcaster's fleet for each host's latest snapshot. A free larger than the total
@@ -54,10 +58,25 @@ pub fn swap_used_percent(total_kb: u64, free_kb: u64) -> Option<f64> {
 }
 
 impl RawPoint {
-    /// The id of a row whose database id is not known (the fold tap's rows): it orders
-    /// before any stored id, and [`BucketBuilder::follows`] never takes two rows of the
-    /// same `collected_at` for ordered when either has it.
-    pub const UNKNOWN_ID: i64 = i64::MIN;
+    /// The order raw rows are aggregated in: by collection time, then by the values
+    /// rollups take from them (floats by their bits: any fixed total order does). Rows
+    /// equal in all of it add the same to every aggregate, so whatever their order among
+    /// themselves the result has the same bits — and no database id is needed, which the
+    /// fold tap ([`crate::maintain::tap`]) does not know.
+    pub fn key(&self) -> RowKey<'_> {
+        (
+            self.collected_at,
+            [self.cpu.to_bits(), self.ram.to_bits(), self.load1.to_bits()],
+            [
+                self.swap_total_kb,
+                self.swap_free_kb,
+                self.zombies,
+                self.disk_sleep,
+            ],
+            self.cores,
+            &self.source,
+        )
+    }
 
     /// Swap used % of this row ([`swap_used_percent`]); `None` without swap (a negative
     /// stored total, which no insert writes, counts as none).
@@ -199,7 +218,7 @@ impl Totals {
     }
 }
 
-/// Builds one bucket's rollup row from its raw rows, pushed in `(collected_at, id)`
+/// Builds one bucket's rollup row from its raw rows, pushed in [`RawPoint::key`]
 /// order — so a caller can stream a bucket of any size through it without holding its
 /// rows ([`aggregate`] sorts first).
 #[derive(Debug, Clone)]
@@ -207,8 +226,8 @@ pub struct BucketBuilder {
     host: String,
     bucket: PrimitiveDateTime,
     totals: Totals,
-    /// `(collected_at, id)` of the last row pushed.
-    last: Option<(PrimitiveDateTime, i64)>,
+    /// [`RawPoint::key`] of the last row pushed (its source owned).
+    last: Option<OwnedKey>,
 }
 
 impl BucketBuilder {
@@ -227,18 +246,13 @@ impl BucketBuilder {
         &self.host
     }
 
-    /// Whether `p` comes after every row pushed so far in `(collected_at, id)` order:
-    /// pushing it then gives the row a computation over all of them in order gives.
-    /// Where either id is [`RawPoint::UNKNOWN_ID`], only a later `collected_at` is known
-    /// to come after.
+    /// Whether `p` comes after every row pushed so far in [`RawPoint::key`] order (or
+    /// equals the last in it): pushing it then gives the row a computation over all of
+    /// them in order gives.
     pub fn follows(&self, p: &RawPoint) -> bool {
-        self.last.is_none_or(|(c, id)| {
-            p.collected_at > c
-                || (p.collected_at == c
-                    && p.id != RawPoint::UNKNOWN_ID
-                    && id != RawPoint::UNKNOWN_ID
-                    && p.id > id)
-        })
+        self.last
+            .as_ref()
+            .is_none_or(|(c, f, i, cores, source)| p.key() >= (*c, *f, *i, *cores, source))
     }
 
     /// The bucket's start.
@@ -248,7 +262,16 @@ impl BucketBuilder {
 
     /// Adds the next raw row (the newest so far).
     pub fn push(&mut self, p: &RawPoint) {
-        self.last = Some((p.collected_at, p.id));
+        let (c, f, i, cores, source) = p.key();
+        match &mut self.last {
+            Some(l) => {
+                (l.0, l.1, l.2, l.3) = (c, f, i, cores);
+                if l.4 != source {
+                    source.clone_into(&mut l.4);
+                }
+            }
+            None => self.last = Some((c, f, i, cores, source.to_owned())),
+        }
         let t = &mut self.totals;
         t.samples = t.samples.saturating_add(1);
         t.cpu.add(p.cpu, p.cpu, p.cpu, 1.0);
@@ -277,7 +300,7 @@ impl BucketBuilder {
 /// (every raw row of the bucket, in any order); `None` when there are none.
 pub fn aggregate(host: &str, bucket: PrimitiveDateTime, points: &[RawPoint]) -> Option<RollupRow> {
     let mut sorted: Vec<&RawPoint> = points.iter().collect();
-    sorted.sort_by_key(|p| (p.collected_at, p.id));
+    sorted.sort_by(|a, b| a.key().cmp(&b.key()));
     let mut b = BucketBuilder::new(host, bucket);
     for p in sorted {
         b.push(p);
@@ -416,7 +439,8 @@ mod tests {
     use time::macros::datetime;
 
     /// Rows as captured from a real table: `(id, collected_at, cpu, ram, swap_total,
-    /// swap_free, load1, zombies, disk_sleep, cores, source)`.
+    /// swap_free, load1, zombies, disk_sleep, cores, source)` (the id only for the
+    /// reader: the aggregation order never uses it).
     #[allow(clippy::type_complexity)]
     fn points(
         rows: &[(
@@ -435,7 +459,6 @@ mod tests {
     ) -> Vec<RawPoint> {
         rows.iter()
             .map(|r| RawPoint {
-                id: r.0,
                 host: "vm-1".into(),
                 collected_at: r.1,
                 cpu: r.2,
@@ -452,23 +475,25 @@ mod tests {
     }
 
     #[test]
-    fn a_row_of_unknown_id_follows_only_a_later_collection_time() {
+    fn rows_follow_by_time_then_values_and_an_equal_row_follows() {
         let t0 = datetime!(2026-11-30 10:00:00);
         let t1 = datetime!(2026-11-30 10:00:01);
-        let row = |id, t| points(&[(id, t, 1.0, 1.0, 0, 0, 0.0, 0, 0, 1, "kmod")]).remove(0);
-        let mut b = BucketBuilder::new("vm-1", datetime!(2026-11-30 10:00:00));
-        b.push(&row(5, t0));
-        assert!(b.follows(&row(6, t0)), "a larger id at the same time");
-        assert!(!b.follows(&row(4, t0)));
+        let row =
+            |t, cpu, cores| points(&[(0, t, cpu, 1.0, 0, 0, 0.0, 0, 0, cores, "kmod")]).remove(0);
+        let mut b = BucketBuilder::new("vm-1", t0);
+        b.push(&row(t0, 5.0, 2));
         assert!(
-            !b.follows(&row(RawPoint::UNKNOWN_ID, t0)),
-            "same time, id unknown"
+            b.follows(&row(t0, 5.0, 2)),
+            "an equal row adds the same either way"
         );
-        assert!(b.follows(&row(RawPoint::UNKNOWN_ID, t1)));
-        b.push(&row(RawPoint::UNKNOWN_ID, t1));
-        assert!(!b.follows(&row(i64::MAX, t1)), "after a row of unknown id");
-        assert!(!b.follows(&row(RawPoint::UNKNOWN_ID, t1)));
-        assert!(b.follows(&row(1, datetime!(2026-11-30 10:00:02))));
+        assert!(b.follows(&row(t0, 5.0, 4)));
+        assert!(!b.follows(&row(t0, 5.0, 1)));
+        assert!(
+            b.follows(&row(t1, 0.0, 1)),
+            "a later time, whatever the values"
+        );
+        b.push(&row(t1, 0.0, 1));
+        assert!(!b.follows(&row(t0, 9.0, 9)));
     }
 
     fn mam(min: f64, avg: f64, max: f64) -> MinAvgMax {
@@ -569,15 +594,18 @@ mod tests {
     }
 
     #[test]
-    fn a_bucket_without_swap_has_none_and_equal_times_order_by_id() {
+    fn a_bucket_without_swap_has_none_and_equal_times_order_by_values() {
         let t = datetime!(2026-12-01 10:37:00);
         let p = points(&[
-            (9, t, 1.0, 1.0, 0, 0, 0.0, 0, 0, 2, "procfs"),
             (8, t, 1.0, 1.0, 0, 0, 0.0, 0, 0, 4, "kmod"),
+            (9, t, 1.0, 1.0, 0, 0, 0.0, 0, 0, 2, "procfs"),
         ]);
         let r = aggregate("vm-1", t, &p).unwrap();
         assert_eq!(r.swap, None);
-        assert_eq!((r.cpu_cores, r.source.as_str()), (2, "procfs"));
+        // Same time: the row with more cores sorts last, whatever the order given.
+        assert_eq!((r.cpu_cores, r.source.as_str()), (4, "kmod"));
+        let reversed: Vec<RawPoint> = p.into_iter().rev().collect();
+        assert_eq!(aggregate("vm-1", t, &reversed), Some(r));
     }
 
     #[test]

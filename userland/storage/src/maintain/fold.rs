@@ -162,7 +162,6 @@ pub async fn record_deleted_before(
 
 /// A raw row's rollup columns as read (times lenient: an unreadable one is skipped).
 pub(crate) type RawRecord = (
-    i64,
     String,
     LenientTime,
     f64,
@@ -181,7 +180,6 @@ macro_rules! raw_columns {
     () => {{
         use $crate::schema::samples::dsl as s;
         (
-            s::id,
             s::host,
             s::collected_at,
             s::cpu_usage_percent,
@@ -202,18 +200,17 @@ pub(crate) use raw_columns;
 /// The [`RawPoint`] of a row read with [`raw_columns!`].
 pub(crate) fn point(r: RawRecord) -> RawPoint {
     RawPoint {
-        id: r.0,
-        host: r.1,
-        collected_at: r.2.0,
-        cpu: r.3,
-        ram: r.4,
-        swap_total_kb: r.5,
-        swap_free_kb: r.6,
-        load1: r.7,
-        zombies: r.8,
-        disk_sleep: r.9,
-        cores: r.10,
-        source: r.11,
+        host: r.0,
+        collected_at: r.1.0,
+        cpu: r.2,
+        ram: r.3,
+        swap_total_kb: r.4,
+        swap_free_kb: r.5,
+        load1: r.6,
+        zombies: r.7,
+        disk_sleep: r.8,
+        cores: r.9,
+        source: r.10,
     }
 }
 
@@ -289,7 +286,7 @@ pub async fn fold_step(
         tapped_rows = scanned;
         let mut points = t.points;
         points.retain(|p| readable_time(p.collected_at));
-        points.sort_by_key(|p| (p.collected_at, p.id));
+        points.sort_by(|a, b| a.key().cmp(&b.key()));
         for p in points {
             touched.add(p, &mut mem, minute_floor, remember);
         }
@@ -338,7 +335,7 @@ pub async fn fold_step(
                 .map(|(r, _)| point(r))
                 .filter(|p| readable_time(p.collected_at))
                 .collect();
-            points.sort_by_key(|p| (p.collected_at, p.id));
+            points.sort_by(|a, b| a.key().cmp(&b.key()));
             for p in points {
                 touched.add(p, &mut mem, minute_floor, remember);
             }
@@ -494,7 +491,7 @@ struct Touched {
 }
 
 impl Touched {
-    /// Adds the step's next row (rows come in `(collected_at, id)` order). With memory
+    /// Adds the step's next row (rows come in [`RawPoint::key`] order). With memory
     /// on (`remember`), the row extends its minute's builder — taken from `mem` or new —
     /// while it comes after the rows already pushed; otherwise the minute is recomputed
     /// from the database.
@@ -633,7 +630,7 @@ async fn stored_keys(
 
 /// The raw rows of one run of minutes received up to `$upto` (the step's new
 /// watermark: later rows are the next step's), oldest first (the order of the `(host,
-/// collected_at)` index, ties by id).
+/// collected_at)` index; [`MinuteFolder`] orders rows of one time by their values).
 macro_rules! run_rows {
     ($run:expr, $upto:expr) => {{
         use samples::dsl as s;
@@ -642,16 +639,19 @@ macro_rules! run_rows {
             .filter(s::collected_at.ge($run.start))
             .filter(s::collected_at.lt($run.end))
             .filter(s::received_at.le($upto))
-            .order((s::collected_at.asc(), s::id.asc()))
+            .order(s::collected_at.asc())
             .select(raw_columns!())
     }};
 }
 
-/// Streams the raw rows of a run of minutes into one builder per minute (a minute of
-/// any size is never held in memory).
+/// Streams the raw rows of a run of minutes, in `collected_at` order, into one builder
+/// per minute (a minute of any size is never held in memory; only the rows of one
+/// collection time are, to push them in [`RawPoint::key`] order).
 #[derive(Debug, Default)]
 struct MinuteFolder {
     current: Option<BucketBuilder>,
+    /// Rows of the latest collection time, not pushed yet.
+    same_time: Vec<RawPoint>,
     out: Vec<BucketBuilder>,
 }
 
@@ -661,17 +661,32 @@ impl MinuteFolder {
         if !readable_time(p.collected_at) {
             return;
         }
-        let m = rollup::bucket_start(p.collected_at, Tier::Minute);
-        if self.current.as_ref().is_none_or(|b| b.bucket() != m) {
-            self.flush();
-            self.current = Some(BucketBuilder::new(&p.host, m));
+        if <[RawPoint]>::first(&self.same_time).is_some_and(|q| q.collected_at != p.collected_at) {
+            self.push_same_time();
         }
-        if let Some(b) = self.current.as_mut() {
-            b.push(&p);
-        }
+        self.same_time.push(p);
     }
 
+    fn push_same_time(&mut self) {
+        let mut rows = std::mem::take(&mut self.same_time);
+        rows.sort_by(|a, b| a.key().cmp(&b.key()));
+        for p in &rows {
+            let m = rollup::bucket_start(p.collected_at, Tier::Minute);
+            if self.current.as_ref().is_none_or(|b| b.bucket() != m) {
+                self.out.extend(self.current.take());
+                self.current = Some(BucketBuilder::new(&p.host, m));
+            }
+            if let Some(b) = self.current.as_mut() {
+                b.push(p);
+            }
+        }
+        rows.clear();
+        self.same_time = rows;
+    }
+
+    /// Ends the run (the next rows are another host's).
     fn flush(&mut self) {
+        self.push_same_time();
         self.out.extend(self.current.take());
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! A bucket computed from memory is bit-for-bit the row a recompute from the database
 //! gives, because every aggregate is a running sum in a fixed order:
-//! - a minute is a [`BucketBuilder`] over its raw rows in `(collected_at, id)` order; a
+//! - a minute is a [`BucketBuilder`] over its raw rows in [`RawPoint::key`] order; a
 //!   step extends it only with rows that come after all of them in that order (a row
 //!   that does not — a late one — sends the minute to the database);
 //! - an hour is a [`MergeBuilder`] over its *settled* minutes (those more than

@@ -16,8 +16,8 @@
 //! step scans the database as without the tap.
 //!
 //! The database ids of tapped rows are not known (a multi-row INSERT does not return
-//! them), so their points carry [`RawPoint::UNKNOWN_ID`]: a bucket where two rows share a
-//! collection time cannot be ordered from the tap and is recomputed from the database.
+//! them); none is needed: rows are aggregated in [`RawPoint::key`] order (collection
+//! time, then values), so tapped rows fold to the same bits as rows read back.
 
 use crate::NewSample;
 use crate::history::Tier;
@@ -47,7 +47,6 @@ struct TapRow {
 impl TapRow {
     fn point(&self) -> RawPoint {
         RawPoint {
-            id: RawPoint::UNKNOWN_ID,
             host: self.host.as_ref().to_owned(),
             collected_at: self.collected_at,
             cpu: self.cpu,
@@ -96,7 +95,7 @@ pub struct FoldTap {
 pub struct Tapped {
     /// The end of the range (the step's new watermark).
     pub upto: PrimitiveDateTime,
-    /// The rows, as points (ids unknown).
+    /// The rows, as points.
     pub points: Vec<RawPoint>,
 }
 
@@ -272,7 +271,7 @@ mod tests {
         assert_eq!(t.upto, at(10));
         assert_eq!(t.points.len(), 1);
         assert_eq!(t.points[0].host, "a");
-        assert_eq!(t.points[0].id, RawPoint::UNKNOWN_ID);
+        assert_eq!(t.points[0].collected_at, rows[1].collected_at);
         assert_eq!(tap.len(), 1, "the row received later stays");
         let t = tap.take(Some(at(10)), at(30), 10).unwrap();
         assert_eq!(t.points.len(), 1);

@@ -102,7 +102,8 @@ async fn pass(m: &Maintainer) -> PassReport {
 
 /// Rows arrive in rounds, each round followed by a pass: fresh rows spread over three
 /// hours and three hosts, late rows (received now, collected in minutes already
-/// folded), and a live host's rows collected in order up to now. After every pass the
+/// folded), two rows of one host collected at the same millisecond, and a live host's
+/// rows collected in order up to now. After every pass the
 /// rollup tables equal a from-scratch computation. Chunks of 7 rows make every pass
 /// several fold steps, cutting through rows received in the same millisecond. Run with
 /// the maintainer's memory off (every bucket recomputed from the database), at its
@@ -143,9 +144,14 @@ async fn folding_equals_a_from_scratch_computation_with_late_rows() {
                     m = make(cfg.clone());
                 }
                 let mut batch = Vec::new();
+                let mut previous = None;
                 for i in 0..50 {
                     n += 1;
-                    let (host, collected) = if i >= 40 {
+                    let (host, collected) = if i == 35 {
+                        // Collected at the same millisecond as the row before (in the
+                        // batch before), with other values: rows of one time.
+                        previous.clone().expect("row 34")
+                    } else if i >= 40 {
                         // Live: in order, a second apart, ending before now.
                         let s = (5 - round) * 60 - (i - 40) * 6;
                         ("live".to_owned(), now - time::Duration::seconds(s as i64))
@@ -157,6 +163,7 @@ async fn folding_equals_a_from_scratch_computation_with_late_rows() {
                         let c = start + time::Duration::seconds(rng.below(3 * 3600) as i64);
                         (format!("vm-{}", rng.below(3)), c)
                     };
+                    previous = Some((host.clone(), collected));
                     batch.push(raw(
                         &mut rng,
                         &format!("r{n}"),
