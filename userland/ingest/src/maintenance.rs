@@ -5,7 +5,8 @@
 
 use procpulse_storage::history::Tier;
 use procpulse_storage::maintain::config::{
-    DEFAULT_DELETE_BATCH_ROWS, DEFAULT_INTERVAL, DEFAULT_LEASE_TTL, DEFAULT_SETTLE,
+    DEFAULT_DELETE_BATCH_ROWS, DEFAULT_FOLD_TAP_ROWS, DEFAULT_INTERVAL, DEFAULT_LEASE_TTL,
+    DEFAULT_SETTLE,
 };
 use procpulse_storage::maintain::{HumanDuration, MaintainConfig};
 
@@ -67,6 +68,14 @@ pub struct MaintenanceArgs {
         value_parser = positive
     )]
     pub maintenance_lease_ttl: HumanDuration,
+    /// Most raw rows this replica keeps in memory for its next fold step, so the step
+    /// need not read them back (the fold tap, ~120 bytes a row; 0 = always read back).
+    #[arg(
+        long,
+        env = "PROCPULSE_MAINTENANCE_TAP_ROWS",
+        default_value_t = DEFAULT_FOLD_TAP_ROWS
+    )]
+    pub maintenance_tap_rows: usize,
     /// Run no maintainer in this replica (another replica, or none, maintains the
     /// history; nothing is deleted or rolled up by this one).
     #[arg(long, env = "PROCPULSE_NO_MAINTENANCE")]
@@ -104,6 +113,7 @@ impl MaintenanceArgs {
             retention_budget: self.maintenance_interval.0,
             settle: self.maintenance_settle.0,
             delete_batch_rows: self.maintenance_delete_batch,
+            fold_tap_rows: self.maintenance_tap_rows,
             lease_ttl: self.maintenance_lease_ttl.0,
             ..MaintainConfig::default()
         })

@@ -29,9 +29,10 @@ pub const DEFAULT_FOLD_MAX_BUCKETS: usize = 50_000;
 /// arrive seconds after they are collected, so a host's current and last two minutes
 /// are held: a 10,000-host fleet is ~40,000 minutes and 10,000 hours, ~25 MB.
 pub const DEFAULT_FOLD_MEMORY: Duration = Duration::from_secs(180);
-/// Default [`MaintainConfig::fold_tap_rows`]: at ~120 bytes a row, ~120 MB at most,
-/// held only while the rows a minute brings (settle + interval) exceed it — a fleet
-/// sending ~17,000 rows/s with the default settle and interval.
+/// Default [`MaintainConfig::fold_tap_rows`]. The tap holds the rows of about settle +
+/// interval (a minute by default), ~120 bytes each: the limit is reached by a process
+/// storing ~17,000 rows/s (~120 MB held; while a step takes them, about twice that
+/// briefly).
 pub const DEFAULT_FOLD_TAP_ROWS: usize = 1_000_000;
 /// Default rows one retention DELETE removes (one short transaction each).
 pub const DEFAULT_DELETE_BATCH_ROWS: usize = 500;

@@ -6,8 +6,8 @@
 //!
 //! Where the rows of a bucket come from: the step scans the new raw rows whole (every
 //! rollup column) — or takes them from the fold tap ([`super::tap`]) when the database
-//! confirms it holds exactly those — so a minute the maintainer's memory holds ([`super::memory`]) is
-//! extended by them, and a minute new to both memory and the database is computed from
+//! confirms it holds exactly those — so a minute the maintainer's memory holds
+//! ([`super::memory`]) is extended by them, and a minute new to both memory and the database is computed from
 //! them alone — with a fleet, nearly every bucket, so a step reads each raw row once.
 //! A minute that memory does not hold but the database does (after a restart, or a row
 //! arriving minutes late), whose new rows come before its remembered ones, or that lies

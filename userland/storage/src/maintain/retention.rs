@@ -1,7 +1,9 @@
 //! Retention: rows past their tier's keep are deleted in small batches, each one short
 //! DELETE statement in its own transaction (SQLite holds its one write lock only for
 //! that long; MariaDB locks only the rows it deletes), so ingest's inserts are never
-//! queued behind more than one batch.
+//! queued behind more than one batch. On SQLite each batch also checkpoints the WAL
+//! pages it wrote, so that their cost — most of a deleted row's — is paced with the
+//! batch instead of falling on ingest's next commit.
 
 use crate::error::StorageError;
 use crate::history::Tier;
@@ -47,7 +49,8 @@ pub fn batch_sql(backend: Backend, tier: Tier) -> String {
 pub struct BatchTiming {
     /// From taking the lock to the end of the commit: what other writers may have to
     /// wait for. On SQLite the file's write lock (`BEGIN IMMEDIATE` … `COMMIT`, fsync
-    /// included); on MySQL the statement (an autocommit DELETE holds only the row locks
+    /// included) and then the checkpoint of the pages the batch wrote (the writer
+    /// connection is held until it ends); on MySQL the statement (an autocommit DELETE holds only the row locks
     /// of the rows it deletes).
     pub held: Duration,
     /// Time spent waiting for the lock first (SQLite: other writers' transactions).
@@ -80,6 +83,13 @@ pub async fn delete_batch(
                 match n {
                     Ok(n) => {
                         c.batch_execute("COMMIT")?;
+                        if n > 0 {
+                            // The pages the batch dirtied go back into the database file
+                            // now, on this connection and inside the timed (paced)
+                            // region: else the next commit past `wal_autocheckpoint` —
+                            // ingest's — pays for them, unpaced.
+                            c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+                        }
                         Ok((
                             n,
                             BatchTiming {

@@ -135,10 +135,14 @@ impl FoldTap {
     }
 
     /// Records the rows of `rows` marked `stored` — call only once they are committed.
+    /// A row whose times are not whole milliseconds is not recorded (MySQL stores them
+    /// truncated, SQLite whole: the tap's copy could differ from the stored row; ingest
+    /// always stamps whole milliseconds), so a step over it scans.
     pub fn record(&self, rows: &[NewSample], stored: &[bool]) {
         if !self.is_on() {
             return;
         }
+        let whole_ms = |t: PrimitiveDateTime| t.nanosecond() % 1_000_000 == 0;
         let mut st = self.lock();
         let n = stored.iter().filter(|s| **s).count();
         if st.rows.len() + n > st.max_rows {
@@ -151,6 +155,9 @@ impl FoldTap {
             }
         }
         for (r, _) in rows.iter().zip(stored).filter(|(_, s)| **s) {
+            if !(whole_ms(r.received_at) && whole_ms(r.collected_at)) {
+                continue;
+            }
             let host = st.name(&r.host);
             let source = st.name(&r.source);
             st.rows.push(TapRow {
@@ -215,7 +222,12 @@ impl FoldTap {
         let points = range.iter().map(TapRow::point).collect();
         drop(range);
         let mut st = self.lock();
-        st.rows.extend(later);
+        if st.rows.len() + later.len() > st.max_rows {
+            // Rows recorded meanwhile and those put back would exceed the limit.
+            st.rows = Vec::new();
+        } else {
+            st.rows.extend(later);
+        }
         // Names only the map still holds belong to no row left.
         st.names.retain(|k, _| Arc::strong_count(k) > 1);
         drop(st);
@@ -294,6 +306,18 @@ mod tests {
         let t = tap.take(None, at(10), 2).unwrap();
         assert_eq!(t.upto, at(5));
         assert_eq!(t.points.len(), 3);
+        assert_eq!(tap.len(), 1);
+    }
+
+    #[test]
+    fn a_time_finer_than_a_millisecond_is_not_recorded() {
+        let tap = FoldTap::default();
+        tap.enable(100);
+        let mut fine = row("a", 0, 1);
+        fine.received_at += time::Duration::microseconds(5);
+        let mut fine_collected = row("a", 1, 2);
+        fine_collected.collected_at += time::Duration::microseconds(5);
+        tap.record(&[fine, fine_collected, row("a", 2, 3)], &[true; 3]);
         assert_eq!(tap.len(), 1);
     }
 
