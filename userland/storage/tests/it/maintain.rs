@@ -190,8 +190,11 @@ async fn folding_equals_a_from_scratch_computation_with_late_rows() {
             if memory.is_zero() {
                 assert_eq!(read, minutes, "{ctx}: all from the database");
             } else {
+                // Late rows, and the row of an already-folded millisecond that sorts
+                // before it in half the cases, are read back on purpose; the live host
+                // and most fresh rows are not.
                 assert!(
-                    read < minutes / 2,
+                    read * 3 < minutes * 2,
                     "{ctx}: memory unused: {read} of {minutes}"
                 );
             }
