@@ -31,6 +31,7 @@ pub mod read;
 pub mod rollup;
 pub mod row;
 pub mod schema;
+mod sqlite_setup;
 pub mod testing;
 pub mod url;
 pub mod write;

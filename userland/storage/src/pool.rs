@@ -170,6 +170,8 @@ pub struct Database {
     url: Arc<DatabaseUrl>,
     read: Pool,
     write: Pool,
+    /// SQLite's busy timeout, for the migrations' connection too.
+    sqlite_busy_timeout: Duration,
     /// The rows written through this handle (and its clones), for the maintainer's fold
     /// (off unless a maintainer on this handle turns it on).
     tap: Arc<crate::maintain::tap::FoldTap>,
@@ -194,6 +196,7 @@ impl Database {
             url: Arc::new(url.clone()),
             read,
             write,
+            sqlite_busy_timeout: opts.sqlite_busy_timeout,
             tap: Arc::default(),
         })
     }
@@ -207,7 +210,9 @@ impl Database {
 
     /// Applies the embedded migrations of this backend (idempotent).
     pub async fn migrate(&self) -> Result<(), StorageError> {
-        crate::migrate::run(&self.url).await.map(|_| ())
+        crate::migrate::run(&self.url, self.sqlite_busy_timeout)
+            .await
+            .map(|_| ())
     }
 
     /// The URL (its `Display` hides the password).
@@ -294,17 +299,19 @@ fn build_error(e: impl std::fmt::Display) -> StorageError {
 }
 
 fn sqlite_pool(path: &str, opts: &PoolOptions, size: usize) -> Result<SqlitePool, StorageError> {
-    let busy_ms = opts.sqlite_busy_timeout.as_millis();
+    let busy = opts.sqlite_busy_timeout;
     let mut config = ManagerConfig::<SqliteConn>::default();
     config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
         Box::pin(async move {
             let mut conn = SqliteConn::establish(&url).await?;
-            conn.spawn_blocking(move |c| c.batch_execute(&sqlite_setup_sql(busy_ms)))
-                .await
-                .map_err(|e: diesel::result::Error| {
-                    diesel::ConnectionError::BadConnection(e.to_string())
-                })?;
+            conn.spawn_blocking(move |c| {
+                c.batch_execute(&crate::sqlite_setup::sqlite_setup_sql(busy))
+            })
+            .await
+            .map_err(|e: diesel::result::Error| {
+                diesel::ConnectionError::BadConnection(e.to_string())
+            })?;
             Ok(conn)
         })
     });
@@ -315,17 +322,6 @@ fn sqlite_pool(path: &str, opts: &PoolOptions, size: usize) -> Result<SqlitePool
         .timeouts(timeouts(opts))
         .build()
         .map_err(build_error)
-}
-
-/// PRAGMAs every SQLite connection runs once when it opens.
-pub(crate) fn sqlite_setup_sql(busy_timeout_ms: u128) -> String {
-    // busy_timeout first: switching to WAL itself may have to wait for a lock.
-    format!(
-        "PRAGMA busy_timeout = {busy_timeout_ms};\
-         PRAGMA journal_mode = WAL;\
-         PRAGMA synchronous = FULL;\
-         PRAGMA foreign_keys = ON;"
-    )
 }
 
 /// A pooled MySQL connection unused for longer than this is pinged before it is handed

@@ -317,3 +317,48 @@ async fn a_pre_v2_database_upgrades_and_still_reads_its_rows() {
         assert_eq!(back[1].to_snapshot().unwrap(), v1_part, "{ctx}");
     }
 }
+
+/// The migrations' SQLite connection waits for another connection's lock as long as the
+/// configured busy timeout — not a fixed 5 s (it used to): with the file locked, a
+/// 200 ms timeout gives up in well under 5 s, and a 3 s timeout outlasts a lock held
+/// for 1 s.
+#[tokio::test]
+async fn sqlite_migrations_wait_for_the_configured_busy_timeout() {
+    use diesel::connection::SimpleConnection;
+    use procpulse_storage::{Database, DatabaseUrl, PoolOptions};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let url: DatabaseUrl = format!("sqlite://{}", path.display()).parse().unwrap();
+    let lock = |held: Option<Duration>| {
+        let path = path.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let mut c = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+            c.batch_execute("BEGIN EXCLUSIVE").unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(held.unwrap_or(Duration::from_secs(4)));
+            c.batch_execute("ROLLBACK").unwrap();
+        });
+        rx.recv().unwrap();
+        t
+    };
+    let opts = |busy: Duration| PoolOptions {
+        sqlite_busy_timeout: busy,
+        ..PoolOptions::default()
+    };
+
+    let holder = lock(None);
+    let db = Database::new(&url, &opts(Duration::from_millis(200))).unwrap();
+    let start = Instant::now();
+    let r = db.migrate().await;
+    let took = start.elapsed();
+    assert!(r.is_err(), "the file is locked: {r:?}");
+    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
+    holder.join().unwrap();
+
+    let holder = lock(Some(Duration::from_secs(1)));
+    let db = Database::new(&url, &opts(Duration::from_secs(3))).unwrap();
+    db.migrate().await.expect("waits for the lock");
+    holder.join().unwrap();
+}
