@@ -7,8 +7,9 @@
 //! Where the rows of a bucket come from: the step scans the new raw rows whole (every
 //! rollup column) — or takes them from the fold tap ([`super::tap`]) when the database
 //! confirms it holds exactly those — so a minute the maintainer's memory holds
-//! ([`super::memory`]) is extended by them, and a minute new to both memory and the database is computed from
-//! them alone — with a fleet, nearly every bucket, so a step reads each raw row once.
+//! ([`super::memory`]) is extended by them, and a minute new to both memory and the
+//! database is computed from them alone — with a fleet, nearly every bucket, so a step
+//! reads each raw row once.
 //! A minute that memory does not hold but the database does (after a restart, or a row
 //! arriving minutes late), whose new rows come before its remembered ones, or that lies
 //! within an hour of a delete cutoff is recomputed from all its raw rows in the database,
@@ -264,9 +265,7 @@ pub async fn fold_step(
     };
     // The first step (no watermark) starts at the first readable time, so that a stored
     // value no read can render is never taken as a watermark.
-    let mut lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));
-    let chunk = config.fold_chunk_rows.max(1);
-    let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
+    let lower = old.unwrap_or(MIN_READABLE_TIME - time::Duration::milliseconds(1));
     let deleted = deleted_before(db).await?;
     let minute_floor = recompute_floor(deleted[0], config.keep_raw);
     // A bucket absent from memory and from the database may be computed from the step's
@@ -275,85 +274,29 @@ pub async fn fold_step(
     // with) and its own tier deleted nothing (else its row may be gone).
     let new_minute_floor = new_bucket_floor(deleted[0], deleted[1]);
     let new_hour_floor = new_bucket_floor(deleted[1], deleted[2]);
-    let mut touched = Touched::default();
+    let mut touched = Touched::new(minute_floor, remember);
     let mut phases = FoldPhases::default();
     let mut clock = std::time::Instant::now();
-    let (mut scanned, mut tapped_rows, mut scans) = (0, 0, 0);
-    let tapped = take_tapped(db, config, lower, upto, deleted[0]).await?;
-    let (new, caught_up) = if let Some(t) = tapped {
-        // The step's rows from the fold tap (the database holds exactly these).
-        scanned = t.points.len();
-        tapped_rows = scanned;
-        let mut points = t.points;
-        points.retain(|p| readable_time(p.collected_at));
-        points.sort_by(|a, b| a.key().cmp(&b.key()));
-        for p in points {
-            touched.add(p, &mut mem, minute_floor, remember);
-        }
-        (t.upto, t.upto == upto)
-    } else {
-        // Scan chunk after chunk of raw rows in received_at order, collecting the
-        // minutes they touch, until the range is done or enough minutes are collected
-        // for one step.
-        loop {
-            let mut rows: Vec<(RawRecord, LenientTime)> = with_conn!(db.read_pool(), c => {
-                use samples::dsl as s;
-                Ok::<_, StorageError>(s::samples
-                    .filter(s::received_at.gt(lower))
-                    .filter(s::received_at.le(upto))
-                    .select((raw_columns!(), s::received_at))
-                    .order(s::received_at.asc())
-                    .limit(limit)
-                    .load(c)
-                    .await?)
-            })?;
-            let full = rows.len() >= chunk;
-            let mut last = upto;
-            if full {
-                // Up to the last row's received_at, and every row received at that same
-                // millisecond (the chunk may have cut through them).
-                last = rows
-                    .iter()
-                    .rev()
-                    .map(|r| r.1.0)
-                    .find(|t| readable_time(*t))
-                    .unwrap_or(upto);
-                let same: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
-                    use samples::dsl as s;
-                    Ok::<_, StorageError>(s::samples
-                        .filter(s::received_at.eq(last))
-                        .select(raw_columns!())
-                        .load(c)
-                        .await?)
-                })?;
-                rows.retain(|r| r.1.0 != last);
-                rows.extend(same.into_iter().map(|r| (r, LenientTime(last))));
+    let (new, caught_up, scanned, tapped_rows) =
+        match take_tapped(db, config, lower, upto, deleted[0]).await? {
+            Some(t) => {
+                // The step's rows from the fold tap (the database holds exactly these).
+                let n = t.points.len();
+                touched.add_all(t.points, &mut mem);
+                (t.upto, t.upto == upto, n, n)
             }
-            scanned += rows.len();
-            let mut points: Vec<RawPoint> = rows
-                .into_iter()
-                .map(|(r, _)| point(r))
-                .filter(|p| readable_time(p.collected_at))
-                .collect();
-            points.sort_by(|a, b| a.key().cmp(&b.key()));
-            for p in points {
-                touched.add(p, &mut mem, minute_floor, remember);
+            None => {
+                let (new, caught_up, n) =
+                    scan(db, config, lower, upto, &mut touched, &mut mem).await?;
+                (new, caught_up, n, 0)
             }
-            if !full {
-                break (upto, true);
-            }
-            scans += 1;
-            if touched.minutes.len() >= config.fold_max_buckets.max(1) || scans >= SCANS_PER_STEP {
-                break (last, false);
-            }
-            lower = last;
-        }
-    };
+        };
     let Touched {
         minutes,
         mut building,
         mut from_db,
         skipped_old,
+        ..
     } = touched;
     phases.scan = lap(&mut clock);
 
@@ -483,6 +426,10 @@ pub async fn fold_step(
 /// memory held them), or to be recomputed from the database.
 #[derive(Debug, Default)]
 struct Touched {
+    /// Rows whose minute starts before it are not folded (some of its rows may be gone).
+    minute_floor: Option<PrimitiveDateTime>,
+    /// Whether memory is on (else every touched minute is recomputed from the database).
+    remember: bool,
     minutes: BTreeSet<BucketKey>,
     building: HashMap<BucketKey, (BucketBuilder, bool)>,
     from_db: BTreeSet<BucketKey>,
@@ -491,24 +438,35 @@ struct Touched {
 }
 
 impl Touched {
-    /// Adds the step's next row (rows come in [`RawPoint::key`] order). With memory
-    /// on (`remember`), the row extends its minute's builder — taken from `mem` or new —
-    /// while it comes after the rows already pushed; otherwise the minute is recomputed
-    /// from the database.
-    fn add(
-        &mut self,
-        p: RawPoint,
-        mem: &mut FoldMemory,
-        minute_floor: Option<PrimitiveDateTime>,
-        remember: bool,
-    ) {
+    fn new(minute_floor: Option<PrimitiveDateTime>, remember: bool) -> Touched {
+        Touched {
+            minute_floor,
+            remember,
+            ..Touched::default()
+        }
+    }
+
+    /// Adds a batch of the step's rows (each batch received after the ones before), in
+    /// [`RawPoint::key`] order; rows of unreadable times are skipped.
+    fn add_all(&mut self, mut points: Vec<RawPoint>, mem: &mut FoldMemory) {
+        points.retain(|p| readable_time(p.collected_at));
+        points.sort_by(|a, b| a.key().cmp(&b.key()));
+        for p in points {
+            self.add(p, mem);
+        }
+    }
+
+    /// Adds the step's next row. With memory on, the row extends its minute's builder —
+    /// taken from `mem` or new — while it comes after the rows already pushed; otherwise
+    /// the minute is recomputed from the database.
+    fn add(&mut self, p: RawPoint, mem: &mut FoldMemory) {
         let m = rollup::bucket_start(p.collected_at, Tier::Minute);
-        if minute_floor.is_some_and(|f| m < f) {
+        if self.minute_floor.is_some_and(|f| m < f) {
             self.skipped_old += 1;
             return;
         }
         let key = (p.host.clone(), m);
-        if remember && !self.from_db.contains(&key) {
+        if self.remember && !self.from_db.contains(&key) {
             match self.building.entry(key.clone()) {
                 Entry::Occupied(mut e) if e.get().0.follows(&p) => e.get_mut().0.push(&p),
                 Entry::Occupied(e) => {
@@ -533,6 +491,67 @@ impl Touched {
     }
 }
 
+/// Scans chunk after chunk of raw rows received in `(lower, upto]`, in `received_at`
+/// order, into `touched`, until the range is done or enough minutes are touched for one
+/// step. Returns the step's new watermark, whether it reached `upto`, and the rows read.
+async fn scan(
+    db: &Database,
+    config: &MaintainConfig,
+    mut lower: PrimitiveDateTime,
+    upto: PrimitiveDateTime,
+    touched: &mut Touched,
+    mem: &mut FoldMemory,
+) -> Result<(PrimitiveDateTime, bool, usize), StorageError> {
+    let chunk = config.fold_chunk_rows.max(1);
+    let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
+    let (mut scanned, mut scans) = (0, 0);
+    loop {
+        let mut rows: Vec<(RawRecord, LenientTime)> = with_conn!(db.read_pool(), c => {
+            use samples::dsl as s;
+            Ok::<_, StorageError>(s::samples
+                .filter(s::received_at.gt(lower))
+                .filter(s::received_at.le(upto))
+                .select((raw_columns!(), s::received_at))
+                .order(s::received_at.asc())
+                .limit(limit)
+                .load(c)
+                .await?)
+        })?;
+        let full = rows.len() >= chunk;
+        let mut last = upto;
+        if full {
+            // Up to the last row's received_at, and every row received at that same
+            // millisecond (the chunk may have cut through them).
+            last = rows
+                .iter()
+                .rev()
+                .map(|r| r.1.0)
+                .find(|t| readable_time(*t))
+                .unwrap_or(upto);
+            let same: Vec<RawRecord> = with_conn!(db.read_pool(), c => {
+                use samples::dsl as s;
+                Ok::<_, StorageError>(s::samples
+                    .filter(s::received_at.eq(last))
+                    .select(raw_columns!())
+                    .load(c)
+                    .await?)
+            })?;
+            rows.retain(|r| r.1.0 != last);
+            rows.extend(same.into_iter().map(|r| (r, LenientTime(last))));
+        }
+        scanned += rows.len();
+        touched.add_all(rows.into_iter().map(|(r, _)| point(r)).collect(), mem);
+        if !full {
+            return Ok((upto, true, scanned));
+        }
+        scans += 1;
+        if touched.minutes.len() >= config.fold_max_buckets.max(1) || scans >= SCANS_PER_STEP {
+            return Ok((last, false, scanned));
+        }
+        lower = last;
+    }
+}
+
 /// The step's rows from the fold tap — those received in `(lower, upto]`, or fewer
 /// when they touch more than a step's buckets — if the database holds exactly as many
 /// raw rows received in that range (and none of them can have been deleted: the range
@@ -544,15 +563,12 @@ async fn take_tapped(
     upto: PrimitiveDateTime,
     raw_cutoff: Option<PrimitiveDateTime>,
 ) -> Result<Option<Tapped>, StorageError> {
-    let Some(t) = db
-        .fold_tap()
-        .take(Some(lower), upto, config.fold_max_buckets)
-    else {
-        return Ok(None);
-    };
     if raw_cutoff.is_some_and(|d| d > lower) {
         return Ok(None);
     }
+    let Some(t) = db.fold_tap().take(lower, upto, config.fold_max_buckets) else {
+        return Ok(None);
+    };
     let end = t.upto;
     let stored: i64 = with_conn!(db.read_pool(), c => {
         use samples::dsl as s;

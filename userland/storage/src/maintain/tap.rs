@@ -184,7 +184,7 @@ impl FoldTap {
     /// already); later ones stay. `None` when the tap is off.
     pub fn take(
         &self,
-        lower: Option<PrimitiveDateTime>,
+        lower: PrimitiveDateTime,
         upto: PrimitiveDateTime,
         max_buckets: usize,
     ) -> Option<Tapped> {
@@ -196,7 +196,7 @@ impl FoldTap {
         let rows = std::mem::take(&mut self.lock().rows);
         let (mut range, keep): (Vec<TapRow>, Vec<TapRow>) = rows
             .into_iter()
-            .filter(|r| lower.is_none_or(|l| r.received_at > l))
+            .filter(|r| r.received_at > lower)
             .partition(|r| r.received_at <= upto);
         range.sort_by_key(|r| r.received_at);
         let mut buckets: HashSet<(&str, PrimitiveDateTime)> = HashSet::new();
@@ -264,7 +264,7 @@ mod tests {
         let tap = FoldTap::default();
         tap.record(&[row("a", 0, 1)], &[true]);
         assert!(tap.is_empty());
-        assert!(tap.take(None, at(10), 10).is_none());
+        assert!(tap.take(at(-1), at(10), 10).is_none());
     }
 
     #[test]
@@ -279,13 +279,13 @@ mod tests {
         ];
         tap.record(&rows, &[true, true, false, true]);
         assert_eq!(tap.len(), 3, "the duplicate is not recorded");
-        let t = tap.take(Some(at(1)), at(10), 10).unwrap();
+        let t = tap.take(at(1), at(10), 10).unwrap();
         assert_eq!(t.upto, at(10));
         assert_eq!(t.points.len(), 1);
         assert_eq!(t.points[0].host, "a");
         assert_eq!(t.points[0].collected_at, rows[1].collected_at);
         assert_eq!(tap.len(), 1, "the row received later stays");
-        let t = tap.take(Some(at(10)), at(30), 10).unwrap();
+        let t = tap.take(at(10), at(30), 10).unwrap();
         assert_eq!(t.points.len(), 1);
         assert!(tap.is_empty());
     }
@@ -303,7 +303,7 @@ mod tests {
             row("a", 1, 7),
         ];
         tap.record(&rows, &[true; 4]);
-        let t = tap.take(None, at(10), 2).unwrap();
+        let t = tap.take(at(-1), at(10), 2).unwrap();
         assert_eq!(t.upto, at(5));
         assert_eq!(t.points.len(), 3);
         assert_eq!(tap.len(), 1);
