@@ -50,8 +50,8 @@ pub struct BatchTiming {
     /// From taking the lock to the end of the commit: what other writers may have to
     /// wait for. On SQLite the file's write lock (`BEGIN IMMEDIATE` … `COMMIT`, fsync
     /// included) and then the checkpoint of the pages the batch wrote (the writer
-    /// connection is held until it ends); on MySQL the statement (an autocommit DELETE holds only the row locks
-    /// of the rows it deletes).
+    /// connection is held until it ends); on MySQL the statement (an autocommit DELETE
+    /// holds only the row locks of the rows it deletes).
     pub held: Duration,
     /// Time spent waiting for the lock first (SQLite: other writers' transactions).
     pub waited: Duration,

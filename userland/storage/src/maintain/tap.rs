@@ -22,7 +22,7 @@
 use crate::NewSample;
 use crate::history::Tier;
 use crate::rollup::{self, RawPoint};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use time::PrimitiveDateTime;
@@ -68,16 +68,16 @@ struct TapState {
     max_rows: usize,
     rows: Vec<TapRow>,
     /// Host and source names, shared by the rows (pruned when rows are taken).
-    names: HashMap<Arc<str>, ()>,
+    names: HashSet<Arc<str>>,
 }
 
 impl TapState {
     fn name(&mut self, s: &str) -> Arc<str> {
-        if let Some((k, _)) = self.names.get_key_value(s) {
+        if let Some(k) = self.names.get(s) {
             return k.clone();
         }
         let k: Arc<str> = Arc::from(s);
-        self.names.insert(k.clone(), ());
+        self.names.insert(k.clone());
         k
     }
 }
@@ -229,7 +229,7 @@ impl FoldTap {
             st.rows.extend(later);
         }
         // Names only the map still holds belong to no row left.
-        st.names.retain(|k, _| Arc::strong_count(k) > 1);
+        st.names.retain(|k| Arc::strong_count(k) > 1);
         drop(st);
         Some(Tapped { upto: end, points })
     }
