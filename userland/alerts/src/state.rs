@@ -1,0 +1,540 @@
+//! The evaluator: each host's alerts, moved through pending → firing → resolved.
+//!
+//! - **Comparison rules** are evaluated on every sample as it arrives, at the sample's
+//!   `collected_at`: the condition `value op threshold` starts a *pending* alert, which
+//!   *fires* once a sample at least `for` later still meets it (at once with `for = 0`);
+//!   a pending alert whose condition fails is dropped unannounced. A firing alert stays
+//!   firing while `value op clear` holds (the hysteresis: `cpu > 90` with the default
+//!   clear stays firing down to 85.5 %) and *resolves* at the first sample past it.
+//!   A sample older than the host's newest evaluated one is not evaluated (rows can
+//!   commit out of order; the newest state wins, as on the fleet page).
+//! - **Stale rules** are evaluated by the caller's clock ([`Evaluator::check_stale`],
+//!   each second in the broadcaster), with the fleet page's definition of stale.
+//! - A host the caller forgets (`--host-ttl`) has its alerts resolved.
+//!
+//! Every sample costs one hash lookup and one comparison per rule; nothing is allocated
+//! unless an alert starts, fires or resolves.
+
+use std::collections::{HashMap, VecDeque};
+
+use time::OffsetDateTime;
+
+use crate::metric::Sample;
+use crate::rules::{Condition, Rule};
+
+/// Resolved alerts kept for the dashboard.
+pub const RESOLVED_KEPT: usize = 100;
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The condition holds, for less than the rule's `for` so far.
+    Pending,
+    /// Announced.
+    Firing,
+    /// Was firing, is no more.
+    Resolved,
+}
+
+impl State {
+    /// As on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Firing => "firing",
+            State::Resolved => "resolved",
+        }
+    }
+}
+
+/// One alert of one rule on one host, at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Index of its rule in [`Evaluator::rules`].
+    pub rule: usize,
+    /// The host.
+    pub host: String,
+    /// Its state.
+    pub state: State,
+    /// The metric's newest value (`None` for stale rules).
+    pub value: Option<f64>,
+    /// When the condition started holding.
+    pub active_at: OffsetDateTime,
+    /// When it fired (`None` while pending).
+    pub fired_at: Option<OffsetDateTime>,
+    /// When it resolved.
+    pub resolved_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Active {
+    firing: bool,
+    value: Option<f64>,
+    active_at: OffsetDateTime,
+    fired_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug)]
+struct HostAlerts {
+    /// The newest `collected_at` evaluated.
+    newest: OffsetDateTime,
+    /// By rule index.
+    active: Vec<Option<Active>>,
+}
+
+/// Every host's alerts under one set of rules.
+#[derive(Debug)]
+pub struct Evaluator {
+    rules: Vec<Rule>,
+    compare: Vec<usize>,
+    stale: Vec<usize>,
+    hosts: HashMap<String, HostAlerts>,
+    resolved: VecDeque<Alert>,
+}
+
+impl Evaluator {
+    /// An evaluator of `rules`, with no alerts.
+    pub fn new(rules: Vec<Rule>) -> Evaluator {
+        let (stale, compare) =
+            (0..rules.len()).partition(|i| rules[*i].condition == Condition::Stale);
+        Evaluator {
+            rules,
+            compare,
+            stale,
+            hosts: HashMap::new(),
+            resolved: VecDeque::new(),
+        }
+    }
+
+    /// The rules, by index.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Evaluates the comparison rules on `s`; alerts that fire or resolve are pushed to
+    /// `changes`.
+    pub fn observe(&mut self, s: &Sample, changes: &mut Vec<Alert>) {
+        let t = s.collected_at;
+        let Evaluator {
+            rules,
+            compare,
+            hosts,
+            resolved,
+            ..
+        } = self;
+        let h = host_entry(hosts, rules.len(), &s.host, t);
+        if t < h.newest {
+            return;
+        }
+        h.newest = t;
+        for &i in compare.iter() {
+            let rule = &rules[i];
+            let Condition::Compare {
+                metric,
+                op,
+                threshold,
+                clear,
+            } = rule.condition
+            else {
+                continue;
+            };
+            let value = metric.value(s);
+            let slot = &mut h.active[i];
+            match slot {
+                None => {
+                    if value.is_some_and(|v| op.holds(v, threshold)) {
+                        let fire = rule.for_.is_zero();
+                        *slot = Some(Active {
+                            firing: fire,
+                            value,
+                            active_at: t,
+                            fired_at: fire.then_some(t),
+                        });
+                        if fire {
+                            changes.push(alert(i, &s.host, slot.as_ref().expect("set"), None));
+                        }
+                    }
+                }
+                Some(a) if !a.firing => {
+                    if value.is_some_and(|v| op.holds(v, threshold)) {
+                        a.value = value;
+                        if t - a.active_at >= rule.for_ {
+                            a.firing = true;
+                            a.fired_at = Some(t);
+                            changes.push(alert(i, &s.host, a, None));
+                        }
+                    } else {
+                        *slot = None;
+                    }
+                }
+                Some(a) => {
+                    if value.is_some_and(|v| op.holds(v, clear)) {
+                        a.value = value;
+                    } else {
+                        a.value = value;
+                        let done = alert(i, &s.host, a, Some(t));
+                        *slot = None;
+                        keep_resolved(resolved, &done);
+                        changes.push(done);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluates the stale rules of `host` at `now`: `stale` is whether it has stopped
+    /// reporting. Changes are pushed to `changes`.
+    pub fn check_stale(
+        &mut self,
+        host: &str,
+        stale: bool,
+        now: OffsetDateTime,
+        changes: &mut Vec<Alert>,
+    ) {
+        let Evaluator {
+            rules,
+            stale: stale_rules,
+            hosts,
+            resolved,
+            ..
+        } = self;
+        if stale_rules.is_empty() {
+            return;
+        }
+        let h = host_entry(hosts, rules.len(), host, now);
+        for &i in stale_rules.iter() {
+            let for_ = rules[i].for_;
+            let slot = &mut h.active[i];
+            match (slot.as_mut(), stale) {
+                (None, true) => {
+                    let fire = for_.is_zero();
+                    let a = Active {
+                        firing: fire,
+                        value: None,
+                        active_at: now,
+                        fired_at: fire.then_some(now),
+                    };
+                    *slot = Some(a);
+                    if fire {
+                        changes.push(alert(i, host, &a, None));
+                    }
+                }
+                (Some(a), true) if !a.firing && now - a.active_at >= for_ => {
+                    a.firing = true;
+                    a.fired_at = Some(now);
+                    changes.push(alert(i, host, a, None));
+                }
+                (Some(a), false) => {
+                    if a.firing {
+                        let done = alert(i, host, a, Some(now));
+                        keep_resolved(resolved, &done);
+                        changes.push(done);
+                    }
+                    *slot = None;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Forgets `host`: its firing alerts resolve at `now` (pushed to `changes`).
+    pub fn forget(&mut self, host: &str, now: OffsetDateTime, changes: &mut Vec<Alert>) {
+        let Some(h) = self.hosts.remove(host) else {
+            return;
+        };
+        for (i, a) in h.active.iter().enumerate() {
+            if let Some(a) = a.filter(|a| a.firing) {
+                let done = alert(i, host, &a, Some(now));
+                keep_resolved(&mut self.resolved, &done);
+                changes.push(done);
+            }
+        }
+    }
+
+    /// Every pending and firing alert, in no particular order.
+    pub fn active(&self) -> Vec<Alert> {
+        let mut out = Vec::new();
+        for (host, h) in &self.hosts {
+            for (i, a) in h.active.iter().enumerate() {
+                if let Some(a) = a {
+                    out.push(alert(i, host, a, None));
+                }
+            }
+        }
+        out
+    }
+
+    /// Resolved alerts (at most [`RESOLVED_KEPT`]), newest first, resolved at or after
+    /// `since`.
+    pub fn resolved_since(&self, since: OffsetDateTime) -> Vec<Alert> {
+        self.resolved
+            .iter()
+            .rev()
+            .filter(|a| a.resolved_at.is_some_and(|r| r >= since))
+            .cloned()
+            .collect()
+    }
+
+    /// Hosts with any state held.
+    pub fn hosts(&self) -> usize {
+        self.hosts.len()
+    }
+}
+
+/// The state of `host`, created (with nothing active, evaluated up to `at`) if new.
+fn host_entry<'a>(
+    hosts: &'a mut HashMap<String, HostAlerts>,
+    rules: usize,
+    host: &str,
+    at: OffsetDateTime,
+) -> &'a mut HostAlerts {
+    if !hosts.contains_key(host) {
+        hosts.insert(
+            host.to_owned(),
+            HostAlerts {
+                newest: at,
+                active: vec![None; rules],
+            },
+        );
+    }
+    hosts.get_mut(host).expect("inserted above")
+}
+
+fn alert(rule: usize, host: &str, a: &Active, resolved_at: Option<OffsetDateTime>) -> Alert {
+    Alert {
+        rule,
+        host: host.to_owned(),
+        state: match (resolved_at, a.firing) {
+            (Some(_), _) => State::Resolved,
+            (None, true) => State::Firing,
+            (None, false) => State::Pending,
+        },
+        value: a.value,
+        active_at: a.active_at,
+        fired_at: a.fired_at,
+        resolved_at,
+    }
+}
+
+fn keep_resolved(resolved: &mut VecDeque<Alert>, a: &Alert) {
+    if resolved.len() == RESOLVED_KEPT {
+        resolved.pop_front();
+    }
+    resolved.push_back(a.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::{Metric, Op};
+    use std::time::Duration;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-12-01 10:00 UTC);
+
+    fn rule(name: &str, condition: Condition, for_secs: u64) -> Rule {
+        Rule {
+            name: name.to_owned(),
+            condition,
+            for_: Duration::from_secs(for_secs),
+            severity: "warning".to_owned(),
+            summary: None,
+            labels: Default::default(),
+            line: 1,
+        }
+    }
+
+    fn cpu_rule(for_secs: u64) -> Rule {
+        rule(
+            "HighCpu",
+            Condition::Compare {
+                metric: Metric::Cpu,
+                op: Op::Gt,
+                threshold: 90.0,
+                clear: 85.0,
+            },
+            for_secs,
+        )
+    }
+
+    fn at(host: &str, secs: i64, cpu: f64) -> Sample {
+        Sample {
+            host: host.to_owned(),
+            collected_at: T0 + time::Duration::seconds(secs),
+            cpu,
+            ram: 10.0,
+            swap: None,
+            load1: 0.1,
+            cores: 2,
+            zombies: 0,
+            disk_sleep: 0,
+        }
+    }
+
+    /// Feeds `(secs, cpu)` samples of vm-1; returns each sample's changes as
+    /// `(state, secs of the change)`.
+    fn run(ev: &mut Evaluator, samples: &[(i64, f64)]) -> Vec<Vec<(State, i64)>> {
+        samples
+            .iter()
+            .map(|(secs, cpu)| {
+                let mut ch = Vec::new();
+                ev.observe(&at("vm-1", *secs, *cpu), &mut ch);
+                ch.iter()
+                    .map(|a| {
+                        let when = a.resolved_at.or(a.fired_at).unwrap();
+                        (a.state, (when - T0).whole_seconds())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn states(ev: &Evaluator) -> Vec<State> {
+        ev.active().iter().map(|a| a.state).collect()
+    }
+
+    #[test]
+    fn without_for_an_alert_fires_on_the_first_sample_and_resolves_past_clear() {
+        let mut ev = Evaluator::new(vec![cpu_rule(0)]);
+        let ch = run(
+            &mut ev,
+            &[(0, 50.0), (1, 95.0), (2, 99.0), (3, 88.0), (4, 85.0)],
+        );
+        assert_eq!(
+            ch,
+            vec![
+                vec![],
+                vec![(State::Firing, 1)],
+                vec![],
+                vec![],
+                vec![(State::Resolved, 4)],
+            ],
+            "88 lies between clear and threshold: still firing (hysteresis)"
+        );
+        assert!(ev.active().is_empty());
+        let r = ev.resolved_since(T0);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].value, r[0].fired_at),
+            (Some(85.0), Some(T0 + time::Duration::seconds(1)))
+        );
+    }
+
+    #[test]
+    fn a_pending_alert_fires_once_the_condition_held_for_its_duration() {
+        let mut ev = Evaluator::new(vec![cpu_rule(10)]);
+        let ch = run(&mut ev, &[(0, 95.0), (5, 96.0), (9, 97.0)]);
+        assert!(ch.iter().all(Vec::is_empty));
+        assert_eq!(states(&ev), vec![State::Pending]);
+        assert_eq!(
+            ev.active()[0].value,
+            Some(97.0),
+            "the newest value is shown"
+        );
+        assert_eq!(run(&mut ev, &[(10, 91.0)]), vec![vec![(State::Firing, 10)]]);
+        assert_eq!(
+            ev.active()[0].active_at,
+            T0,
+            "active since the first sample over"
+        );
+    }
+
+    #[test]
+    fn a_pending_alert_that_dips_below_the_threshold_starts_over_unannounced() {
+        let mut ev = Evaluator::new(vec![cpu_rule(10)]);
+        let ch = run(
+            &mut ev,
+            &[(0, 95.0), (5, 89.0), (8, 95.0), (15, 95.0), (17, 95.0)],
+        );
+        assert!(ch.iter().all(Vec::is_empty), "{ch:?}");
+        assert_eq!(states(&ev), vec![State::Pending]);
+        assert_eq!(
+            run(&mut ev, &[(18, 95.0)]),
+            vec![vec![(State::Firing, 18)]],
+            "8 + 10"
+        );
+    }
+
+    #[test]
+    fn older_samples_are_not_evaluated() {
+        let mut ev = Evaluator::new(vec![cpu_rule(0)]);
+        assert_eq!(
+            run(&mut ev, &[(10, 95.0), (5, 10.0)]),
+            vec![vec![(State::Firing, 10)], vec![]]
+        );
+        assert_eq!(states(&ev), vec![State::Firing]);
+    }
+
+    #[test]
+    fn hosts_and_rules_are_independent_and_missing_values_never_fire() {
+        let swap = rule(
+            "HighSwap",
+            Condition::Compare {
+                metric: Metric::Swap,
+                op: Op::Ge,
+                threshold: 50.0,
+                clear: 50.0,
+            },
+            0,
+        );
+        let mut ev = Evaluator::new(vec![cpu_rule(0), swap]);
+        let mut ch = Vec::new();
+        ev.observe(&at("vm-1", 0, 95.0), &mut ch);
+        ev.observe(&at("vm-2", 0, 10.0), &mut ch);
+        let mut s = at("vm-2", 1, 10.0);
+        s.swap = Some(50.0);
+        ev.observe(&s, &mut ch);
+        let got: Vec<_> = ch.iter().map(|a| (a.rule, a.host.as_str())).collect();
+        assert_eq!(got, vec![(0, "vm-1"), (1, "vm-2")]);
+        // Swap gone (swapoff): no value, so the firing alert resolves.
+        let mut ch = Vec::new();
+        ev.observe(&at("vm-2", 2, 10.0), &mut ch);
+        assert_eq!((ch[0].state, ch[0].value), (State::Resolved, None));
+    }
+
+    #[test]
+    fn stale_rules_follow_the_callers_clock_and_forgotten_hosts_resolve() {
+        let stale = rule("HostStale", Condition::Stale, 30);
+        let mut ev = Evaluator::new(vec![cpu_rule(0), stale]);
+        let mut ch = Vec::new();
+        ev.observe(&at("vm-1", 0, 95.0), &mut ch);
+        ch.clear();
+        let now = |s: i64| T0 + time::Duration::seconds(s);
+        ev.check_stale("vm-1", true, now(10), &mut ch);
+        assert!(ch.is_empty());
+        ev.check_stale("vm-1", true, now(39), &mut ch);
+        assert!(ch.is_empty(), "pending for 29 s of 30");
+        ev.check_stale("vm-1", true, now(40), &mut ch);
+        assert_eq!(
+            (ch[0].rule, ch[0].state, ch[0].active_at),
+            (1, State::Firing, now(10))
+        );
+        ch.clear();
+        ev.check_stale("vm-1", false, now(41), &mut ch);
+        assert_eq!(
+            (ch[0].rule, ch[0].state, ch[0].resolved_at),
+            (1, State::Resolved, Some(now(41)))
+        );
+        ch.clear();
+        // A pending stale alert that ends is dropped unannounced.
+        ev.check_stale("vm-1", true, now(50), &mut ch);
+        ev.check_stale("vm-1", false, now(51), &mut ch);
+        assert!(ch.is_empty());
+        // Forgetting the host resolves its firing CPU alert.
+        ev.forget("vm-1", now(60), &mut ch);
+        assert_eq!((ch[0].rule, ch[0].state), (0, State::Resolved));
+        assert_eq!(ev.hosts(), 0);
+        let newest_first: Vec<_> = ev.resolved_since(T0).iter().map(|a| a.rule).collect();
+        assert_eq!(newest_first, vec![0, 1]);
+        assert!(ev.resolved_since(now(61)).is_empty());
+    }
+
+    #[test]
+    fn the_resolved_list_is_bounded() {
+        let mut ev = Evaluator::new(vec![cpu_rule(0)]);
+        for i in 0..(RESOLVED_KEPT as i64 + 10) {
+            run(&mut ev, &[(2 * i, 95.0), (2 * i + 1, 10.0)]);
+        }
+        assert_eq!(ev.resolved_since(T0).len(), RESOLVED_KEPT);
+    }
+}
