@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what procpulse's build, tests and benchmarks need on Debian 12.
-# Usage: ci/deps.sh [group...]   groups: base kernel sqlite nginx mariadb web bench prom,
+# Usage: ci/deps.sh [group...]   groups: base kernel sqlite nginx mariadb web bench prom alerts,
 #        and db (= sqlite nginx mariadb); default: all
 # Idempotent: packages already present are skipped, so a warm machine pays ~1 s.
 set -euo pipefail
 
 args=("$@")
-[ $# -gt 0 ] || args=(base kernel db web bench prom)
+[ $# -gt 0 ] || args=(base kernel db web bench prom alerts)
 groups=()
 for g in "${args[@]}"; do
   case $g in db) groups+=(sqlite nginx mariadb) ;; *) groups+=("$g") ;; esac
@@ -24,11 +24,13 @@ declare -A PKGS=(
   # ci/test-prometheus.sh: a real Prometheus 2.42 (+ promtool), node_exporter to compare
   # with, and a strict OpenMetrics parser (python3 prometheus_client).
   [prom]="prometheus prometheus-node-exporter python3-prometheus-client"
+  # The broadcaster's alert tests deliver to a real Alertmanager (0.25).
+  [alerts]="prometheus-alertmanager"
 )
 
 want=()
 for g in "${groups[@]}"; do
-  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel sqlite nginx mariadb db web bench prom)" >&2; exit 2; }
+  [ -n "${PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (base kernel sqlite nginx mariadb db web bench prom alerts)" >&2; exit 2; }
   for p in ${PKGS[$g]}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
   done
@@ -50,7 +52,7 @@ apt_install() { # package...
 if [ ${#want[@]} -gt 0 ]; then
   apt_install "${want[@]}"
   # Debian starts packaged daemons on install; procpulse runs its own private instances.
-  for svc in mariadb nginx prometheus prometheus-node-exporter; do
+  for svc in mariadb nginx prometheus prometheus-node-exporter prometheus-alertmanager; do
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of procpulse-broadcaster: unit tests plus the integration tests (tests/it), which
 # run the real broadcaster in-process against a real SQLite file and a private MariaDB
-# (ci/mariadb.sh) with real tokio-tungstenite WebSocket clients on 127.0.0.1.
+# (ci/mariadb.sh) with real tokio-tungstenite WebSocket clients on 127.0.0.1, and alerts
+# delivered to a real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1.
 #
 # Usage: ci/test-broadcaster.sh
 # Uses PROCPULSE_TEST_MYSQL_URL when set; otherwise starts the private MariaDB (and stops
@@ -11,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-"$ROOT/ci/deps.sh" base db >&2
+"$ROOT/ci/deps.sh" base db alerts >&2
 
 STARTED_DB=0
 # shellcheck disable=SC2329 # run by the EXIT trap; shellcheck 0.11 misses that before an explicit exit

@@ -275,6 +275,19 @@ impl Evaluator {
             .collect()
     }
 
+    /// Alerts firing and pending now.
+    pub fn counts(&self) -> (usize, usize) {
+        let (mut firing, mut pending) = (0, 0);
+        for a in self.hosts.values().flat_map(|h| h.active.iter().flatten()) {
+            if a.firing {
+                firing += 1;
+            } else {
+                pending += 1;
+            }
+        }
+        (firing, pending)
+    }
+
     /// Hosts with any state held.
     pub fn hosts(&self) -> usize {
         self.hosts.len()

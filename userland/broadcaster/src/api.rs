@@ -11,6 +11,7 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use crate::alerting::Alerting;
 use crate::feed::Feed;
 use crate::history_api;
 use crate::hub::Hub;
@@ -29,6 +30,8 @@ pub struct ApiState {
     pub hub: Arc<Hub>,
     /// Metrics (client count).
     pub metrics: Arc<Metrics>,
+    /// Alerts (`None`: no `--alert-rules`).
+    pub alerting: Option<Arc<Alerting>>,
 }
 
 fn json(body: String, status: StatusCode) -> Response {
@@ -54,6 +57,8 @@ pub fn rest_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
         .or(warp::path!("api" / "v1" / "history"))
         .unify()
         .or(warp::path!("api" / "v1" / "fleet"))
+        .unify()
+        .or(warp::path!("api" / "v1" / "alerts"))
         .unify()
 }
 
@@ -129,8 +134,12 @@ pub fn routes(state: ApiState) -> impl Filter<Extract = (Response,), Error = Rej
         .and_then(history);
     let fleet = warp::path!("api" / "v1" / "fleet")
         .and(warp::get())
-        .and(with)
+        .and(with.clone())
         .map(fleet);
+    let alerts = warp::path!("api" / "v1" / "alerts")
+        .and(warp::get())
+        .and(with)
+        .map(alerts);
     healthz
         .or(readyz)
         .unify()
@@ -139,6 +148,8 @@ pub fn routes(state: ApiState) -> impl Filter<Extract = (Response,), Error = Rej
         .or(history)
         .unify()
         .or(fleet)
+        .unify()
+        .or(alerts)
         .unify()
 }
 
@@ -199,6 +210,17 @@ fn fleet(state: ApiState) -> Response {
         .hub
         .fleet_json(OffsetDateTime::now_utc(), std::time::Instant::now());
     json(body.to_string(), StatusCode::OK)
+}
+
+/// GET /api/v1/alerts: every pending and firing alert and those resolved in the last
+/// hour, from memory (see [`crate::alerting`]); `enabled: false` without `--alert-rules`.
+fn alerts(state: ApiState) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let body = match &state.alerting {
+        Some(a) => a.json(now),
+        None => procpulse_alerts::wire::api_json(now, false, &[], &[], &[]),
+    };
+    json(body, StatusCode::OK)
 }
 
 #[cfg(test)]

@@ -183,6 +183,21 @@ impl Fleet {
             .collect()
     }
 
+    /// Every host with whether it is stale at `now` (the answer's `stale`), in name order.
+    pub fn staleness(
+        &self,
+        now: OffsetDateTime,
+        stale_after_intervals: u32,
+    ) -> Vec<(String, bool)> {
+        self.hosts
+            .iter()
+            .map(|(name, h)| {
+                let stale = is_stale(now, h.last_seen, interval(&h.recent), stale_after_intervals);
+                (name.clone(), stale)
+            })
+            .collect()
+    }
+
     /// Host names, sorted.
     pub fn hosts(&self) -> Vec<String> {
         self.hosts.keys().cloned().collect()

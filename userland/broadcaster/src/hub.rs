@@ -256,6 +256,13 @@ impl Hub {
         gone
     }
 
+    /// Every host with whether the fleet answer calls it stale at `now`.
+    pub fn staleness(&self, now: OffsetDateTime) -> Vec<(String, bool)> {
+        self.state()
+            .fleet
+            .staleness(now, self.settings.stale_after_intervals)
+    }
+
     /// The `/api/v1/fleet` answer at `now`: built at most once per
     /// [`HostSettings::fleet_max_age`] and after each change, shared by every request.
     pub fn fleet_json(&self, now: OffsetDateTime, now_mono: Instant) -> Arc<str> {

@@ -37,6 +37,7 @@
 //! dashboard: [`embedded`] at build time from `web/app`, or `--web-dir`;
 //! [`content_type`]), [`origin`] (allowed origins), [`metrics`].
 
+pub mod alerting;
 pub mod api;
 pub mod content_type;
 pub mod cursor;
@@ -82,6 +83,7 @@ const ROUTES: &[&str] = &[
     "/api/v1/latest",
     "/api/v1/history",
     "/api/v1/fleet",
+    "/api/v1/alerts",
 ];
 
 /// How long shutdown waits for WebSocket clients to take their close frame.
@@ -120,6 +122,8 @@ pub struct Config {
     pub host_ttl: Duration,
     /// `/api/v1/fleet` calls a host stale after this many of its intervals without a row.
     pub stale_after_intervals: u32,
+    /// Alert rules and receivers (`None`: no alerting, `/api/v1/alerts` says so).
+    pub alerts: Option<alerting::AlertConfig>,
 }
 
 impl Default for Config {
@@ -135,6 +139,7 @@ impl Default for Config {
             http: procpulse_service::HttpLimits::default(),
             host_ttl: DEFAULT_HOST_TTL,
             stale_after_intervals: fleet::DEFAULT_STALE_AFTER_INTERVALS,
+            alerts: None,
         }
     }
 }
@@ -244,11 +249,19 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         tracing::warn!(%error, "Cannot set TCP_NODELAY on the listener");
     }
     let db = Database::new(&url, &PoolOptions::default())?;
-    let feed = feed::Feed::new(db);
+    let feed = feed::Feed::new(db.clone());
 
     let mut registry = procpulse_service::metrics::new_registry();
     let http_metrics = HttpMetrics::register(&mut registry, ROUTES);
     let metrics = metrics::Metrics::register(&mut registry);
+    let alerting = config.alerts.map(|c| {
+        tracing::info!(
+            rules = c.rules.len(),
+            receivers = c.targets.len(),
+            "Evaluating alert rules"
+        );
+        alerting::Alerting::new(c, &mut registry)
+    });
     let registry = Arc::new(registry);
 
     let hub = hub::Hub::with_settings(
@@ -263,9 +276,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         feed.clone(),
         Arc::clone(&hub),
         Arc::clone(&metrics),
+        alerting.clone(),
         config.poll_interval,
         shutdown.clone(),
     ));
+    let alert_loop = alerting
+        .clone()
+        .map(|a| tokio::spawn(a.run(Arc::clone(&hub), db, shutdown.clone())));
 
     let origins = Origins::new(&config.allowed_origins);
     let (alive, mut drained) = mpsc::channel::<()>(1);
@@ -281,7 +298,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         shutdown: shutdown.clone(),
         alive,
     };
-    let api = api::routes(api::ApiState { feed, hub, metrics });
+    let api = api::routes(api::ApiState {
+        feed,
+        hub,
+        metrics,
+        alerting,
+    });
     let routes = ws::route(ws_state)
         .or(with_cors(origins, api))
         .unify()
@@ -305,6 +327,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         tracing::warn!("Some WebSocket clients did not close in time");
     }
     let _ = poller.await;
+    if let Some(task) = alert_loop {
+        let _ = task.await;
+    }
     tracing::info!("Broadcaster stopped");
     Ok(())
 }

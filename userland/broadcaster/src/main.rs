@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use procpulse_alerts::deliver::Target;
+use procpulse_broadcaster::alerting::{AlertConfig, DEFAULT_RESEND_INTERVAL};
 use procpulse_broadcaster::fleet::DEFAULT_STALE_AFTER_INTERVALS;
 use procpulse_broadcaster::{
     Config, DEFAULT_HOST_TTL, DEFAULT_MAX_CLIENTS, DEFAULT_POLL_INTERVAL, run,
@@ -63,16 +65,86 @@ struct Args {
           default_value_t = DEFAULT_STALE_AFTER_INTERVALS,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     stale_after_intervals: u32,
+    /// Alert rules (TOML, see userland/alerts/README.md): evaluated on every sample and
+    /// listed at /api/v1/alerts; a mistake stops start-up with the line it is on.
+    #[arg(long, env = "PROCPULSE_ALERT_RULES")]
+    alert_rules: Option<PathBuf>,
+    /// Alertmanager to send alerts to, as Prometheus does (POST {url}/api/v2/alerts);
+    /// repeat or comma-separate for several. Needs --alert-rules.
+    #[arg(long, env = "PROCPULSE_ALERTMANAGER_URL", value_delimiter = ',', value_parser = http_url)]
+    alertmanager_url: Vec<String>,
+    /// Plain webhook to POST alert changes (firing, resolved) to, as JSON shaped like
+    /// Alertmanager's webhook; repeat or comma-separate. Needs --alert-rules.
+    #[arg(long, env = "PROCPULSE_ALERT_WEBHOOK_URL", value_delimiter = ',', value_parser = http_url)]
+    alert_webhook_url: Vec<String>,
+    /// How often firing alerts are re-sent to Alertmanager (each holds for 4 times this
+    /// without news): `1m`, `30s`.
+    #[arg(long, env = "PROCPULSE_ALERT_RESEND_INTERVAL",
+          default_value_t = HumanDuration(DEFAULT_RESEND_INTERVAL),
+          value_parser = resend_interval)]
+    alert_resend_interval: HumanDuration,
+    /// The dashboard's public URL, for each alert's link back (generatorURL), e.g.
+    /// https://procpulse.example.
+    #[arg(long, env = "PROCPULSE_PUBLIC_URL", value_parser = http_url)]
+    public_url: Option<String>,
     #[command(flatten)]
     http: procpulse_service::HttpLimits,
     #[command(flatten)]
     log: procpulse_service::telemetry::LogArgs,
 }
 
+/// An absolute http(s) URL.
+fn http_url(s: &str) -> Result<String, String> {
+    match reqwest::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(s.to_owned()),
+        Ok(_) => Err(format!("{s:?} is not an http:// or https:// URL")),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
+/// A resend interval: at least a second.
+fn resend_interval(s: &str) -> Result<HumanDuration, String> {
+    let d: HumanDuration = s.parse()?;
+    if d.0 < Duration::from_secs(1) {
+        return Err(format!("{s:?} is too short: at least 1s"));
+    }
+    Ok(d)
+}
+
+/// The alerting configuration the flags ask for; a bad rules file is an error naming
+/// its line.
+fn alert_config(args: &Args) -> anyhow::Result<Option<AlertConfig>> {
+    let mut targets: Vec<Target> = args
+        .alertmanager_url
+        .iter()
+        .map(|u| Target::Alertmanager(u.clone()))
+        .collect();
+    targets.extend(
+        args.alert_webhook_url
+            .iter()
+            .map(|u| Target::Webhook(u.clone())),
+    );
+    let Some(path) = &args.alert_rules else {
+        if !targets.is_empty() {
+            anyhow::bail!("--alertmanager-url and --alert-webhook-url need --alert-rules");
+        }
+        return Ok(None);
+    };
+    let rules = procpulse_alerts::rules::load(path)
+        .map_err(|e| anyhow::anyhow!("bad --alert-rules: {e}"))?;
+    Ok(Some(AlertConfig {
+        rules,
+        targets,
+        resend_interval: args.alert_resend_interval.0,
+        dashboard_url: args.public_url.clone(),
+    }))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     procpulse_service::telemetry::install(&args.log);
+    let alerts = alert_config(&args)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -89,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
         http: args.http,
         host_ttl: args.host_ttl.0,
         stale_after_intervals: args.stale_after_intervals,
+        alerts,
     };
     run(listener, config, shutdown).await?;
     Ok(())

@@ -18,6 +18,7 @@ use procpulse_storage::StorageError;
 use time::OffsetDateTime;
 use tokio::time::MissedTickBehavior;
 
+use crate::alerting::Alerting;
 use crate::cursor::{Cursor, DEFAULT_GAP_GRACE};
 use crate::feed::{Feed, HISTORY_LOAD_ROWS, PAGE_ROWS};
 use crate::fleet::Fleet;
@@ -151,7 +152,12 @@ pub async fn check_loaded(
 }
 
 /// One poll: reads every new row (page by page) and publishes it.
-pub async fn poll_once(feed: &Feed, cursor: &mut Cursor, hub: &Hub) -> Result<usize, StorageError> {
+pub async fn poll_once(
+    feed: &Feed,
+    cursor: &mut Cursor,
+    hub: &Hub,
+    alerting: Option<&Alerting>,
+) -> Result<usize, StorageError> {
     let mut delivered = 0;
     let lost = cursor.lost();
     for _ in 0..MAX_PAGES_PER_POLL {
@@ -164,6 +170,9 @@ pub async fn poll_once(feed: &Feed, cursor: &mut Cursor, hub: &Hub) -> Result<us
             .collect();
         delivered += fresh.len();
         hub.publish(&fresh);
+        if let Some(a) = alerting {
+            a.observe(&fresh);
+        }
         if !full {
             break;
         }
@@ -183,6 +192,7 @@ pub async fn run(
     feed: Feed,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
+    alerting: Option<Arc<Alerting>>,
     interval: Duration,
     shutdown: Shutdown,
 ) {
@@ -224,7 +234,7 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         let start = Instant::now();
-        match poll_once(&feed, &mut cursor, &hub).await {
+        match poll_once(&feed, &mut cursor, &hub, alerting.as_deref()).await {
             Ok(n) => {
                 metrics.poll_seconds.observe(start.elapsed().as_secs_f64());
                 if n > 0 {
@@ -236,7 +246,11 @@ pub async fn run(
                 tracing::warn!(%error, "Poll failed; retrying at the next tick");
             }
         }
-        let gone = hub.evict(OffsetDateTime::now_utc());
+        let now = OffsetDateTime::now_utc();
+        let gone = hub.evict(now);
+        if let Some(a) = alerting.as_deref().filter(|_| !gone.is_empty()) {
+            a.check(&[], &gone, now);
+        }
         if !gone.is_empty() {
             tracing::info!(hosts = gone.len(), first = %gone[0], "Forgot hosts not seen for --host-ttl");
         }

@@ -28,3 +28,5 @@ mod edges;
 mod ranges;
 // The fleet overview (stale hosts, 1,000 hosts) and --host-ttl eviction.
 mod fleet;
+// Alert rules → a real Alertmanager (firing, resolved, stale) and a plain webhook.
+mod alerts;

@@ -1,0 +1,1 @@
+DELETE FROM maintenance_lease WHERE name = 'alerts';
