@@ -4,10 +4,12 @@
 #   2. the served size: web/app has no build step, so the files the page loads are what ships,
 #   3. the end-to-end tests: headless Debian Chromium (playwright-core) against the REAL
 #      procpulse-ingest (routes a and b) and procpulse-broadcaster on a private SQLite file:
-#      tests/e2e.test.mjs (live view) and tests/e2e-history.test.mjs (range picker over rollup
-#      rows written with the sqlite3 CLI, fleet page with 1,000 hosts).
+#      tests/e2e.test.mjs (live view), tests/e2e-history.test.mjs (range picker over rollup
+#      rows written with the sqlite3 CLI, fleet page with 1,000 hosts) and
+#      tests/e2e-alerts.test.mjs (the broadcaster's --alert-rules: the host view's alerts panel
+#      and the fleet page's alerts column; skipped, saying so, by a broadcaster without the flag).
 # Node: any version web/package.json "engines" allows (Debian 12's own Node 18 included).
-# Screenshots and service logs go to ${CI_LOG_DIR:-/tmp/procpulse-logs}/web-e2e{,-history}.
+# Screenshots and service logs go to ${CI_LOG_DIR:-/tmp/procpulse-logs}/web-e2e{,-history,-alerts}.
 # Usage: ci/test-web.sh [--unit-only]
 set -euo pipefail
 
@@ -58,13 +60,15 @@ if [ "$unit_only" -eq 0 ]; then
     # process it started in its after() hook.
     step e2e timeout 300 node --test tests/e2e.test.mjs
     step e2e-history timeout 300 node --test tests/e2e-history.test.mjs
+    step e2e-alerts timeout 300 node --test tests/e2e-alerts.test.mjs
   else
     result[e2e]=skipped-after-failure
     result[e2e-history]=skipped-after-failure
+    result[e2e-alerts]=skipped-after-failure
   fi
 fi
 
 echo "=== web summary"
 for k in "${!result[@]}"; do echo "  $k: ${result[$k]}"; done | sort
-echo "  screenshots and logs: $LOG_DIR/web-e2e, $LOG_DIR/web-e2e-history"
+echo "  screenshots and logs: $LOG_DIR/web-e2e, $LOG_DIR/web-e2e-history, $LOG_DIR/web-e2e-alerts"
 exit "$fail"

@@ -1,5 +1,6 @@
 // DEV ONLY — answers of `GET /api/v1/history` and `GET /api/v1/fleet` in the shapes of the issue 15
-// contract, for the replay server (dev/replay-server.mjs). The tier choice mimics the
+// contract (and `GET /api/v1/alerts` in the alerts contract's), for the replay server
+// (dev/replay-server.mjs). The tier choice mimics the
 // broadcaster's (raw up to 1 h, 1m up to 200 h, else 1h; at most 1,000 points per host) but the
 // rolled-up values are synthetic waves, not computed from rows. The end-to-end tests never use
 // this; they run the real broadcaster.
@@ -114,4 +115,52 @@ export function fleetAnswer(latest, extra = 0, now = Date.now()) {
   }
   hosts.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   return { server_time: iso(now), stale_after_intervals: 3, hosts };
+}
+
+/**
+ * `GET /api/v1/alerts` in the contract's shape, from the hosts' newest rows (CPU over 90 %
+ * fires `HostHighCpu`, RAM over 70 % is a pending `HostHighRam`, each host has `HostHighSwap`
+ * resolved 10 minutes ago) and the `extra` synthetic fleet hosts of `fleetAnswer` (some firing,
+ * some pending, the stale ones firing `HostStale`). Not the broadcaster's rule engine: a
+ * shape to draw.
+ * @param {any[]} latest newest row per host
+ * @param {number} [extra]
+ * @param {number} [now] ms
+ */
+export function alertsAnswer(latest, extra = 0, now = Date.now()) {
+  const iso = (ms) => new Date(ms).toISOString();
+  const alert = (host, rule, o) => ({
+    rule,
+    host,
+    state: 'firing',
+    severity: 'critical',
+    metric: 'cpu',
+    op: '>',
+    threshold: 90,
+    clear: 85,
+    value: null,
+    active_at: iso(now - 95_000),
+    fired_at: iso(now - 65_000),
+    summary: '',
+    labels: { team: 'infra' },
+    ...o,
+  });
+  const alerts = [];
+  const resolved = [];
+  for (const r of latest) {
+    if (r.cpu.usage_percent > 90) alerts.push(alert(r.host, 'HostHighCpu', { value: r.cpu.usage_percent, summary: 'CPU above 90 %' }));
+    if (r.ram.used_percent > 70) {
+      alerts.push(alert(r.host, 'HostHighRam', { state: 'pending', severity: 'warning', metric: 'ram', threshold: 70, clear: null, value: r.ram.used_percent, fired_at: null, summary: 'RAM above 70 % for 5 min' }));
+    }
+    resolved.push(alert(r.host, 'HostHighSwap', { state: 'resolved', severity: 'warning', metric: 'swap', threshold: 50, clear: 40, value: 12.5, resolved_at: iso(now - 600_000), summary: 'swap above 50 %' }));
+  }
+  for (let i = 0; i < extra; i++) {
+    const host = `synth-${String(i).padStart(4, '0')}`;
+    if (i % 50 === 7) alerts.push(alert(host, 'HostStale', { metric: 'stale', op: null, threshold: null, clear: null, summary: 'no samples' }));
+    if (i % 13 === 3) alerts.push(alert(host, 'HostHighCpu', { value: 95.5, summary: 'CPU above 90 %' }));
+    if (i % 29 === 5) alerts.push(alert(host, 'Zombies', { state: 'pending', severity: 'info', metric: 'zombies', op: '>=', threshold: 1, clear: null, value: 2, fired_at: null }));
+  }
+  const rank = (s) => ['critical', 'warning', 'info'].indexOf(s) >>> 0;
+  alerts.sort((a, b) => Number(b.state === 'firing') - Number(a.state === 'firing') || rank(a.severity) - rank(b.severity) || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0) || (a.rule < b.rule ? -1 : 1));
+  return { server_time: iso(now), enabled: true, rules: 4, alerts, resolved: resolved.slice(0, 100) };
 }

@@ -14,14 +14,15 @@
 //
 // It also answers `GET /api/v1/history?host=&from=&to=` (raw rows held for up to 1 h, synthetic
 // rollups beyond) and `GET /api/v1/fleet` (the hosts plus `--fleet-hosts N` synthetic ones, some
-// stale) in the issue 15 shapes (dev/history-stub.mjs), so the range picker and the fleet page
-// can be worked on here too.
+// stale) in the issue 15 shapes, and `GET /api/v1/alerts` (synthetic alerts of those hosts)
+// (dev/history-stub.mjs), so the range picker, the fleet page and the alerts can be worked on
+// here too.
 
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { fleetAnswer, historyAnswer } from './history-stub.mjs';
+import { alertsAnswer, fleetAnswer, historyAnswer } from './history-stub.mjs';
 import { Synth } from './synth.mjs';
 
 const args = Object.fromEntries(
@@ -50,11 +51,14 @@ const server = createServer((req, res) => {
     res.end(JSON.stringify({ samples: hosts.map((h) => rows.get(h).at(-1)) }));
     return;
   }
-  if (url.pathname === '/api/v1/history' || url.pathname === '/api/v1/fleet') {
+  if (url.pathname === '/api/v1/history' || url.pathname === '/api/v1/fleet' || url.pathname === '/api/v1/alerts') {
+    const latest = hosts.map((h) => rows.get(h).at(-1));
     const a =
       url.pathname === '/api/v1/fleet'
-        ? { status: 200, body: fleetAnswer(hosts.map((h) => rows.get(h).at(-1)), fleetHosts) }
-        : historyAnswer(url.searchParams, (h) => rows.get(h) ?? []);
+        ? { status: 200, body: fleetAnswer(latest, fleetHosts) }
+        : url.pathname === '/api/v1/alerts'
+          ? { status: 200, body: alertsAnswer(latest, fleetHosts) }
+          : historyAnswer(url.searchParams, (h) => rows.get(h) ?? []);
     res.writeHead(a.status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(a.body));
     return;

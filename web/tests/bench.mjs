@@ -6,9 +6,9 @@
 //     interval while new points stream in at STREAM_HZ frames per second;
 //   - the fleet page with FLEET_HOSTS hosts: the first frame showing the whole table (cold
 //     profile), the cost of each poll's update and the DOM update batches per poll.
-// It serves web/app, a WebSocket speaking the SPEC §6 frames (synthetic rows from dev/synth.mjs)
-// and /api/v1/fleet (dev/history-stub.mjs, the issue 15 shape) itself, so the figures are about
-// the page alone, not the broadcaster.
+// It serves web/app, a WebSocket speaking the SPEC §6 frames (synthetic rows from dev/synth.mjs),
+// /api/v1/fleet (dev/history-stub.mjs, the issue 15 shape) and /api/v1/alerts (the same hosts'
+// synthetic alerts) itself, so the figures are about the page alone, not the broadcaster.
 //
 //   node tests/bench.mjs            → lines `RESULT <name> <value> <unit>`
 
@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { fleetAnswer } from '../dev/history-stub.mjs';
+import { alertsAnswer, fleetAnswer } from '../dev/history-stub.mjs';
 import { Synth } from '../dev/synth.mjs';
 import { launch } from './browser.mjs';
 import { APP, servedSize } from './served.mjs';
@@ -59,6 +59,11 @@ const server = createServer((req, res) => {
   if (path === '/api/v1/fleet') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(fleetAnswer([], FLEET_HOSTS)));
+    return;
+  }
+  if (path === '/api/v1/alerts') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(alertsAnswer([], FLEET_HOSTS)));
     return;
   }
   const file = join(APP, normalize(path === '/' ? '/index.html' : path));

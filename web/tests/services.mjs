@@ -62,6 +62,16 @@ export function dashboardArgs(bin, appDir) {
   return /\[default:/.test(paragraph) ? [flag, appDir] : [];
 }
 
+/**
+ * Whether `bin --help` names the long option `flag` (e.g. `--alert-rules`): a test of a feature
+ * the binary may not have been built with yet.
+ * @param {string} bin
+ * @param {string} flag
+ */
+export function hasFlag(bin, flag) {
+  return new RegExp(`(?:^|[\\s,\\[])${flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'm').test(helpText(bin));
+}
+
 /** @param {string} bin */
 function helpText(bin) {
   const help = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 10_000 });

@@ -479,3 +479,26 @@ for = "30s"
         }
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    /// The rules files in the repository (the defaults ci/stack.sh and k8s run, the
+    /// benchmark's 20) load.
+    #[test]
+    fn the_shipped_rule_files_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let defaults = load(&dir.join("rules.example.toml")).unwrap();
+        assert_eq!(defaults.len(), 7);
+        assert!(defaults.iter().any(|r| r.condition == Condition::Stale));
+        let bench = load(&dir.join("bench/rules-20.toml")).unwrap();
+        assert_eq!(bench.len(), 20);
+        let metrics: HashSet<_> = bench.iter().map(|r| r.condition.metric()).collect();
+        assert_eq!(
+            metrics.len(),
+            Metric::ALL.len(),
+            "every metric is benchmarked"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 // `start()` is what both the first call and a `visibilitychange` to visible do. It starts the loop
 // only when no run is in flight and no next run is scheduled: while a fetch is in flight there is
 // no timer yet, so "no timer" alone would let a tab switch start a second loop beside the first
-// (review 8).
+// (review 8). `stop()` ends the loop: the next run is cancelled, a run in flight schedules none.
 
 /**
  * @typedef {{
@@ -13,6 +13,7 @@
  *   hidden?: () => boolean,
  *   now?: () => number,
  *   setTimer?: (fn: () => void, ms: number) => any,
+ *   clearTimer?: (t: any) => void,
  * }} PollerOptions
  */
 
@@ -26,8 +27,10 @@ export function createPoller({
   hidden = () => false,
   now = () => performance.now(),
   setTimer = (fn, ms) => setTimeout(fn, ms),
+  clearTimer = (t) => clearTimeout(t),
 }) {
   let running = false;
+  let stopped = false;
   let timer = null;
 
   async function tick() {
@@ -41,15 +44,22 @@ export function createPoller({
     } finally {
       running = false;
     }
-    if (!hidden()) timer = setTimer(tick, Math.max(0, intervalMs - (now() - t0)));
+    if (!stopped && !hidden()) timer = setTimer(tick, Math.max(0, intervalMs - (now() - t0)));
   }
 
   return {
     /** Starts the loop unless it is already running or scheduled. Returns whether it started. */
     start() {
+      stopped = false;
       if (running || timer !== null) return false;
       void tick();
       return true;
+    },
+    /** Ends the loop: cancels the next run; a run in flight schedules none. `start()` resumes. */
+    stop() {
+      stopped = true;
+      if (timer !== null) clearTimer(timer);
+      timer = null;
     },
     /** A run is in flight. */
     get running() {

@@ -12,11 +12,17 @@
 //
 // The host and range live in the URL (lib/pagestate.js); a change pushes a history entry, and
 // back / forward restore it.
+//
+// Alerts: `GET /api/v1/alerts` every ALERTS_POLL_MS (lib/poller.js: one request at a time, none
+// while the tab is hidden, stopped when the page leaves the host view), drawn for the host on
+// screen on every range (views/alerts.js), with a badge by the host picker.
 
+import { ALERTS_POLL_MS, ALERTS_TIMEOUT_MS, parseAlerts } from '../lib/alerts.js';
 import { Connection } from '../lib/connection.js';
 import { setText } from '../lib/dom.js';
 import { formatAge, formatPct } from '../lib/format.js';
 import { readState, shownHost, writeState } from '../lib/pagestate.js';
+import { createPoller } from '../lib/poller.js';
 import { bounds, historyParams, isLive, liveWindowSeconds, rangeLabel, REFRESH_MS, refreshes, sameRange } from '../lib/range.js';
 import { tail } from '../lib/ring.js';
 import { fetchJson, singleFlight } from '../lib/request.js';
@@ -24,6 +30,7 @@ import { errorText, nextPage, parseHistoryAnswer, seriesFromAnswer } from '../li
 import { Store } from '../lib/store.js';
 import { applyLevel } from '../lib/thresholds.js';
 import { apiUrl, wsUrl } from '../lib/url.js';
+import { createAlertsView } from '../views/alerts.js';
 import { createChartsView } from '../views/charts.js';
 import { createHistoryView } from '../views/history.js';
 import { createHostsView } from '../views/hosts.js';
@@ -79,6 +86,7 @@ export function startHostPage(initial) {
   const split = createSplitView($('split-card'));
   const top = createTopView($('top-card'));
   const historyView = createHistoryView($('history-card'));
+  const alertsView = createAlertsView($('alerts-card'), $('host-alerts'));
   const foot = $('foot');
   const cpuNow = $('cpu-now');
   const ramNow = $('ram-now');
@@ -102,6 +110,7 @@ export function startHostPage(initial) {
   window.addEventListener('popstate', () => {
     const { state } = readState(location.search);
     if (state.view !== 'host') {
+      alertsPoller.stop();
       location.reload();
       return;
     }
@@ -135,6 +144,7 @@ export function startHostPage(initial) {
     selected = next;
     if (!live && next !== null && next !== historyHost) void loadHistory(false, next);
     if (d.hostList || hostChanged) hosts.update(selected && !names.includes(selected) ? [...names, selected].sort() : names, selected);
+    if (hostChanged) alertsView.setHost(selected);
     if (d.routes) split.update(store.routes);
     if (live && (hostChanged || (selected !== null && d.series.has(selected)))) {
       const h = selected ? store.host(selected) : null;
@@ -292,6 +302,29 @@ export function startHostPage(initial) {
     }
   });
 
+  // ---- alerts
+
+  /** Counters for the end-to-end test. */
+  const alertStats = { polls: 0, answers: 0, failures: 0 };
+  const alertsUrl = apiUrl(wsUrl(location), 'alerts');
+
+  /** One poll: the answer drawn, or the failure said in the panel (the last answer stays). */
+  async function pollAlerts() {
+    alertStats.polls++;
+    try {
+      const { ok, status, body } = await fetchJson(alertsUrl, { timeoutMs: ALERTS_TIMEOUT_MS });
+      if (!ok) throw new Error(errorText(status, body));
+      alertsView.update(parseAlerts(body));
+      alertStats.answers++;
+    } catch (e) {
+      alertStats.failures++;
+      alertsView.fail(String(/** @type {any} */ (e)?.message ?? e));
+    }
+  }
+  const alertsPoller = createPoller({ run: pollAlerts, intervalMs: ALERTS_POLL_MS, hidden: () => document.hidden });
+  window.addEventListener('pagehide', () => alertsPoller.stop());
+  window.addEventListener('pageshow', () => alertsPoller.start());
+
   // ---- the socket
 
   const url = wsUrl(location);
@@ -333,7 +366,9 @@ export function startHostPage(initial) {
   }, 1000);
 
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) schedule(true);
+    if (document.hidden) return;
+    schedule(true);
+    alertsPoller.start();
   });
 
   // Read-only hooks for the end-to-end test and the frame-time benchmark.
@@ -346,9 +381,11 @@ export function startHostPage(initial) {
       range: () => range,
       history: () => lastHistory,
       historyCharts: historyView.charts,
+      alerts: alertStats,
     }),
   });
 
   applyRange();
   conn.start();
+  alertsPoller.start();
 }

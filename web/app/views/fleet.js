@@ -1,5 +1,6 @@
 // The fleet table: one row per host, sortable by every column (header buttons, aria-sort), worst
 // first by default, filterable by host name or source; the host name links to its host view.
+// The alerts column counts each host's firing and pending alerts (— when none or unknown).
 //
 // Only the rows in (or near) the scroll box are in the DOM: with 1,000 hosts a full table costs
 // the browser ~100 ms of style and layout on every poll (every row's "last seen" changes each
@@ -28,6 +29,8 @@ export function createFleetView(card, linkFor) {
   let query = '';
   /** @type {import('../lib/fleet.js').FleetRow[]} the last poll's rows */
   let last = [];
+  /** @type {import('../lib/fleet.js').AlertsState|null} what the last poll knew of the alerts */
+  let alerts = null;
   /** @type {import('../lib/fleet.js').FleetRow[]} filtered and sorted: what the table lists */
   let shown = [];
   let rowPx = 0;
@@ -183,7 +186,8 @@ export function createFleetView(card, linkFor) {
       }
     }
     const q = query.trim();
-    setText(summary, q ? `${fleetSummary(last)} · ${formatCount(shown.length)} match “${q}”` : fleetSummary(last));
+    const all = fleetSummary(last, alerts);
+    setText(summary, q ? `${all} · ${formatCount(shown.length)} match “${q}”` : all);
   }
 
   let scrollQueued = false;
@@ -214,9 +218,14 @@ export function createFleetView(card, linkFor) {
   });
 
   return {
-    /** One poll's rows. @param {import('../lib/fleet.js').FleetRow[]} list */
-    update(list) {
+    /**
+     * One poll's rows, and what it knew of the alerts (said in the summary line).
+     * @param {import('../lib/fleet.js').FleetRow[]} list
+     * @param {import('../lib/fleet.js').AlertsState|null} [alertsState]
+     */
+    update(list, alertsState = null) {
       last = list;
+      alerts = alertsState;
       if (!error.hidden) {
         error.hidden = true;
         setText(error, '');

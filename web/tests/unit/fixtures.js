@@ -98,3 +98,35 @@ export function fleetAnswer(hosts, serverS = T0) {
     })),
   };
 }
+
+/**
+ * A `GET /api/v1/alerts` answer exactly as the contract spells it (active alerts in its order:
+ * firing first, then severity, host, rule; resolved newest first).
+ * @param {Partial<Record<string, any>>[]} alerts overrides per active alert (host and rule at least)
+ * @param {Partial<Record<string, any>>[]} [resolved] overrides per resolved alert
+ * @param {number} [serverS] server_time, epoch seconds
+ */
+export function alertsAnswer(alerts, resolved = [], serverS = T0) {
+  const iso = (s) => new Date(s * 1000).toISOString();
+  const base = (o) => ({
+    state: 'firing',
+    severity: 'critical',
+    metric: 'cpu',
+    op: '>',
+    threshold: 90,
+    clear: 85.5,
+    value: 97.5,
+    active_at: iso(serverS - 120),
+    fired_at: iso(serverS - 60),
+    summary: 'CPU above 90 %',
+    labels: { team: 'infra' },
+    ...o,
+  });
+  return {
+    server_time: iso(serverS),
+    enabled: true,
+    rules: 3,
+    alerts: alerts.map(base),
+    resolved: resolved.map((o) => base({ state: 'resolved', severity: 'warning', metric: 'ram', threshold: 80, clear: 76, value: 60.1, resolved_at: iso(serverS - 600), labels: {}, ...o })),
+  };
+}

@@ -59,7 +59,7 @@ describe('sortFleet', () => {
   });
 
   it('every column sorts; missing values last either way; ties by host name', () => {
-    expect(FLEET_COLUMNS.map((c) => c.key)).toEqual(['host', 'status', 'cpu', 'ram', 'swap', 'load1', 'load_core', 'zombies', 'disk_sleep', 'source', 'last_seen']);
+    expect(FLEET_COLUMNS.map((c) => c.key)).toEqual(['host', 'status', 'alerts', 'cpu', 'ram', 'swap', 'load1', 'load_core', 'zombies', 'disk_sleep', 'source', 'last_seen']);
     expect(hostsOf(sortFleet(rows, 'host'))).toEqual(['old-1', 'old-2', 'quiet', 'vm-1', 'vm-2', 'vm-10']);
     expect(hostsOf(sortFleet(rows, 'cpu'))).toEqual(['vm-2', 'old-2', 'vm-1', 'vm-10', 'old-1', 'quiet']);
     expect(hostsOf(sortFleet(rows, 'cpu', 'asc'))).toEqual(['old-1', 'vm-10', 'vm-1', 'old-2', 'vm-2', 'quiet']);

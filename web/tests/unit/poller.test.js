@@ -1,4 +1,4 @@
-// The fleet page's polling loop: one run at a time, whatever visibilitychange does (review 8).
+// The polling loop (fleet page, host view's alerts): one run at a time, whatever visibilitychange does (review 8); stop() ends it.
 import { describe, expect, it } from 'vitest';
 import { createPoller } from '../../app/lib/poller.js';
 
@@ -106,5 +106,49 @@ describe('poller', () => {
     expect(calls).toBe(1);
     expect(timers).toEqual([1000]);
     expect(p.running).toBe(false);
+  });
+
+  it('stop() cancels the next run and a run in flight schedules none; start() resumes', async () => {
+    const cleared = [];
+    const timers = [];
+    let runs = 0;
+    let release = null;
+    const p = createPoller({
+      intervalMs: 1000,
+      now: () => 0,
+      setTimer: (fn, ms) => {
+        const t = { fn, ms };
+        timers.push(t);
+        return t;
+      },
+      clearTimer: (t) => {
+        cleared.push(t);
+        timers.splice(timers.indexOf(t), 1);
+      },
+      run: () =>
+        new Promise((resolve) => {
+          runs++;
+          release = resolve;
+        }),
+    });
+    p.start();
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(timers).toHaveLength(1);
+    p.stop();
+    expect(cleared).toHaveLength(1);
+    expect(timers).toHaveLength(0);
+    expect(p.scheduled).toBe(false);
+    // stopped while a run is in flight: it ends and schedules nothing
+    expect(p.start()).toBe(true);
+    expect(runs).toBe(2);
+    p.stop();
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(timers).toHaveLength(0);
+    expect(p.running || p.scheduled).toBe(false);
+    // and starts again
+    expect(p.start()).toBe(true);
+    expect(runs).toBe(3);
   });
 });
