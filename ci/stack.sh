@@ -137,8 +137,9 @@ say "starting the nginx 50/50 split on :$SPLIT_PORT"
 eval "$(ci/nginx-split.sh "$SPLIT_PORT" "127.0.0.1:$A_PORT" "127.0.0.1:$B_PORT")"
 SPLIT_DIR=$NGINX_SPLIT_DIR
 
-say "starting the broadcaster, which serves the dashboard built into it, on :$WEB_PORT"
-"$BIN/procpulse-broadcaster" --listen "127.0.0.1:$WEB_PORT" --database-url "$DB_URL" >"$LOGS/broadcaster.log" 2>&1 &
+say "starting the broadcaster, which serves the dashboard built into it and evaluates procpulse's default alert rules (userland/alerts/rules.example.toml), on :$WEB_PORT"
+"$BIN/procpulse-broadcaster" --listen "127.0.0.1:$WEB_PORT" --database-url "$DB_URL" \
+  --alert-rules "$ROOT/userland/alerts/rules.example.toml" --public-url "http://127.0.0.1:$WEB_PORT" >"$LOGS/broadcaster.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WEB_PORT/readyz" 30
 DASHBOARD="http://127.0.0.1:$WEB_PORT/"

@@ -54,12 +54,16 @@ BINARIES = {
                "flags": {"--listen", "--database-url", "--route", "--write-mode", "--token"}},
     "broadcaster": {"port": 4000,
                     "flags": {"--listen", "--database-url", "--poll-interval-ms",
-                              "--allowed-origin", "--web-dir"}},
+                              "--allowed-origin", "--web-dir", "--alert-rules",
+                              "--alertmanager-url", "--alert-webhook-url",
+                              "--alert-resend-interval", "--public-url"}},
 }
 PROCPULSE_ENV = {"PROCPULSE_LISTEN", "PROCPULSE_DATABASE_URL", "PROCPULSE_ROUTE",
                  "PROCPULSE_WRITE_MODE", "PROCPULSE_INGEST_TOKEN",
                  "PROCPULSE_POLL_INTERVAL_MS", "PROCPULSE_ALLOWED_ORIGIN",
-                 "PROCPULSE_WEB_DIR", "PROCPULSE_LOG_FORMAT"}
+                 "PROCPULSE_WEB_DIR", "PROCPULSE_LOG_FORMAT", "PROCPULSE_ALERT_RULES",
+                 "PROCPULSE_ALERTMANAGER_URL", "PROCPULSE_ALERT_WEBHOOK_URL",
+                 "PROCPULSE_ALERT_RESEND_INTERVAL", "PROCPULSE_PUBLIC_URL"}
 DATABASE_URL = "mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/procpulse"
 EXPECTED_ARGS = {
     "ingest-a": {"--listen": "0.0.0.0:8000", "--route": "a", "--write-mode": "direct"},
@@ -594,6 +598,36 @@ def check_dockerfiles(k8s_dir, docs, rep):
                                    "(the dashboard is embedded in the binary: drop --web-dir)")
 
 
+ALERT_RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                           "userland", "alerts", "rules.example.toml")
+
+
+def check_alert_rules(by_kind, rep):
+    """The broadcaster's --alert-rules file is a key of a ConfigMap it mounts there, and
+    procpulse's default rules ConfigMap holds userland/alerts/rules.example.toml."""
+    maps = {cm["metadata"]["name"]: cm for cm in by_kind.get("ConfigMap", [])}
+    default = maps.get("procpulse-alert-rules")
+    if default is not None:
+        with open(ALERT_RULES, encoding="utf-8") as f:
+            want = f.read()
+        if (default.get("data") or {}).get("rules.toml") != want:
+            rep.fail(ident(default), "rules.toml differs from userland/alerts/rules.example.toml")
+    for dep in by_kind.get("Deployment", []):
+        spec = dep["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec.get("volumes") or []}
+        for c in spec["containers"]:
+            args = c.get("args") or []
+            if "--alert-rules" not in args:
+                continue
+            path = args[args.index("--alert-rules") + 1]
+            mounts = [m for m in c.get("volumeMounts") or []
+                      if path.startswith(m["mountPath"].rstrip("/") + "/")]
+            cm_name = mounts and (volumes.get(mounts[0]["name"], {}).get("configMap") or {}).get("name")
+            key = mounts and path[len(mounts[0]["mountPath"].rstrip("/")) + 1:]
+            if not cm_name or key not in ((maps.get(cm_name) or {}).get("data") or {}):
+                rep.fail(ident(dep), f"--alert-rules {path} is not a key of a ConfigMap mounted there")
+
+
 def check_rendered(name, docs, rep):
     by_kind = {}
     seen = set()
@@ -616,6 +650,7 @@ def check_rendered(name, docs, rep):
             for key in cm.get("data") or {}:
                 if key not in PROCPULSE_ENV:
                     rep.fail(ident(cm), f"key {key} is not a PROCPULSE_* setting")
+    check_alert_rules(by_kind, rep)
     services = check_services(by_kind, rep)
     check_network_policies(by_kind, rep)
     check_egress(by_kind, rep)
@@ -715,6 +750,13 @@ MUTATIONS = [
                                        "readOnlyRootFilesystem: true",
                                        "readOnlyRootFilesystem: false"),
      "readOnlyRootFilesystem is not true"),
+    ("drifted alert rules", _edit("base/alert-rules-configmap.yaml",
+                                  "threshold = 90\n", "threshold = 95\n"),
+     "differs from userland/alerts/rules.example.toml"),
+    ("alert rules not mounted", _edit("base/broadcaster-deployment.yaml",
+                                      "mountPath: /etc/procpulse/alerts\n",
+                                      "mountPath: /etc/procpulse/other\n"),
+     "is not a key of a ConfigMap mounted there"),
     ("no limits", _edit("base/broadcaster-deployment.yaml",
                         '            limits:\n              cpu: "1"\n              memory: 1Gi\n',
                         ""), "no resources.limits.cpu"),
