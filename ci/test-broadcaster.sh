@@ -29,7 +29,7 @@ fi
 export CI=1
 
 status=0
-cargo test -j2 -p procpulse-broadcaster --locked 2>&1 | tee /tmp/test-broadcaster.$$.log || status=$?
+cargo test -j2 -p procpulse-broadcaster -p procpulse-alerts --locked 2>&1 | tee /tmp/test-broadcaster.$$.log || status=$?
 summary=$(grep -E '^test result:' /tmp/test-broadcaster.$$.log | awk '{p+=$4; f+=$6} END {printf "%d passed, %d failed", p, f}')
 rm -f /tmp/test-broadcaster.$$.log
 if [ "$status" -eq 0 ]; then
