@@ -3,8 +3,8 @@
 //! order, one host after another each second (a fleet at 1 Hz), whose values random-walk
 //! across the thresholds so that alerts go pending, fire and resolve as they would.
 //!
-//! The same loop runs twice: building each sample only (the host name cloned, as the
-//! broadcaster does per row, and the walk), then building and evaluating it; the
+//! The same loop runs twice: building each sample only (the walk; the host name is
+//! borrowed, as the broadcaster borrows it from the row), then building and evaluating it; the
 //! difference of process CPU time (`CLOCK_PROCESS_CPUTIME_ID`) over the samples is the
 //! evaluation's cost. Prints one JSON line.
 //!
@@ -96,7 +96,7 @@ fn main() {
             w.zombies = (w.zombies + rng.step(2.0)).clamp(0.0, 600.0);
             w.disk_sleep = (w.disk_sleep + rng.step(2.0)).clamp(0.0, 60.0);
             let s = Sample {
-                host: names[h].clone(),
+                host: &names[h],
                 collected_at: t0 + time::Duration::seconds((i / hosts) as i64),
                 cpu: w.cpu,
                 ram: w.ram,

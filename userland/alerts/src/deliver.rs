@@ -11,9 +11,15 @@
 //! arrived meanwhile, and the task waits with exponential backoff (with jitter) before
 //! the next try. A 4xx other than 408/429 means the receiver refuses the body for good:
 //! the batch is dropped and logged. Every request has [`REQUEST_TIMEOUT`].
+//!
+//! An outbox can be **paused** (the broadcaster pauses its outboxes while another replica
+//! sends): nothing is posted until it is resumed, and [`Outbox::clear`] drops what it
+//! holds. At shutdown the task makes one last attempt at what is queued, within
+//! [`FINAL_FLUSH`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,6 +34,8 @@ pub const MAX_BATCH: usize = 256;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deadline of connecting to a receiver.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the last attempt at shutdown may take.
+pub const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
 /// An alert's identity within procpulse: its rule's index and its host.
 pub type Key = (usize, String);
@@ -101,6 +109,7 @@ impl Backoff {
 pub struct Outbox {
     queue: Mutex<BTreeMap<Key, Notice>>,
     wake: Notify,
+    paused: AtomicBool,
     /// Alerts delivered (acknowledged by a 2xx).
     pub sent: Counter,
     /// Requests that failed (each retried batch counts once per try).
@@ -114,6 +123,7 @@ impl Default for Outbox {
         Outbox {
             queue: Mutex::default(),
             wake: Notify::new(),
+            paused: AtomicBool::new(false),
             sent: Counter::default(),
             failures: Counter::default(),
             refused: Counter::default(),
@@ -139,6 +149,36 @@ impl Outbox {
         if any || before > 0 {
             self.wake.notify_one();
         }
+    }
+
+    /// Stops posting until [`Outbox::resume`]; what is queued stays (and pushes still
+    /// queue).
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Posts again.
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Whether posting is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Drops every queued notification.
+    pub fn clear(&self) {
+        self.queue().clear();
+    }
+
+    /// A copy of what waits, in key order.
+    pub fn queued(&self) -> Vec<(Key, Notice)> {
+        self.queue()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.clone()))
+            .collect()
     }
 
     /// Notifications waiting.
@@ -218,6 +258,50 @@ async fn post(client: &reqwest::Client, target: &Target, notices: &[Notice]) -> 
     }
 }
 
+/// Posts one batch and accounts for it; a failed one goes back into the outbox.
+async fn send_batch(
+    outbox: &Outbox,
+    target: &Target,
+    client: &reqwest::Client,
+    batch: Vec<(Key, Notice)>,
+) -> Result<(), String> {
+    let notices: Vec<Notice> = batch.iter().map(|(_, n)| n.clone()).collect();
+    match post(client, target, &notices).await {
+        Outcome::Delivered => {
+            outbox.sent.inc_by(batch.len() as u64);
+            Ok(())
+        }
+        Outcome::Refused(why) => {
+            outbox.refused.inc_by(batch.len() as u64);
+            tracing::error!(target = target.kind(), url = %target.post_url(), alerts = batch.len(), %why, "The receiver refused the alerts; dropped");
+            Ok(())
+        }
+        Outcome::Retry(why) => {
+            outbox.failures.inc();
+            outbox.put_back(batch);
+            Err(why)
+        }
+    }
+}
+
+/// At shutdown: one attempt at what is queued (unless paused), within [`FINAL_FLUSH`].
+async fn final_flush(outbox: &Outbox, target: &Target, client: &reqwest::Client) {
+    if outbox.is_paused() || outbox.is_empty() {
+        return;
+    }
+    let flush = async {
+        loop {
+            let batch = outbox.take(MAX_BATCH);
+            if batch.is_empty() || send_batch(outbox, target, client, batch).await.is_err() {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(FINAL_FLUSH, flush).await.is_err() || !outbox.is_empty() {
+        tracing::warn!(target = target.kind(), url = %target.post_url(), left = outbox.len(), "Alerts not delivered before shutdown");
+    }
+}
+
 /// Delivers what `outbox` holds to `target` until `shutdown` completes.
 pub async fn deliver(
     outbox: Arc<Outbox>,
@@ -230,36 +314,25 @@ pub async fn deliver(
     let mut failures: u32 = 0;
     loop {
         tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => return final_flush(&outbox, &target, &client).await,
             _ = outbox.wake.notified() => {}
         }
-        loop {
+        while !outbox.is_paused() {
             let batch = outbox.take(MAX_BATCH);
             if batch.is_empty() {
                 break;
             }
-            let notices: Vec<Notice> = batch.iter().map(|(_, n)| n.clone()).collect();
-            match post(&client, &target, &notices).await {
-                Outcome::Delivered => {
-                    failures = 0;
-                    outbox.sent.inc_by(batch.len() as u64);
-                }
-                Outcome::Refused(why) => {
-                    failures = 0;
-                    outbox.refused.inc_by(batch.len() as u64);
-                    tracing::error!(target = target.kind(), url = %target.post_url(), alerts = batch.len(), %why, "The receiver refused the alerts; dropped");
-                }
-                Outcome::Retry(why) => {
+            match send_batch(&outbox, &target, &client, batch).await {
+                Ok(()) => failures = 0,
+                Err(why) => {
                     failures = failures.saturating_add(1);
-                    outbox.failures.inc();
-                    outbox.put_back(batch);
                     let seed = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.subsec_nanos());
                     let wait = backoff.wait(failures, seed);
                     tracing::warn!(target = target.kind(), url = %target.post_url(), failures, retry_in_ms = wait.as_millis() as u64, %why, "Cannot deliver alerts; retrying");
                     tokio::select! {
-                        _ = &mut shutdown => return,
+                        _ = &mut shutdown => return final_flush(&outbox, &target, &client).await,
                         _ = tokio::time::sleep(wait) => {}
                     }
                 }
@@ -446,8 +519,53 @@ mod tests {
         }
         assert!(t.elapsed() < Duration::from_secs(1));
         until(|| dead.failures.get() >= 3).await;
-        assert!(dead.len() <= 2);
+        assert_eq!(dead.len(), 2, "one notice per alert, none lost");
         let _ = stop.send(());
         task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_paused_outbox_posts_nothing_until_resumed_and_shutdown_flushes() {
+        let (url, bodies, count) = receiver(0, 200).await;
+        let outbox = Arc::new(Outbox::default());
+        outbox.pause();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(deliver(
+            Arc::clone(&outbox),
+            Target::Webhook(url.clone()),
+            client(),
+            DEFAULT_BACKOFF,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        outbox.push([notice("vm-1", true)]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(count.load(Ordering::SeqCst), 0, "paused");
+        outbox.resume();
+        until(|| bodies.lock().unwrap().len() == 1).await;
+        // Cleared notices are never sent.
+        outbox.pause();
+        outbox.push([notice("vm-2", true)]);
+        outbox.clear();
+        outbox.resume();
+        // Queued at shutdown: one last attempt delivers it.
+        outbox.pause();
+        outbox.push([notice("vm-3", false)]);
+        outbox.paused.store(false, Ordering::Release); // resumed without a wake-up
+        let _ = stop.send(());
+        task.await.unwrap();
+        let hosts: Vec<String> = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                b["alerts"][0]["labels"]["host"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(hosts, vec!["vm-1", "vm-3"]);
     }
 }

@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 /// One stored sample of one host, as the evaluator sees it: the summary values the
 /// dashboard grades and the fleet page lists.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub struct Sample<'a> {
     /// The host that sent it.
-    pub host: String,
+    pub host: &'a str,
     /// When the host took it: rules are evaluated at this time, so every replica that
     /// reads the same rows reaches the same states.
     pub collected_at: OffsetDateTime,
@@ -81,7 +81,7 @@ impl Metric {
 
     /// The metric's value in `s`; `None` where it has none (swap on a host without swap,
     /// load per core with no core counted, and always for [`Metric::Stale`]).
-    pub fn value(self, s: &Sample) -> Option<f64> {
+    pub fn value(self, s: &Sample<'_>) -> Option<f64> {
         match self {
             Metric::Cpu => Some(s.cpu),
             Metric::Ram => Some(s.ram),
@@ -168,9 +168,9 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    pub(crate) fn sample(host: &str) -> Sample {
+    pub(crate) fn sample(host: &str) -> Sample<'_> {
         Sample {
-            host: host.to_owned(),
+            host,
             collected_at: datetime!(2026-12-01 10:00 UTC),
             cpu: 12.5,
             ram: 40.0,

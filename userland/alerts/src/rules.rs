@@ -249,7 +249,15 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Rule>, RulesError> {
         };
         let labels_span = r.labels.as_ref().map_or(span.clone(), Spanned::span);
         let labels = r.labels.map(Spanned::into_inner).unwrap_or_default();
-        for key in labels.keys() {
+        for (key, value) in &labels {
+            if value.is_empty() {
+                return Err(at(
+                    labels_span.clone(),
+                    format!(
+                        "rule {name}: label {key:?} is empty (Alertmanager drops empty labels, so alerts could no longer be told apart)"
+                    ),
+                ));
+            }
             if !is_label_name(key) || RESERVED_LABELS.contains(&key.as_str()) {
                 return Err(at(
                     labels_span,
@@ -427,6 +435,11 @@ for = "30s"
                 "[[rule]]\nname = \"A\"\nmetric = \"cpu\"\nthreshold = nan\n",
                 4,
                 "finite",
+            ),
+            (
+                "[[rule]]\nname = \"A\"\nmetric = \"cpu\"\nthreshold = 5\n[rule.labels]\nteam = \"\"\n",
+                5,
+                "label \"team\" is empty",
             ),
             (
                 "[[rule]]\nname = \"A\"\nmetric = \"cpu\"\nthreshold = 5\n[[rule]]\nname = \"A\"\nmetric = \"ram\"\nthreshold = 6\n",

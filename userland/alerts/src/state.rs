@@ -9,21 +9,25 @@
 //!   A sample older than the host's newest evaluated one is not evaluated (rows can
 //!   commit out of order; the newest state wins, as on the fleet page).
 //! - **Stale rules** are evaluated by the caller's clock ([`Evaluator::check_stale`],
-//!   each second in the broadcaster), with the fleet page's definition of stale.
-//! - A host the caller forgets (`--host-ttl`) has its alerts resolved.
+//!   after every poll in the broadcaster), with the fleet page's definition of stale.
+//! - A host the caller forgets (`--host-ttl`) has its alerts resolved. Until then a
+//!   host that stops reporting keeps its comparison alerts as they were (the stale rule
+//!   says it stopped); Prometheus would resolve them for want of data.
+//! - Resolved alerts are kept [`RESOLVED_KEEP`], the newest one per alert.
 //!
-//! Every sample costs one hash lookup and one comparison per rule; nothing is allocated
-//! unless an alert starts, fires or resolves.
+//! Every sample costs two hash lookups (one to find the host, one more the first time)
+//! and one comparison per rule; nothing is allocated unless a host is new or an alert
+//! starts, fires or resolves.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
 use crate::metric::Sample;
 use crate::rules::{Condition, Rule};
 
-/// Resolved alerts kept for the dashboard.
-pub const RESOLVED_KEPT: usize = 100;
+/// How long a resolved alert is kept (listed, re-sent): an hour.
+pub const RESOLVED_KEEP: time::Duration = time::Duration::HOUR;
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +80,9 @@ struct Active {
 
 #[derive(Debug)]
 struct HostAlerts {
-    /// The newest `collected_at` evaluated.
-    newest: OffsetDateTime,
+    /// The newest `collected_at` evaluated (`None` before the first sample: a host met
+    /// by a stale check first).
+    newest: Option<OffsetDateTime>,
     /// By rule index.
     active: Vec<Option<Active>>,
 }
@@ -89,7 +94,10 @@ pub struct Evaluator {
     compare: Vec<usize>,
     stale: Vec<usize>,
     hosts: HashMap<String, HostAlerts>,
-    resolved: VecDeque<Alert>,
+    /// The newest resolution of each alert, by (rule, host).
+    resolved: HashMap<(usize, String), Alert>,
+    /// Resolutions held after the last pruning (pruning runs when twice as many are).
+    pruned_to: usize,
 }
 
 impl Evaluator {
@@ -102,7 +110,8 @@ impl Evaluator {
             compare,
             stale,
             hosts: HashMap::new(),
-            resolved: VecDeque::new(),
+            resolved: HashMap::new(),
+            pruned_to: 0,
         }
     }
 
@@ -113,20 +122,21 @@ impl Evaluator {
 
     /// Evaluates the comparison rules on `s`; alerts that fire or resolve are pushed to
     /// `changes`.
-    pub fn observe(&mut self, s: &Sample, changes: &mut Vec<Alert>) {
+    pub fn observe(&mut self, s: &Sample<'_>, changes: &mut Vec<Alert>) {
         let t = s.collected_at;
         let Evaluator {
             rules,
             compare,
             hosts,
             resolved,
+            pruned_to,
             ..
         } = self;
-        let h = host_entry(hosts, rules.len(), &s.host, t);
-        if t < h.newest {
+        let h = host_entry(hosts, rules.len(), s.host);
+        if h.newest.is_some_and(|n| t < n) {
             return;
         }
-        h.newest = t;
+        h.newest = Some(t);
         for &i in compare.iter() {
             let rule = &rules[i];
             let Condition::Compare {
@@ -151,7 +161,7 @@ impl Evaluator {
                             fired_at: fire.then_some(t),
                         });
                         if fire {
-                            changes.push(alert(i, &s.host, slot.as_ref().expect("set"), None));
+                            changes.push(alert(i, s.host, slot.as_ref().expect("set"), None));
                         }
                     }
                 }
@@ -161,7 +171,7 @@ impl Evaluator {
                         if t - a.active_at >= rule.for_ {
                             a.firing = true;
                             a.fired_at = Some(t);
-                            changes.push(alert(i, &s.host, a, None));
+                            changes.push(alert(i, s.host, a, None));
                         }
                     } else {
                         *slot = None;
@@ -172,9 +182,9 @@ impl Evaluator {
                         a.value = value;
                     } else {
                         a.value = value;
-                        let done = alert(i, &s.host, a, Some(t));
+                        let done = alert(i, s.host, a, Some(t));
                         *slot = None;
-                        keep_resolved(resolved, &done);
+                        keep_resolved(resolved, pruned_to, &done);
                         changes.push(done);
                     }
                 }
@@ -196,12 +206,13 @@ impl Evaluator {
             stale: stale_rules,
             hosts,
             resolved,
+            pruned_to,
             ..
         } = self;
         if stale_rules.is_empty() {
             return;
         }
-        let h = host_entry(hosts, rules.len(), host, now);
+        let h = host_entry(hosts, rules.len(), host);
         for &i in stale_rules.iter() {
             let for_ = rules[i].for_;
             let slot = &mut h.active[i];
@@ -227,7 +238,7 @@ impl Evaluator {
                 (Some(a), false) => {
                     if a.firing {
                         let done = alert(i, host, a, Some(now));
-                        keep_resolved(resolved, &done);
+                        keep_resolved(resolved, pruned_to, &done);
                         changes.push(done);
                     }
                     *slot = None;
@@ -245,7 +256,7 @@ impl Evaluator {
         for (i, a) in h.active.iter().enumerate() {
             if let Some(a) = a.filter(|a| a.firing) {
                 let done = alert(i, host, &a, Some(now));
-                keep_resolved(&mut self.resolved, &done);
+                keep_resolved(&mut self.resolved, &mut self.pruned_to, &done);
                 changes.push(done);
             }
         }
@@ -264,15 +275,27 @@ impl Evaluator {
         out
     }
 
-    /// Resolved alerts (at most [`RESOLVED_KEPT`]), newest first, resolved at or after
-    /// `since`.
+    /// The newest resolution of each alert resolved at or after `since` (and not more
+    /// than [`RESOLVED_KEEP`] before the newest resolution held), newest first.
     pub fn resolved_since(&self, since: OffsetDateTime) -> Vec<Alert> {
-        self.resolved
-            .iter()
-            .rev()
+        let mut out: Vec<Alert> = self
+            .resolved
+            .values()
             .filter(|a| a.resolved_at.is_some_and(|r| r >= since))
             .cloned()
-            .collect()
+            .collect();
+        out.sort_by(|a, b| {
+            b.resolved_at
+                .cmp(&a.resolved_at)
+                .then_with(|| a.host.cmp(&b.host))
+                .then_with(|| a.rule.cmp(&b.rule))
+        });
+        out
+    }
+
+    /// Whether any rule is a stale rule (the caller can skip [`Evaluator::check_stale`]).
+    pub fn has_stale_rules(&self) -> bool {
+        !self.stale.is_empty()
     }
 
     /// Alerts firing and pending now.
@@ -294,18 +317,17 @@ impl Evaluator {
     }
 }
 
-/// The state of `host`, created (with nothing active, evaluated up to `at`) if new.
+/// The state of `host`, created (nothing active, nothing evaluated) if new.
 fn host_entry<'a>(
     hosts: &'a mut HashMap<String, HostAlerts>,
     rules: usize,
     host: &str,
-    at: OffsetDateTime,
 ) -> &'a mut HostAlerts {
     if !hosts.contains_key(host) {
         hosts.insert(
             host.to_owned(),
             HostAlerts {
-                newest: at,
+                newest: None,
                 active: vec![None; rules],
             },
         );
@@ -329,11 +351,24 @@ fn alert(rule: usize, host: &str, a: &Active, resolved_at: Option<OffsetDateTime
     }
 }
 
-fn keep_resolved(resolved: &mut VecDeque<Alert>, a: &Alert) {
-    if resolved.len() == RESOLVED_KEPT {
-        resolved.pop_front();
+/// Keeps `a` as its alert's newest resolution; when the map has doubled since the last
+/// pruning, drops resolutions more than [`RESOLVED_KEEP`] older than `a` (alerts of hosts
+/// that never came back), so it holds at most the alerts of the last hour (amortised
+/// O(1) a resolution).
+fn keep_resolved(resolved: &mut HashMap<(usize, String), Alert>, pruned_to: &mut usize, a: &Alert) {
+    let key = (a.rule, a.host.clone());
+    let newer = resolved
+        .get(&key)
+        .is_none_or(|old| old.resolved_at <= a.resolved_at);
+    if newer {
+        resolved.insert(key, a.clone());
     }
-    resolved.push_back(a.clone());
+    if resolved.len() > (*pruned_to).max(64) * 2 {
+        if let Some(horizon) = a.resolved_at.map(|t| t - RESOLVED_KEEP) {
+            resolved.retain(|_, r| r.resolved_at.is_some_and(|t| t >= horizon));
+        }
+        *pruned_to = resolved.len();
+    }
 }
 
 #[cfg(test)]
@@ -370,9 +405,9 @@ mod tests {
         )
     }
 
-    fn at(host: &str, secs: i64, cpu: f64) -> Sample {
+    fn at(host: &str, secs: i64, cpu: f64) -> Sample<'_> {
         Sample {
-            host: host.to_owned(),
+            host,
             collected_at: T0 + time::Duration::seconds(secs),
             cpu,
             ram: 10.0,
@@ -543,11 +578,51 @@ mod tests {
     }
 
     #[test]
-    fn the_resolved_list_is_bounded() {
+    fn each_alert_keeps_its_newest_resolution_for_an_hour() {
         let mut ev = Evaluator::new(vec![cpu_rule(0)]);
-        for i in 0..(RESOLVED_KEPT as i64 + 10) {
+        for i in 0..10 {
             run(&mut ev, &[(2 * i, 95.0), (2 * i + 1, 10.0)]);
         }
-        assert_eq!(ev.resolved_since(T0).len(), RESOLVED_KEPT);
+        let r = ev.resolved_since(T0);
+        assert_eq!(
+            r.len(),
+            1,
+            "one alert resolved ten times: its newest resolution"
+        );
+        assert_eq!(r[0].resolved_at, Some(T0 + time::Duration::seconds(19)));
+        // Many hosts resolving: all kept within the hour, newest first; older ones go
+        // once the map has doubled.
+        for h in 0..200 {
+            let host = format!("vm-{h:03}");
+            let mut ch = Vec::new();
+            ev.observe(&at(&host, 100 + h, 95.0), &mut ch);
+            ev.observe(&at(&host, 101 + h, 10.0), &mut ch);
+        }
+        let r = ev.resolved_since(T0);
+        assert_eq!(r.len(), 201);
+        assert_eq!(r[0].host, "vm-199");
+        let late = 4_000 + RESOLVED_KEEP.whole_seconds();
+        for h in 0..300 {
+            let host = format!("late-{h:03}");
+            let mut ch = Vec::new();
+            ev.observe(&at(&host, late + h, 95.0), &mut ch);
+            ev.observe(&at(&host, late + h + 1, 10.0), &mut ch);
+        }
+        let r = ev.resolved_since(T0);
+        assert!(
+            r.iter().all(|a| a.host.starts_with("late-")),
+            "the hour-old ones were pruned"
+        );
+        assert_eq!(r.len(), 300);
+    }
+
+    #[test]
+    fn a_host_met_by_a_stale_check_first_evaluates_its_first_sample_whatever_its_clock() {
+        let stale = rule("HostStale", Condition::Stale, 0);
+        let mut ev = Evaluator::new(vec![cpu_rule(0), stale]);
+        let mut ch = Vec::new();
+        // The stale check runs at a wall clock an hour ahead of the host's samples.
+        ev.check_stale("vm-1", false, T0 + time::Duration::HOUR, &mut ch);
+        assert_eq!(run(&mut ev, &[(0, 95.0)]), vec![vec![(State::Firing, 0)]]);
     }
 }

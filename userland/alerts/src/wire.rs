@@ -115,11 +115,18 @@ pub fn notice(
         annotations.insert("value".to_owned(), v.to_string());
     }
     let firing = a.state != State::Resolved;
-    let ends = a.resolved_at.unwrap_or(now + valid_for);
+    // Times come from the hosts' clocks, which ingest lets run up to 5 minutes ahead:
+    // Alertmanager refuses startsAt after endsAt, and would keep a resolved alert active
+    // until an endsAt in the future. Neither lies after now here.
+    let starts = a.fired_at.unwrap_or(a.active_at).min(now);
+    let ends = a
+        .resolved_at
+        .map_or(now + valid_for, |r| r.min(now))
+        .max(starts);
     Notice {
         labels: labels(rule, &a.host),
         annotations,
-        starts_at: rfc3339(a.fired_at.unwrap_or(a.active_at)),
+        starts_at: rfc3339(starts),
         ends_at: rfc3339(ends),
         generator_url: dashboard
             .map(|d| format!("{}/?host={}", d.trim_end_matches('/'), url_escape(&a.host))),
@@ -163,7 +170,8 @@ fn status(firing: bool) -> &'static str {
     if firing { "firing" } else { "resolved" }
 }
 
-/// The plain webhook's body, shaped like Alertmanager's own webhook: `{"version":"1",
+/// The plain webhook's body, with the fields of Alertmanager's own webhook that make
+/// sense without its grouping (no `receiver`, `groupLabels`, `commonLabels`): `{"version":"1",
 /// "status":"firing"|"resolved","alerts":[{"status":…,"labels":…,"annotations":…,
 /// "startsAt":…,"endsAt":…}]}`; the batch's status is firing if any alert in it is.
 pub fn webhook_body(notices: &[Notice]) -> Vec<u8> {
@@ -338,6 +346,25 @@ mod tests {
                 "endsAt": "2026-12-01T10:04:10Z",
                 "generatorURL": "http://dash.example/?host=vm%201"
             }])
+        );
+    }
+
+    #[test]
+    fn times_from_a_clock_ahead_are_never_after_now() {
+        let r = rules();
+        let mut a = firing("vm-1");
+        a.fired_at = Some(T0 + time::Duration::minutes(5));
+        let n = notice(&r[0], &a, T0, std::time::Duration::from_secs(4), None);
+        assert_eq!(
+            (n.starts_at.as_str(), n.ends_at.as_str()),
+            ("2026-12-01T10:00:00Z", "2026-12-01T10:00:04Z")
+        );
+        a.state = State::Resolved;
+        a.resolved_at = Some(T0 + time::Duration::minutes(6));
+        let n = notice(&r[0], &a, T0, std::time::Duration::from_secs(4), None);
+        assert_eq!(
+            (n.starts_at.as_str(), n.ends_at.as_str()),
+            ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z")
         );
     }
 

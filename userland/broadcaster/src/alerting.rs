@@ -7,15 +7,19 @@
 //! replica or route stored it, in one ordered stream; ingest replicas each see only
 //! their share of the split.
 //!
-//! **One evaluator's notifications, however many replicas.** Every replica evaluates
-//! (the same rows give the same states, since comparison rules run on each sample's
-//! `collected_at`), so each one's dashboard shows the alerts; only the holder of the
-//! database lease `alerts` (the table ingest's maintainer uses for `history`; taken and
-//! renewed every [`LEASE_RENEW`] for [`LEASE_TTL`], by the database's clock) sends
-//! notifications. When another replica takes the lease over (the holder stopped or
-//! cannot reach the database) it re-sends every firing alert at once; Alertmanager
-//! de-duplicates alerts by their labels, so the switch neither loses nor doubles an
-//! alert there. A plain webhook may see the firing alerts once more after a switch.
+//! **One sender, however many replicas.** Every replica evaluates, so each one's
+//! dashboard shows the alerts; only the holder of the database lease `alerts` (the table
+//! ingest's maintainer uses for `history`; taken and renewed every [`LEASE_RENEW`] for
+//! [`LEASE_TTL`], by the database's clock) sends notifications. Replicas reach the same
+//! states from the same rows — comparison rules run on each sample's `collected_at`, and
+//! a starting replica first evaluates the last 15 minutes of rows it loads (quietly) —
+//! except where they saw different rows: a `for` longer than those 15 minutes restarts
+//! on a replica that started since, and a row committed late may be evaluated by one
+//! replica and skipped as older by another. A replica that takes the lease over from
+//! another (or at start) drops whatever it had queued and re-sends every firing alert,
+//! to webhooks too; Alertmanager de-duplicates by labels, a webhook may see them twice.
+//! One that loses it pauses its deliveries; if it gets the lease back before anyone else
+//! could have taken it (within [`LEASE_TTL`]) it just resumes.
 //!
 //! **Sending as Prometheus does.** Changes (fired, resolved) go out as they happen;
 //! every `--alert-resend-interval` (default 1 m) each firing alert is re-sent with
@@ -24,11 +28,13 @@
 //! ended). Webhooks get changes only. Delivery runs in its own task per receiver
 //! ([`procpulse_alerts::deliver`]): the poller only takes a mutex to hand changes over.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use procpulse_alerts::deliver::{self, DEFAULT_BACKOFF, Outbox, Target};
+use procpulse_alerts::state::RESOLVED_KEEP;
 use procpulse_alerts::wire::{api_json, notice, sort_active};
 use procpulse_alerts::{Alert, Evaluator, Rule, Sample, State};
 use procpulse_service::Shutdown;
@@ -49,15 +55,13 @@ pub const ALERTS_LEASE: &str = "alerts";
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often the lease is taken or renewed (a third of its ttl: two renewals may fail).
 pub const LEASE_RENEW: Duration = Duration::from_secs(5);
-/// How often stale rules are evaluated.
-pub const STALE_CHECK: Duration = Duration::from_secs(1);
 /// Default of `--alert-resend-interval` (Prometheus's `--rules.alert.resend-delay`).
 pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 /// Resolved alerts are re-sent to Alertmanager for this long (as Prometheus does).
 pub const RESOLVED_RESEND_FOR: Duration = Duration::from_secs(15 * 60);
-/// Resolved alerts listed by `/api/v1/alerts` (at most
-/// [`procpulse_alerts::state::RESOLVED_KEPT`]).
-pub const RESOLVED_SHOWN_FOR: Duration = Duration::from_secs(3_600);
+/// Resolved alerts listed by `/api/v1/alerts`: the last hour's
+/// ([`procpulse_alerts::state::RESOLVED_KEEP`]), at most this many.
+pub const RESOLVED_SHOWN: usize = 100;
 
 /// What alerting runs with.
 #[derive(Debug, Clone)]
@@ -76,8 +80,11 @@ pub struct AlertConfig {
 #[derive(Debug)]
 pub struct Alerting {
     evaluator: Mutex<Evaluator>,
+    rules: Vec<Rule>,
     outboxes: Vec<(Target, Arc<Outbox>)>,
     sending: AtomicBool,
+    /// When this replica last held the lease.
+    held_at: Mutex<Option<Instant>>,
     resend_interval: Duration,
     dashboard_url: Option<String>,
     /// `procpulse_broadcaster_alerts_samples_evaluated_total`.
@@ -91,10 +98,10 @@ pub struct Alerting {
 }
 
 /// The evaluator's view of a stored row.
-pub fn sample(row: &Row) -> Sample {
+pub fn sample(row: &Row) -> Sample<'_> {
     let s = &row.snapshot;
     Sample {
-        host: s.host.clone(),
+        host: &s.host,
         collected_at: s.collected_at,
         cpu: s.cpu.usage_percent,
         ram: s.ram.used_percent,
@@ -111,13 +118,19 @@ impl Alerting {
     /// `procpulse_broadcaster_alerts`).
     pub fn new(config: AlertConfig, registry: &mut Registry) -> Arc<Alerting> {
         let a = Alerting {
+            rules: config.rules.clone(),
             evaluator: Mutex::new(Evaluator::new(config.rules)),
             outboxes: config
                 .targets
                 .into_iter()
-                .map(|t| (t, Arc::new(Outbox::default())))
+                .map(|t| {
+                    let outbox = Outbox::default();
+                    outbox.pause(); // until this replica holds the lease
+                    (t, Arc::new(outbox))
+                })
                 .collect(),
             sending: AtomicBool::new(false),
+            held_at: Mutex::new(None),
             resend_interval: config.resend_interval,
             dashboard_url: config.dashboard_url,
             evaluated: Counter::default(),
@@ -180,16 +193,35 @@ impl Alerting {
         self.after(ev, changes);
     }
 
-    /// Evaluates the stale rules at `now` over `staleness` (every host held, whether
-    /// stale) and resolves the alerts of `forgotten` hosts.
-    pub fn check(&self, staleness: &[(String, bool)], forgotten: &[String], now: OffsetDateTime) {
+    /// Evaluates rows loaded at start-up (the last 15 minutes of each host), sending
+    /// nothing: the states they lead to are announced by the lease take-over's re-send.
+    pub fn warm_up(&self, rows: &[Row]) {
         let mut changes = Vec::new();
         let mut ev = self.evaluator();
-        for (host, stale) in staleness {
-            ev.check_stale(host, *stale, now, &mut changes);
+        for row in rows {
+            ev.observe(&sample(row), &mut changes);
         }
+        let (firing, pending) = ev.counts();
+        self.firing.set(firing as i64);
+        self.pending.set(pending as i64);
+    }
+
+    /// After each poll (in the poller's task, so that no row, eviction and stale check
+    /// can interleave): resolves the alerts of the hosts `forgotten` (evicted) and
+    /// evaluates the stale rules at `now` over every host the hub holds.
+    pub fn after_poll(&self, hub: &Hub, forgotten: &[String], now: OffsetDateTime) {
+        let staleness = if self.evaluator().has_stale_rules() {
+            hub.staleness(now)
+        } else {
+            Vec::new()
+        };
+        let mut changes = Vec::new();
+        let mut ev = self.evaluator();
         for host in forgotten {
             ev.forget(host, now, &mut changes);
+        }
+        for (host, stale) in &staleness {
+            ev.check_stale(host, *stale, now, &mut changes);
         }
         self.after(ev, changes);
     }
@@ -232,16 +264,25 @@ impl Alerting {
     }
 
     /// Re-sends every firing alert and those resolved in the last
-    /// [`RESOLVED_RESEND_FOR`] to Alertmanager (webhooks too after a lease take-over,
+    /// [`RESOLVED_RESEND_FOR`] (the newest resolution of each, and none of an alert that
+    /// is active again) to Alertmanager (webhooks too after a lease take-over,
     /// `webhooks`).
     fn resend(&self, now: OffsetDateTime, webhooks: bool) {
         let ev = self.evaluator();
-        let mut alerts: Vec<Alert> = ev
-            .active()
+        let active = ev.active();
+        let active_keys: HashSet<(usize, &str)> =
+            active.iter().map(|a| (a.rule, a.host.as_str())).collect();
+        let resolved: Vec<Alert> = ev
+            .resolved_since(now - RESOLVED_RESEND_FOR)
             .into_iter()
-            .filter(|a| a.state == State::Firing)
+            .filter(|a| !active_keys.contains(&(a.rule, a.host.as_str())))
             .collect();
-        alerts.extend(ev.resolved_since(now - RESOLVED_RESEND_FOR));
+        let mut alerts: Vec<Alert> = active
+            .iter()
+            .filter(|a| a.state == State::Firing)
+            .cloned()
+            .collect();
+        alerts.extend(resolved);
         self.send(&ev, &alerts, now, webhooks);
     }
 
@@ -250,13 +291,16 @@ impl Alerting {
         self.sending.load(Ordering::Acquire)
     }
 
-    /// The `GET /api/v1/alerts` answer at `now`.
+    /// The `GET /api/v1/alerts` answer at `now` (copied under the lock, sorted and
+    /// encoded outside it).
     pub fn json(&self, now: OffsetDateTime) -> String {
-        let ev = self.evaluator();
-        let mut active = ev.active();
-        sort_active(ev.rules(), &mut active);
-        let resolved = ev.resolved_since(now - RESOLVED_SHOWN_FOR);
-        api_json(now, true, ev.rules(), &active, &resolved)
+        let (mut active, mut resolved) = {
+            let ev = self.evaluator();
+            (ev.active(), ev.resolved_since(now - RESOLVED_KEEP))
+        };
+        sort_active(&self.rules, &mut active);
+        resolved.truncate(RESOLVED_SHOWN);
+        api_json(now, true, &self.rules, &active, &resolved)
     }
 
     /// Runs the delivery tasks and the lease / stale / resend loop until `shutdown`.
@@ -273,8 +317,14 @@ impl Alerting {
             ));
         }
         let holder = holder_id();
-        let mut stale_tick = tokio::time::interval(STALE_CHECK);
-        stale_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The lease is not taken before the start-up rows are evaluated: a take-over
+        // re-sends what fires, and must know it.
+        while !hub.is_loaded() {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
         let mut lease_tick = tokio::time::interval(LEASE_RENEW);
         lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut resend_tick = tokio::time::interval(self.resend_interval);
@@ -283,12 +333,6 @@ impl Alerting {
         loop {
             tokio::select! {
                 _ = shutdown.wait() => break,
-                _ = stale_tick.tick() => {
-                    if hub.is_loaded() {
-                        let now = OffsetDateTime::now_utc();
-                        self.check(&hub.staleness(now), &[], now);
-                    }
-                }
                 _ = lease_tick.tick() => self.renew(&db, &holder).await,
                 _ = resend_tick.tick() => {
                     if self.is_sending() {
@@ -325,26 +369,150 @@ impl Alerting {
                 false
             }
         };
+        let now = Instant::now();
+        let held_before = {
+            let mut at = self.held_at.lock().unwrap_or_else(|e| e.into_inner());
+            let before = *at;
+            if held {
+                *at = Some(now);
+            }
+            before
+        };
         let was = self.sending.swap(held, Ordering::AcqRel);
         self.sender.set(i64::from(held));
         if held && !was {
-            tracing::info!(
-                holder,
-                "This replica sends alert notifications (took the alerts lease)"
-            );
-            self.resend(OffsetDateTime::now_utc(), true);
+            // Held within the ttl: nobody else can have held it since (a blip).
+            let blip = held_before.is_some_and(|t| now.duration_since(t) < LEASE_TTL);
+            if blip {
+                tracing::info!(
+                    holder,
+                    "This replica holds the alerts lease again; resuming deliveries"
+                );
+            } else {
+                tracing::info!(
+                    holder,
+                    "This replica sends alert notifications (took the alerts lease)"
+                );
+                for (_, outbox) in &self.outboxes {
+                    outbox.clear();
+                }
+            }
+            for (_, outbox) in &self.outboxes {
+                outbox.resume();
+            }
+            if !blip {
+                self.resend(OffsetDateTime::now_utc(), true);
+            }
         } else if was && !held {
-            tracing::warn!(holder, "Another replica sends alert notifications now");
+            tracing::warn!(holder, "Lost the alerts lease: deliveries paused");
+            for (_, outbox) in &self.outboxes {
+                outbox.pause();
+            }
         }
     }
 }
 
-/// This process's name in the lease: host name, process id and start time.
+/// This process's name in the lease: host name, process id and start time (ns).
 fn holder_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".to_owned());
-    let started = OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000;
+    let started = OffsetDateTime::now_utc().unix_timestamp_nanos();
     let id = format!("broadcaster:{host}:{}:{started}", std::process::id());
     id.chars().take(128).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::tests::row;
+
+    fn alerting() -> Arc<Alerting> {
+        let rules = procpulse_alerts::rules::parse(
+            "[[rule]]\nname = \"HostHighCpu\"\nmetric = \"cpu\"\nthreshold = 90\nclear = 85\n",
+            "rules.toml",
+        )
+        .unwrap();
+        Alerting::new(
+            AlertConfig {
+                rules,
+                targets: vec![
+                    Target::Alertmanager("http://127.0.0.1:9".to_owned()),
+                    Target::Webhook("http://127.0.0.1:9/hook".to_owned()),
+                ],
+                resend_interval: DEFAULT_RESEND_INTERVAL,
+                dashboard_url: None,
+            },
+            &mut Registry::default(),
+        )
+    }
+
+    /// Row `id` of vm-1 at `cpu` %, collected `ago` seconds before now.
+    fn at(id: i64, ago: i64, cpu: f64) -> Row {
+        let mut r = row(id, "vm-1", 0);
+        r.snapshot.collected_at = OffsetDateTime::now_utc() - time::Duration::seconds(ago);
+        r.snapshot.cpu.usage_percent = cpu;
+        r
+    }
+
+    fn queued(a: &Alerting, i: usize) -> Vec<(String, bool)> {
+        a.outboxes[i]
+            .1
+            .queued()
+            .into_iter()
+            .map(|((_, host), n)| (host, n.firing))
+            .collect()
+    }
+
+    #[test]
+    fn a_resend_carries_an_alert_that_fired_again_as_firing_not_its_old_resolution() {
+        let a = alerting();
+        a.sending.store(true, Ordering::Release);
+        a.observe(&[at(1, 30, 95.0)]);
+        a.observe(&[at(2, 20, 10.0)]);
+        a.observe(&[at(3, 10, 96.0)]);
+        assert_eq!(
+            queued(&a, 0),
+            vec![("vm-1".to_owned(), true)],
+            "changes as they happen"
+        );
+        assert_eq!(queued(&a, 1), vec![("vm-1".to_owned(), true)]);
+        for (_, o) in &a.outboxes {
+            o.clear();
+        }
+        a.resend(OffsetDateTime::now_utc(), false);
+        assert_eq!(queued(&a, 0), vec![("vm-1".to_owned(), true)]);
+        assert!(queued(&a, 1).is_empty(), "webhooks get changes only");
+        // Resolved again: the resend carries the newest resolution.
+        a.observe(&[at(4, 5, 10.0)]);
+        for (_, o) in &a.outboxes {
+            o.clear();
+        }
+        a.resend(OffsetDateTime::now_utc(), true);
+        assert_eq!(queued(&a, 0), vec![("vm-1".to_owned(), false)]);
+        assert_eq!(queued(&a, 1), vec![("vm-1".to_owned(), false)]);
+    }
+
+    #[test]
+    fn a_replica_that_does_not_send_queues_nothing_and_warm_up_sends_nothing() {
+        let a = alerting();
+        a.warm_up(&[at(1, 30, 95.0)]);
+        a.sending.store(true, Ordering::Release);
+        a.warm_up(&[at(2, 20, 10.0), at(3, 10, 97.0)]);
+        assert!(a.outboxes.iter().all(|(_, o)| o.is_empty()));
+        assert_eq!(a.firing.get(), 1);
+        a.sending.store(false, Ordering::Release);
+        a.observe(&[at(4, 5, 10.0)]);
+        assert!(a.outboxes.iter().all(|(_, o)| o.is_empty()));
+        assert!(
+            a.outboxes.iter().all(|(_, o)| o.is_paused()),
+            "paused until the lease is held"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&a.json(OffsetDateTime::now_utc())).unwrap();
+        assert_eq!(
+            json["resolved"][0]["value"], 10.0,
+            "still evaluated and listed"
+        );
+    }
 }

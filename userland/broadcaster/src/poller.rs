@@ -57,13 +57,15 @@ pub struct Loaded {
 /// Loads the starting state: cursor at the current max id, the history and the fleet up
 /// to it (hosts whose newest row was collected before `forget_before` are left out: they
 /// would be evicted at the first poll, see [`crate::hub::HostSettings::forget_before`])
-/// and the route counts.
+/// and the route counts. With `alerting`, each host's loaded rows are evaluated (quietly:
+/// see [`Alerting::warm_up`]).
 ///
 /// Runs the embedded migrations first (idempotent), so that a broadcaster started before
 /// any ingest finds the table.
 pub async fn load(
     feed: &Feed,
     forget_before: Option<OffsetDateTime>,
+    alerting: Option<&Alerting>,
 ) -> Result<Start, StorageError> {
     feed.database().migrate().await?;
     let start = feed.max_id().await?;
@@ -88,6 +90,9 @@ pub async fn load(
             let json = row.to_json().into();
             history.push_loaded(row, json);
             fleet.push(row);
+        }
+        if let Some(a) = alerting {
+            a.warm_up(&rows);
         }
     }
     let routes = feed.route_counts(start).await?;
@@ -198,7 +203,7 @@ pub async fn run(
 ) {
     let mut cursor = loop {
         let forget_before = hub.settings().forget_before(OffsetDateTime::now_utc());
-        match load(&feed, forget_before).await {
+        match load(&feed, forget_before, alerting.as_deref()).await {
             Ok(start) => {
                 tracing::info!(
                     start_id = start.cursor.high(),
@@ -248,8 +253,8 @@ pub async fn run(
         }
         let now = OffsetDateTime::now_utc();
         let gone = hub.evict(now);
-        if let Some(a) = alerting.as_deref().filter(|_| !gone.is_empty()) {
-            a.check(&[], &gone, now);
+        if let Some(a) = alerting.as_deref() {
+            a.after_poll(&hub, &gone, now);
         }
         if !gone.is_empty() {
             tracing::info!(hosts = gone.len(), first = %gone[0], "Forgot hosts not seen for --host-ttl");

@@ -178,6 +178,8 @@ async fn a_host_over_a_threshold_fires_in_alertmanager_and_resolves_and_a_silent
     };
     let (am_hook, am_bodies) = webhook().await;
     let (plain_hook, plain_bodies) = webhook().await;
+    // A stand-in Alertmanager API that keeps what it is sent (to count re-sends).
+    let (capture, captured) = webhook().await;
     let am = start_alertmanager(&bin, &am_hook).await;
     let db = TestDb::sqlite().await;
     let ingest = start_ingest(&db, "a", WriteMode::Direct).await;
@@ -187,7 +189,11 @@ async fn a_host_over_a_threshold_fires_in_alertmanager_and_resolves_and_a_silent
         c.stale_after_intervals = 2;
         c.alerts = Some(AlertConfig {
             rules,
-            targets: vec![Target::Alertmanager(am_url), Target::Webhook(plain_hook)],
+            targets: vec![
+                Target::Alertmanager(am_url),
+                Target::Webhook(plain_hook),
+                Target::Alertmanager(capture.trim_end_matches("/hook").to_owned()),
+            ],
             resend_interval: Duration::from_secs(2),
             dashboard_url: Some("http://dashboard.test".to_owned()),
         });
@@ -236,6 +242,30 @@ async fn a_host_over_a_threshold_fires_in_alertmanager_and_resolves_and_a_silent
         delivered(&plain_bodies, "HostHighCpu", "vm-hot", "firing")
     })
     .await;
+    // Re-sent while firing (every 2 s here), to Alertmanager only.
+    within(10, "a re-send of the firing alert", async || {
+        let sends = captured
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| {
+                b.as_array().is_some_and(|a| {
+                    a.iter().any(|x| {
+                        x["labels"]["alertname"] == "HostHighCpu" && x["labels"]["host"] == "vm-hot"
+                    })
+                })
+            })
+            .count();
+        (sends >= 2).then_some(())
+    })
+    .await;
+    let to_webhook = plain_bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b["alerts"][0]["labels"]["alertname"] == "HostHighCpu")
+        .count();
+    assert_eq!(to_webhook, 1, "webhooks get changes only");
 
     // 88 % lies between clear (85) and the threshold: still firing (hysteresis).
     let evaluated = server
@@ -256,17 +286,35 @@ async fn a_host_over_a_threshold_fires_in_alertmanager_and_resolves_and_a_silent
         (a["state"].as_str(), a["value"].as_f64()),
         (Some("firing"), Some(88.0))
     );
+    // Longer than Alertmanager's group interval (1 s): a wrong resolve would be here.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert!(delivered(&am_bodies, "HostHighCpu", "vm-hot", "resolved").is_none());
+    assert!(delivered(&plain_bodies, "HostHighCpu", "vm-hot", "resolved").is_none());
 
     // Recovered: 10 %.
-    post(&client, &ingest.url, &send("vm-hot", 10, 0)).await;
+    let recovered = send("vm-hot", 10, 0);
+    let recovered_at = time::OffsetDateTime::parse(
+        recovered[0]["collected_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    post(&client, &ingest.url, &recovered).await;
     let resolved = within(
         30,
         "Alertmanager's webhook to deliver HostHighCpu resolved",
         async || delivered(&am_bodies, "HostHighCpu", "vm-hot", "resolved"),
     )
     .await;
-    assert_ne!(resolved["endsAt"], "0001-01-01T00:00:00Z");
+    // endsAt is the recovering sample's time (as stored: milliseconds).
+    let ends = time::OffsetDateTime::parse(
+        resolved["endsAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let stored = recovered_at
+        .replace_nanosecond(u32::from(recovered_at.millisecond()) * 1_000_000)
+        .unwrap();
+    assert_eq!(ends, stored, "{resolved}");
     within(10, "the plain webhook's resolved", async || {
         delivered(&plain_bodies, "HostHighCpu", "vm-hot", "resolved")
     })
