@@ -217,6 +217,7 @@ async fn a_host_over_a_threshold_fires_in_alertmanager_and_resolves_and_a_silent
         async || delivered(&am_bodies, "HostHighCpu", "vm-hot", "firing"),
     )
     .await;
+    eprintln!("Alertmanager's webhook delivered: {fired}");
     assert_eq!(fired["labels"]["severity"], "critical");
     assert_eq!(fired["labels"]["team"], "infra");
     assert_eq!(fired["annotations"]["summary"], "CPU above 90 %");
@@ -305,6 +306,7 @@ async fn a_host_over_a_threshold_fires_in_alertmanager_and_resolves_and_a_silent
         async || delivered(&am_bodies, "HostHighCpu", "vm-hot", "resolved"),
     )
     .await;
+    eprintln!("Alertmanager's webhook delivered: {resolved}");
     // endsAt is the recovering sample's time (as stored: milliseconds).
     let ends = time::OffsetDateTime::parse(
         resolved["endsAt"].as_str().unwrap(),
