@@ -14,7 +14,10 @@
 # 5. ci/k8s/check_manifests.py cross-checks, and its self-test on broken copies; the two
 #    schema validators are also shown a broken object each and must reject it
 # 6. hadolint on k8s/docker/*.Dockerfile (shellcheck of every script is ci/shellcheck.sh)
-# 7. systemd-analyze verify / security on k8s/vm/procpulse-agent.service
+# 7. systemd-analyze verify / security on k8s/vm/procpulse-agent.service; its ExecStart,
+#    Environment= and the examples of k8s/vm/default/procpulse-agent parsed by the agent's
+#    own clap definition (ci/k8s/check_unit.py; so are the manifests' and the compose
+#    file's args and variables in 5 and 8: procpulse-config-check, built here)
 # 8. k8s/docker/compose.yaml against the Compose Specification schema (vendored in
 #    ci/k8s/schemas/compose-spec) and ci/k8s/check_compose.py (+ its self-test); the
 #    Grafana dashboard k8s/grafana/procpulse.json: ci/k8s/dashboard.py structure check
@@ -178,6 +181,14 @@ validators_reject() {
 step "schema validators reject broken objects" validators_reject
 
 # --- 5. cross-checks
+# The manifests' flags and PROCPULSE_* variables are parsed by the binaries' own clap
+# definitions (procpulse-config-check), not by tables in the Python checks.
+echo "--- building procpulse-config-check"
+cargo build -q -j2 --locked -p procpulse-config-check
+PROCPULSE_CONFIG_CHECK="$("$ROOT/ci/target-dir.sh")/debug/procpulse-config-check"
+export PROCPULSE_CONFIG_CHECK
+step "the agent's unit and settings file parse (check_unit.py)" \
+  "$PY" ci/k8s/check_unit.py k8s/vm/procpulse-agent.service k8s/vm/default/procpulse-agent
 step "cross-checks (check_manifests.py)" "$PY" ci/k8s/check_manifests.py --kubectl "$KUBECTL" k8s
 step "cross-checks fail on broken copies (self-test)" \
   "$PY" ci/k8s/check_manifests.py --self-test --kubectl "$KUBECTL" k8s

@@ -10,7 +10,8 @@
     - a toleration `operator: Exists` without key, so it runs on every node
     - the container rules of the stack (check_manifests.check_container: resources,
       probes on /healthz and /readyz, non-root, read-only root, no escalation, no
-      capabilities, seccomp), port 5200, only flags the agent has
+      capabilities, seccomp), port 5200, args and environment procpulse-agent's own
+      parser accepts (procpulse-config-check)
     - its namespace sets Pod Security `enforce: privileged` explicitly (hostPath needs
       it; a stricter level would reject the pods), default deny, :5200 allowed
     - Services select the DaemonSet's pods on a named port
@@ -21,15 +22,10 @@
     - a NetworkPolicy in the stack's namespace admits the scrapes on every scraped port
 """
 import check_manifests as cm
+import config_check
 
 AGENT_NAMESPACE = "procpulse-agent"
 AGENT_PORT = 5200
-# procpulse-agent's flags (userland/agent/src/main.rs, procpulse_service::HttpLimits).
-AGENT_FLAGS = {"--listen", "--source", "--proc-root", "--hostname", "--sample-interval-ms",
-               "--module-check-interval-seconds", "--snapshot-top", "--passwd-file",
-               "--push-url", "--push-interval-seconds", "--push-queue-capacity",
-               "--ingest-token-file", "--push-insecure", "--web-config", "--threads",
-               "--pin-threads"}
 HOST_PATHS = {"/proc", "/etc/passwd"}
 SCRAPED_SERVICES = {"ingest-a", "ingest-b", "broadcaster"}
 
@@ -76,9 +72,9 @@ def check_agent_container(ds, c, pod, volumes, rep):
     if ports != [AGENT_PORT]:
         rep.fail(where, f"containerPort {ports}, SPEC says {AGENT_PORT}")
     flags = cm.parse_args(c.get("args") or [])
-    for flag in flags:
-        if flag not in AGENT_FLAGS:
-            rep.fail(where, f"flag {flag} is not one of procpulse-agent's flags")
+    why = config_check.check("procpulse-agent", c.get("args") or [], cm.container_env(c, {}))
+    if why:
+        rep.fail(where, f"procpulse-agent would not start: {why}")
     if flags.get("--listen") != f"0.0.0.0:{AGENT_PORT}":
         rep.fail(where, f"--listen is {flags.get('--listen')!r}, want 0.0.0.0:{AGENT_PORT}")
     if flags.get("--source") != "procfs":
@@ -216,6 +212,11 @@ MUTATIONS = [
                                      "              readOnly: false\n              # Sub"),
      "hostPath /proc mounted at /host/proc is not read-only"),
     ("agent in auto mode", cm._edit(DS, "- procfs", "- auto"), "--source is 'auto'"),
+    ("agent flag misspelt", cm._edit(DS, "- --passwd-file\n", "- --passwd\n"),
+     "procpulse-agent would not start: error: unexpected argument '--passwd'"),
+    ("agent flag value refused", cm._edit(DS, '- --threads\n            - "1"',
+                                          '- --threads\n            - "one"'),
+     "invalid value 'one' for '--threads"),
     ("--proc-root not the host mount", cm._edit(DS, "- /host/proc\n", "- /proc\n"),
      "--proc-root '/proc' is not where"),
     ("no toleration", cm._edit(DS, "        - operator: Exists\n",

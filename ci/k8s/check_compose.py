@@ -8,8 +8,10 @@ Usage:
 
   - every build context and Dockerfile exists; procpulse/<x> images are built from
     k8s/docker/<x>.Dockerfile by some service, so `up --build` needs no registry
-  - every PROCPULSE_* variable is one the service's binary declares (the `env = "..."`
-    names of its crate's and procpulse-service's clap arguments)
+  - ingest, the broadcaster and the agent: each service's command and PROCPULSE_*
+    environment parse with the binary's own clap definition (procpulse-config-check);
+    the load generator: every PROCPULSE_* variable is one its crate declares (the
+    `env = "..."` names of its and procpulse-service's clap arguments)
   - every service: non-root user, read_only, cap_drop ALL, no-new-privileges; ports
     published on 127.0.0.1 only (ingest runs without a token here)
   - bind mounts: relative sources exist; host paths only /proc and /etc/passwd, read-only
@@ -27,6 +29,8 @@ import sys
 import tempfile
 
 import yaml
+
+import config_check
 
 COMPOSE = "k8s/docker/compose.yaml"
 HOST_BINDS = {"/proc", "/etc/passwd"}
@@ -93,10 +97,19 @@ def check(root):
             want = f"k8s/docker/{m.group(1)}.Dockerfile"
             if built.get(image) != want:
                 fail(f"{where}: image {image} is built by no service from {want}")
-            known = declared_env(root, m.group(1))
-            for var in env_of(svc):
-                if var.startswith("PROCPULSE_") and var not in known:
-                    fail(f"{where}: {var} is not a variable procpulse-{m.group(1)} reads")
+            binary = f"procpulse-{m.group(1)}"
+            if m.group(1) in ("ingest", "broadcaster", "agent"):
+                # The binary's own parser: flags, values and variables.
+                command = svc.get("command") or []
+                command = command.split() if isinstance(command, str) else command
+                why = config_check.check(binary, command, env_of(svc))
+                if why:
+                    fail(f"{where}: {binary} would not start: {why}")
+            else:
+                known = declared_env(root, m.group(1))
+                for var in env_of(svc):
+                    if var.startswith("PROCPULSE_") and var not in known:
+                        fail(f"{where}: {var} is not a variable {binary} reads")
         user = str(svc.get("user", "")).split(":")[0]
         if user in ("", "0", "root"):
             fail(f"{where}: runs as root (user {svc.get('user')!r})")

@@ -15,8 +15,13 @@ are then not applied). On the rendered objects:
   - every container (sidecars included): requests and limits for cpu and memory,
     non-root, readOnlyRootFilesystem, allowPrivilegeEscalation false, ALL capabilities
     dropped, seccomp RuntimeDefault; app containers: liveness /healthz, readiness /readyz
-  - SPEC §4/§7: ports (ingest 8000, broadcaster 4000), flags and PROCPULSE_* names,
-    route a = direct, route b = batched, poll interval 500 ms, the MySQL URL via the proxy
+  - SPEC §4: ports (ingest 8000, broadcaster 4000); route a = direct, route b = batched,
+    poll interval 500 ms, the MySQL URL via the proxy
+  - each app container's args and PROCPULSE_* environment (its env, and the keys of its
+    envFrom ConfigMaps it reads) parse with the binary's own clap definition
+    (procpulse-config-check, config_check.py): a misspelt flag or variable, or a bad
+    value, fails here; every key of procpulse-config is a variable ingest or the
+    broadcaster reads
   - Service, PodDisruptionBudget and HPA targets select an existing Deployment
   - the split: HTTPRoute weights sum to 100 and are 50/50 between ingest-a and ingest-b,
     or the ingress-nginx canary pair with canary-weight 50 on the same paths
@@ -43,27 +48,19 @@ import tempfile
 
 import yaml
 
+import config_check
+
 NAMESPACE = "procpulse"
 LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/component",
           "app.kubernetes.io/part-of", "app.kubernetes.io/version")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "GatewayClass"}
 
-# SPEC §7 (flags) and §4 (ports); --web-dir serves the dashboard (issue #7).
+# SPEC §4 (ports). Flags, their values and PROCPULSE_* variables are checked by each
+# binary's own parser (config_check.py runs procpulse-config-check), not by a table here.
 BINARIES = {
-    "ingest": {"port": 8000,
-               "flags": {"--listen", "--database-url", "--route", "--write-mode", "--token"}},
-    "broadcaster": {"port": 4000,
-                    "flags": {"--listen", "--database-url", "--poll-interval-ms",
-                              "--allowed-origin", "--web-dir", "--alert-rules",
-                              "--alertmanager-url", "--alert-webhook-url",
-                              "--alert-resend-interval", "--public-url"}},
+    "ingest": {"port": 8000},
+    "broadcaster": {"port": 4000},
 }
-PROCPULSE_ENV = {"PROCPULSE_LISTEN", "PROCPULSE_DATABASE_URL", "PROCPULSE_ROUTE",
-                 "PROCPULSE_WRITE_MODE", "PROCPULSE_INGEST_TOKEN",
-                 "PROCPULSE_POLL_INTERVAL_MS", "PROCPULSE_ALLOWED_ORIGIN",
-                 "PROCPULSE_WEB_DIR", "PROCPULSE_LOG_FORMAT", "PROCPULSE_ALERT_RULES",
-                 "PROCPULSE_ALERTMANAGER_URL", "PROCPULSE_ALERT_WEBHOOK_URL",
-                 "PROCPULSE_ALERT_RESEND_INTERVAL", "PROCPULSE_PUBLIC_URL"}
 DATABASE_URL = "mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/procpulse"
 EXPECTED_ARGS = {
     "ingest-a": {"--listen": "0.0.0.0:8000", "--route": "a", "--write-mode": "direct"},
@@ -251,7 +248,23 @@ def parse_args(args):
     return flags
 
 
-def check_app_container(dep, c, rep):
+def container_env(c, configmaps, binary=None):
+    """A container's environment as `binary` would see it: the keys of its envFrom
+    ConfigMaps that `binary` reads (a ConfigMap shared by several binaries holds some
+    keys for the others; check_rendered checks each key is someone's), then its own env,
+    all of it; a value from a Secret or field is a placeholder."""
+    out = {}
+    for src in c.get("envFrom") or []:
+        ref = (src.get("configMapRef") or {}).get("name")
+        data = (configmaps.get(ref) or {}).get("data") or {}
+        out.update((k, v) for k, v in data.items()
+                   if binary is None or k in config_check.env_names(binary))
+    for e in c.get("env") or []:
+        out[e["name"]] = e.get("value", "placeholder")
+    return out
+
+
+def check_app_container(dep, c, configmaps, rep):
     where = f"{ident(dep)} container {c['name']}"
     binary = BINARIES.get(c["name"])
     if binary is None:
@@ -261,16 +274,14 @@ def check_app_container(dep, c, rep):
     if ports != [binary["port"]]:
         rep.fail(where, f"containerPort {ports}, SPEC says {binary['port']}")
     flags = parse_args(c.get("args") or [])
-    for flag in flags:
-        if flag not in binary["flags"]:
-            rep.fail(where, f"flag {flag} is not one of the binary's flags (SPEC §7)")
     for flag, want in EXPECTED_ARGS.get(dep["metadata"]["name"], {}).items():
         if flags.get(flag) != want:
             rep.fail(where, f"{flag} is {flags.get(flag)!r}, want {want!r}")
     env = {e["name"]: e for e in c.get("env") or []}
-    for name in env:
-        if name.startswith("PROCPULSE_") and name not in PROCPULSE_ENV:
-            rep.fail(where, f"env {name} is not a PROCPULSE_* setting of SPEC §7")
+    binary = f"procpulse-{c['name']}"
+    why = config_check.check(binary, c.get("args") or [], container_env(c, configmaps, binary))
+    if why:
+        rep.fail(where, f"{binary} would not start: {why}")
     url = env.get("PROCPULSE_DATABASE_URL", {}).get("value")
     if url != DATABASE_URL:
         rep.fail(where, f"PROCPULSE_DATABASE_URL is {url!r}, want {DATABASE_URL!r}")
@@ -319,7 +330,8 @@ def check_deployment(dep, by_kind, rep):
                             rep, app=False)
     for c in pod["containers"]:
         check_container(f"{ident(dep)} container {c['name']}", c, pod, rep, app=True)
-        check_app_container(dep, c, rep)
+        check_app_container(dep, c, {m["metadata"]["name"]: m for m in by_kind.get("ConfigMap", [])},
+                            rep)
     hpas = [h for h in by_kind.get("HorizontalPodAutoscaler", [])
             if h["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]]
     if hpas and "replicas" in spec:
@@ -647,9 +659,13 @@ def check_rendered(name, docs, rep):
         check_deployment(dep, by_kind, rep)
     for cm in by_kind.get("ConfigMap", []):
         if cm["metadata"]["name"] == "procpulse-config":
+            # Read by ingest and the broadcaster (envFrom): a key must be one of theirs.
+            known = config_check.env_names("procpulse-ingest") | \
+                config_check.env_names("procpulse-broadcaster")
             for key in cm.get("data") or {}:
-                if key not in PROCPULSE_ENV:
-                    rep.fail(ident(cm), f"key {key} is not a PROCPULSE_* setting")
+                if key not in known:
+                    rep.fail(ident(cm), f"key {key} is not a PROCPULSE_* variable ingest or "
+                             "the broadcaster reads")
     check_alert_rules(by_kind, rep)
     services = check_services(by_kind, rep)
     check_network_policies(by_kind, rep)
@@ -750,6 +766,20 @@ MUTATIONS = [
                                        "readOnlyRootFilesystem: true",
                                        "readOnlyRootFilesystem: false"),
      "readOnlyRootFilesystem is not true"),
+    # Flags and variables, refused by the binaries' own parsers (procpulse-config-check).
+    ("misspelt flag", _edit("base/broadcaster-deployment.yaml", "- --poll-interval-ms\n",
+                            "- --poll-interval-msec\n"),
+     "unexpected argument '--poll-interval-msec'"),
+    ("flag value out of range", _edit("base/broadcaster-deployment.yaml",
+                                      '- --poll-interval-ms\n            - "500"',
+                                      '- --poll-interval-ms\n            - "5"'),
+     "10..=60000"),
+    ("misspelt variable", _edit("base/procpulse-configmap.yaml", "PROCPULSE_LOG_FORMAT:",
+                                "PROCPULSE_LOG_FORMATS:"),
+     "key PROCPULSE_LOG_FORMATS is not a PROCPULSE_* variable ingest or the broadcaster reads"),
+    ("bad variable value", _edit("base/procpulse-configmap.yaml", 'PROCPULSE_LOG_FORMAT: "json"',
+                                 'PROCPULSE_LOG_FORMAT: "yaml"'),
+     "invalid value 'yaml'"),
     ("drifted alert rules", _edit("base/alert-rules-configmap.yaml",
                                   "threshold = 90\n", "threshold = 95\n"),
      "differs from userland/alerts/rules.example.toml"),
@@ -802,7 +832,7 @@ MUTATIONS = [
     ("PDB blocks drains", _edit("base/ingest-a-horizontalpodautoscaler.yaml",
                                 "minReplicas: 2", "minReplicas: 1"), "node drains would block"),
     ("unknown flag", _edit("base/ingest-a-deployment.yaml", "- --write-mode\n",
-                           "- --writemode\n"), "flag --writemode is not one of"),
+                           "- --writemode\n"), "unexpected argument '--writemode'"),
 ]
 
 

@@ -76,7 +76,7 @@ impl PushConfig {
         PushConfig {
             url: url.into(),
             interval,
-            queue_capacity: 1024,
+            queue_capacity: DEFAULT_PUSH_QUEUE_CAPACITY,
             batch_max: 100,
             token: None,
             allow_insecure: false,
@@ -85,6 +85,21 @@ impl PushConfig {
         }
     }
 }
+
+/// Default address (`--listen`): loopback only; deployments open it explicitly.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5200";
+/// Default window of the /proc fallback's CPU sampler (`--sample-interval-ms`).
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(1000);
+/// Default interval of `auto`'s module check (`--module-check-interval-seconds`).
+pub const DEFAULT_MODULE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// Default entries of `top` per snapshot (`--snapshot-top`).
+pub const DEFAULT_SNAPSHOT_TOP: u8 = 10;
+/// Default passwd file (`--passwd-file`).
+pub const DEFAULT_PASSWD_FILE: &str = "/etc/passwd";
+/// Default interval between pushed snapshots (`--push-interval-seconds`).
+pub const DEFAULT_PUSH_INTERVAL: Duration = Duration::from_secs(5);
+/// Default snapshots kept while ingest is unreachable (`--push-queue-capacity`).
+pub const DEFAULT_PUSH_QUEUE_CAPACITY: usize = 1024;
 
 /// Everything the agent needs.
 #[derive(Debug, Clone)]
@@ -126,10 +141,10 @@ impl Config {
             source: SourceMode::Auto,
             proc_root: proc_root.into(),
             hostname: None,
-            sample_interval: Duration::from_millis(1000),
-            module_check_interval: Duration::from_secs(5),
-            snapshot_top: 10,
-            passwd_path: PathBuf::from("/etc/passwd"),
+            sample_interval: DEFAULT_SAMPLE_INTERVAL,
+            module_check_interval: DEFAULT_MODULE_CHECK_INTERVAL,
+            snapshot_top: DEFAULT_SNAPSHOT_TOP as usize,
+            passwd_path: PathBuf::from(DEFAULT_PASSWD_FILE),
             push: None,
             http: procpulse_service::HttpLimits::default(),
             web: crate::auth::WebConfig::default(),

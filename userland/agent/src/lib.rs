@@ -16,6 +16,7 @@
 //! the HTTPS acceptor.
 
 pub mod auth;
+pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod files;

@@ -39,6 +39,7 @@
 
 pub mod alerting;
 pub mod api;
+pub mod cli;
 pub mod content_type;
 pub mod cursor;
 pub mod embedded;
@@ -93,6 +94,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_CLIENTS: usize = 20_000;
 /// Default interval between database polls (`--poll-interval-ms`).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Default interval between WebSocket pings (`--ping-interval-seconds`).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Default silence after which a WebSocket client is dropped (`--idle-timeout-seconds`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 /// Default silence after which a host is forgotten (`--host-ttl`): a day.
 pub const DEFAULT_HOST_TTL: Duration = Duration::from_secs(24 * 3_600);
 
@@ -129,12 +134,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            database_url: "sqlite://procpulse.db".to_owned(),
+            database_url: procpulse_storage::DEFAULT_DATABASE_URL.to_owned(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             allowed_origins: Vec::new(),
             web_dir: None,
-            ping_interval: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(45),
+            ping_interval: DEFAULT_PING_INTERVAL,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_clients: DEFAULT_MAX_CLIENTS,
             http: procpulse_service::HttpLimits::default(),
             host_ttl: DEFAULT_HOST_TTL,

@@ -10,6 +10,7 @@
 //! of its own besides the database: any number of replicas may run side by side.
 
 pub mod body;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod filters;

@@ -39,4 +39,4 @@ pub mod write;
 pub use error::StorageError;
 pub use pool::{Database, Pool, PoolOptions, PooledConn};
 pub use row::{NewSample, SampleRow};
-pub use url::{Backend, DatabaseUrl};
+pub use url::{Backend, DEFAULT_DATABASE_URL, DatabaseUrl};

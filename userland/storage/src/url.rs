@@ -24,6 +24,10 @@ impl Backend {
     }
 }
 
+/// The database every service uses when none is given: a SQLite file in the working
+/// directory (the embedded default).
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://procpulse.db";
+
 /// A parsed database URL. `Display` hides the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {

@@ -1,0 +1,119 @@
+//! procpulse-config-check: whether a deployment's command line and environment would
+//! start a procpulse binary, checked with the binary's own clap definition (the
+//! `cli` module of each service's library) instead of a hand-copied table of flags.
+//!
+//! [`check`] parses the arguments exactly as the binary does, with the environment's
+//! `PROCPULSE_*` variables as clap's fallbacks (so a bad value in either is refused with
+//! clap's own message), and refuses any `PROCPULSE_*` variable the binary does not read
+//! (clap itself ignores unknown variables). It does not run the binary's later checks
+//! (files it reads, a database it connects to).
+
+use std::collections::BTreeSet;
+
+use clap::{Command, CommandFactory};
+
+/// The binaries checked, by name.
+pub const BINARIES: [&str; 3] = [
+    "procpulse-ingest",
+    "procpulse-broadcaster",
+    "procpulse-agent",
+];
+
+/// The clap definition of `binary` (`procpulse-ingest`, or `ingest` for short).
+pub fn command(binary: &str) -> Option<Command> {
+    match binary.strip_prefix("procpulse-").unwrap_or(binary) {
+        "ingest" => Some(procpulse_ingest::cli::Cli::command()),
+        "broadcaster" => Some(procpulse_broadcaster::cli::Args::command()),
+        "agent" => Some(procpulse_agent::cli::Args::command()),
+        _ => None,
+    }
+}
+
+/// Every environment variable `cmd` reads (its arguments' `env`, subcommands included).
+pub fn env_names(cmd: &Command) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    for sub in cmd.get_subcommands() {
+        out.extend(env_names(sub));
+    }
+    out
+}
+
+/// Checks `args` (without the program name) and `env` (name, value pairs; only
+/// `PROCPULSE_*` ones matter) against `binary`'s definition. The error is what is wrong,
+/// in clap's words where clap found it.
+pub fn check(binary: &str, args: &[String], env: &[(String, String)]) -> Result<(), String> {
+    let cmd = command(binary)
+        .ok_or_else(|| format!("unknown binary {binary:?} (one of {})", BINARIES.join(", ")))?;
+    let known = env_names(&cmd);
+    let unknown: Vec<&str> = env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| k.starts_with("PROCPULSE_") && !known.contains(*k))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "{} not a variable {} reads",
+            unknown.join(", ") + if unknown.len() == 1 { " is" } else { " are" },
+            cmd.get_name()
+        ));
+    }
+    let name = cmd.get_name().to_owned();
+    cmd.try_get_matches_from(std::iter::once(name).chain(args.iter().cloned()))
+        .map(|_| ())
+        .map_err(|e| e.render().to_string().trim_end().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn every_binary_has_a_definition_with_its_variables() {
+        for b in BINARIES {
+            let cmd = command(b).unwrap();
+            assert!(env_names(&cmd).contains("PROCPULSE_LISTEN"), "{b}");
+            assert!(env_names(&cmd).contains("PROCPULSE_LOG_FORMAT"), "{b}");
+        }
+        assert!(command("procpulse-nope").is_none());
+    }
+
+    #[test]
+    fn flags_and_values_are_checked_by_the_binary_s_own_parser() {
+        // What the hand-copied tables refused though the binaries take them.
+        check(
+            "ingest",
+            &args(&["--db-pool-size", "32", "--batch-max-rows", "500"]),
+            &[],
+        )
+        .unwrap();
+        check("broadcaster", &args(&["--max-clients", "5000"]), &[]).unwrap();
+        let e = check("broadcaster", &args(&["--poll-interval", "500"]), &[]).unwrap_err();
+        assert!(e.contains("unexpected argument '--poll-interval'"), "{e}");
+        let e = check("broadcaster", &args(&["--poll-interval-ms", "5"]), &[]).unwrap_err();
+        assert!(e.contains("10..=60000"), "{e}");
+        let e = check("ingest", &args(&["--write-mode", "fast"]), &[]).unwrap_err();
+        assert!(e.contains("invalid value 'fast'"), "{e}");
+    }
+
+    #[test]
+    fn variables_must_be_the_binary_s_own() {
+        let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        check("agent", &[], &env("PROCPULSE_SOURCE", "procfs")).unwrap();
+        check("agent", &[], &env("HOME", "/root")).unwrap();
+        let e = check("agent", &[], &env("PROCPULSE_SOURCES", "procfs")).unwrap_err();
+        assert_eq!(
+            e,
+            "PROCPULSE_SOURCES is not a variable procpulse-agent reads"
+        );
+        let e = check("ingest", &[], &env("PROCPULSE_POLL_INTERVAL_MS", "500")).unwrap_err();
+        assert!(e.contains("not a variable procpulse-ingest reads"), "{e}");
+    }
+}
