@@ -185,6 +185,7 @@ step "schema validators reject broken objects" validators_reject
 # definitions (procpulse-config-check), not by tables in the Python checks.
 echo "--- building procpulse-config-check"
 cargo build -q -j2 --locked -p procpulse-config-check
+step "procpulse-config-check's own tests" cargo test -q -j2 --locked -p procpulse-config-check
 PROCPULSE_CONFIG_CHECK="$("$ROOT/ci/target-dir.sh")/debug/procpulse-config-check"
 export PROCPULSE_CONFIG_CHECK
 step "the agent's unit and settings file parse (check_unit.py)" \
