@@ -291,15 +291,17 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
 
     let origins = Origins::new(&config.allowed_origins);
     let (alive, mut drained) = mpsc::channel::<()>(1);
+    let ws_settings = ws::WsSettings {
+        ping_interval: config.ping_interval,
+        idle_timeout: config.idle_timeout,
+        max_clients: config.max_clients,
+        origins: origins.clone(),
+    };
     let ws_state = ws::WsState {
         hub: Arc::clone(&hub),
         metrics: Arc::clone(&metrics),
-        settings: Arc::new(ws::WsSettings {
-            ping_interval: config.ping_interval,
-            idle_timeout: config.idle_timeout,
-            max_clients: config.max_clients,
-            origins: origins.clone(),
-        }),
+        slots: ws::WsState::slots_for(&ws_settings),
+        settings: Arc::new(ws_settings),
         shutdown: shutdown.clone(),
         alive,
     };

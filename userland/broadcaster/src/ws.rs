@@ -24,7 +24,7 @@ use bytes::Bytes;
 use futures_util::{Sink, SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use procpulse_service::{ApiError, Shutdown};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
@@ -85,6 +85,19 @@ pub struct WsState {
     pub shutdown: Shutdown,
     /// One clone per live connection: the server waits for all of them to drop.
     pub alive: mpsc::Sender<()>,
+    /// One permit per client ([`WsSettings::max_clients`] in all); a connection holds
+    /// its permit until it ends, so admission is one atomic step (the clients gauge only
+    /// reports).
+    pub slots: Arc<Semaphore>,
+}
+
+impl WsState {
+    /// The client slots for `settings` (see [`WsState::slots`]).
+    pub fn slots_for(settings: &WsSettings) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(
+            settings.max_clients.min(Semaphore::MAX_PERMITS),
+        ))
+    }
 }
 
 /// `GET /ws`
@@ -155,17 +168,17 @@ async fn upgrade(
             Duration::from_secs(1),
         )));
     }
-    if state.metrics.clients.get() >= state.settings.max_clients as i64 {
+    let Ok(permit) = Arc::clone(&state.slots).try_acquire_owned() else {
         state.metrics.rejected.inc();
         return Err(warp::reject::custom(ApiError::unavailable(
             "too many WebSocket clients",
             Duration::from_secs(5),
         )));
-    }
+    };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     // Join now: frames published between the 101 and the first poll of the task are queued.
     let joined = state.hub.join();
-    let guard = ClientGuard::new(&state);
+    let guard = ClientGuard::new(&state, permit);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
@@ -194,18 +207,21 @@ async fn upgrade(
     Ok(res)
 }
 
-/// Counts a client while it lives and keeps the server's drain waiting for it.
+/// Holds a client's slot and counts it while it lives, and keeps the server's drain
+/// waiting for it.
 struct ClientGuard {
     metrics: Arc<Metrics>,
     _alive: mpsc::Sender<()>,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl ClientGuard {
-    fn new(state: &WsState) -> Self {
+    fn new(state: &WsState, slot: OwnedSemaphorePermit) -> Self {
         state.metrics.clients.inc();
         ClientGuard {
             metrics: Arc::clone(&state.metrics),
             _alive: state.alive.clone(),
+            _slot: slot,
         }
     }
 }

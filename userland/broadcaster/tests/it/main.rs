@@ -30,3 +30,5 @@ mod ranges;
 mod fleet;
 // Alert rules → a real Alertmanager (firing, resolved, stale) and a plain webhook.
 mod alerts;
+// --max-clients: a slot per client, released when it leaves; no over-admission in a race.
+mod client_limit;
