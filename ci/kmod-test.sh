@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kernel harness (SPEC §7): builds the procpulse modules against each cached
+# The kernel harness (docs/design.md §8): builds the procpulse modules against each cached
 # Rust-enabled kernel (ci/kernel.sh), boots it in QEMU with an initramfs holding busybox,
 # the modules, procpulse-kmod-check, procpulse-stress and procpulse-agent, runs the
 # checks inside the guest, and fails on any missing marker or any kernel splat.

@@ -17,7 +17,7 @@
 #   --replay-wait MIN..MAX  replay think time (default 1s..4s, the seeds' between(1, 4))
 #   --state-dir DIR         database, record file, reports, logs (default .cache/stack)
 #   --base-port P           ports P (agent), P+1/P+2 (ingest a/b), P+3 (split),
-#                           P+4 (dashboard); default: SPEC ports 5200, 8001, 8002, 8080, 4000
+#                           P+4 (dashboard); default 5200 8001 8002 8080 4000 (docs/design.md §6)
 #   --no-wait               print the summary, then stop everything and exit
 #   --then CMD              after the summary, run CMD (bash) while the stack is still up,
 #                           with DASHBOARD_URL and STATS_FILE set; its status counts

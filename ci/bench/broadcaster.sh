@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (SPEC §8, broadcaster): N concurrent WebSocket clients (default 10,000) on one
+# Benchmark (docs/design.md §8, broadcaster): N concurrent WebSocket clients (default 10,000) on one
 # broadcaster over SQLite at the default 500 ms poll; rows inserted at a steady rate through
 # the storage write path (ingest's), one transaction each. Measures, at every client, the
 # time from just before each insert to delivery (p50/p99), and the broadcaster's RSS

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (SPEC §8, kmod): in a QEMU guest on the default kernel, with N sleeping
+# Benchmark (docs/design.md §8, kmod): in a QEMU guest on the default kernel, with N sleeping
 # processes held (a busybox sh forks them), inside the guest:
 #   - the process-state counts: read /proc/procpulse_procs vs a userland /proc/[pid]/stat
 #     walk (the agent's fallback logic) vs busybox `ps` (bar: module >= 20x cheaper);

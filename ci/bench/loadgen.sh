@@ -13,7 +13,8 @@
 #
 #   ci/bench/loadgen.sh   (LOADGEN_BENCH_SECONDS=20 LOADGEN_BENCH_USERS=300 LOADGEN_BENCH_ROUNDS=2)
 #
-# Ends with RESULT lines; SPEC §8 bar: >= 10x Locust HttpUser, >= 2x FastHttpUser (issue #5).
+# Ends with RESULT lines; bar (docs/design.md §8): >= 10x Locust HttpUser, >= 2x
+# FastHttpUser (issue #5).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -37,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# One valid snapshot (SPEC §3), taken a minute ago.
+# One valid snapshot (docs/design.md §3), taken a minute ago.
 now=$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%S.000Z)
 cat >"$WORK/snapshot.json" <<JSON
 {"sample_id":"bench-static-000000001","host":"bench","collected_at":"$now","source":"procfs","cpu":{"usage_percent":12.5,"cores":2,"load1":0.5,"load5":0.4,"load15":0.3},"ram":{"total_kb":24000000,"free_kb":20000000,"available_kb":21000000,"used_kb":3000000,"cached_kb":500000,"swap_total_kb":0,"swap_free_kb":0,"used_percent":12.5},"procs":{"total":120,"running":2,"sleeping":100,"disk_sleep":0,"stopped":0,"traced":0,"zombie":0,"dead":0,"idle":18,"threads":300},"top":[{"pid":1,"ppid":0,"comm":"init","state":"S","rss_kb":9000,"cpu_percent":0.0}]}

@@ -15,8 +15,8 @@ are then not applied). On the rendered objects:
   - every container (sidecars included): requests and limits for cpu and memory,
     non-root, readOnlyRootFilesystem, allowPrivilegeEscalation false, ALL capabilities
     dropped, seccomp RuntimeDefault; app containers: liveness /healthz, readiness /readyz
-  - SPEC §4: ports (ingest 8000, broadcaster 4000); route a = direct, route b = batched,
-    poll interval 500 ms, the MySQL URL via the proxy
+  - docs/design.md §6–§7: ports (ingest 8000, broadcaster 4000); route a = direct,
+    route b = batched, poll interval 500 ms, the MySQL URL via the proxy
   - each app container's args and PROCPULSE_* environment (its env, and the keys of its
     envFrom ConfigMaps it reads) parse with the binary's own clap definition
     (procpulse-config-check, config_check.py): a misspelt flag or variable, or a bad
@@ -55,7 +55,7 @@ LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/component",
           "app.kubernetes.io/part-of", "app.kubernetes.io/version")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "GatewayClass"}
 
-# SPEC §4 (ports). Flags, their values and PROCPULSE_* variables are checked by each
+# docs/design.md §6 (ports). Flags, their values and PROCPULSE_* variables are checked by each
 # binary's own parser (config_check.py runs procpulse-config-check), not by a table here.
 BINARIES = {
     "ingest": {"port": 8000},

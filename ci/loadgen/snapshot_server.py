@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Loopback HTTP server for ci/test-loadgen-csv.sh: GET /api/v1/snapshot answers a valid
-snapshot (SPEC §3) with a new sample_id each time and counts it; GET /count answers the
+snapshot (docs/design.md §3) with a new sample_id each time and counts it; GET /count answers the
 count so far (not counted). Binds 127.0.0.1 on a free port, writes the port to PORTFILE,
 and exits by itself after LIFETIME seconds (a deadline if the caller dies).
 

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# procpulse-agent — serves snapshots of the machine it runs on (SPEC §4, :5200).
+# procpulse-agent — serves snapshots of the machine it runs on (docs/design.md §4, :5200).
 # On a VM the agent runs under systemd (k8s/vm/); in a container it needs the host's
 # /proc (hostPID, or the host /proc mounted and --proc-root pointing at it).
 # A static binary (glibc linked with +crt-static) on distroless/static, run as nonroot.

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # procpulse-broadcaster — pushes new rows to dashboards over WebSocket and serves the
-# dashboard (SPEC §4, :4000). The dashboard (web/app, plain ES modules) is embedded in the
+# dashboard (docs/design.md §4, :4000). The dashboard (web/app, plain ES modules) is embedded in the
 # binary at compile time by userland/broadcaster/build.rs: no Node stage, no web files in
 # the image.
 # A static binary (glibc linked with +crt-static) on distroless/static, run as nonroot.

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# procpulse-ingest — validates snapshots and stores them (SPEC §4, :8000).
+# procpulse-ingest — validates snapshots and stores them (docs/design.md §4, :8000).
 # A static binary (glibc linked with +crt-static) on distroless/static, run as nonroot.
 # Build from the repository root (the context is the whole workspace):
 #   docker build -f k8s/docker/ingest.Dockerfile -t procpulse/ingest:0.1.0 .

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // DEV ONLY — a throwaway stand-in for the broadcaster, for working on the dashboard before (or
 // without) the real services. It serves web/app as written (no build step; edit and reload) at /
-// and speaks the SPEC §6 frames at /ws:
+// and speaks the frames of docs/design.md §4 at /ws:
 // hello, history (15 min of synthetic 1 s rows per host, or the frames of a capture file), then a
 // `samples` frame every 500 ms and a `routes` frame when the split changes. The end-to-end test
 // never uses it; it runs against the real ingest and broadcaster.

@@ -1,6 +1,6 @@
-// DEV/BENCH ONLY — synthetic wire rows (SPEC §3 snapshot + id, route, received_at) for the
-// throwaway replay server and the frame-time benchmark. Never used by the end-to-end test, which
-// runs against the real ingest and broadcaster.
+// DEV/BENCH ONLY — synthetic wire rows (docs/design.md §3 snapshot + id, route, received_at)
+// for the throwaway replay server and the frame-time benchmark. Never used by the end-to-end
+// test, which runs against the real ingest and broadcaster.
 
 /** CPUs per host index for the v2 fields (0 = a v1 row without them). */
 const CORES = [64, 4, 0, 16, 1024];

@@ -6,9 +6,10 @@
 //     interval while new points stream in at STREAM_HZ frames per second;
 //   - the fleet page with FLEET_HOSTS hosts: the first frame showing the whole table (cold
 //     profile), the cost of each poll's update and the DOM update batches per poll.
-// It serves web/app, a WebSocket speaking the SPEC §6 frames (synthetic rows from dev/synth.mjs),
-// /api/v1/fleet (dev/history-stub.mjs, the issue 15 shape) and /api/v1/alerts (the same hosts'
-// synthetic alerts) itself, so the figures are about the page alone, not the broadcaster.
+// It serves web/app, a WebSocket speaking the frames of docs/design.md §4 (synthetic rows
+// from dev/synth.mjs), /api/v1/fleet (dev/history-stub.mjs, the issue 15 shape) and
+// /api/v1/alerts (the same hosts' synthetic alerts) itself, so the figures are about the page
+// alone, not the broadcaster.
 //
 //   node tests/bench.mjs            → lines `RESULT <name> <value> <unit>`
 

@@ -1,4 +1,4 @@
-// Shared by the end-to-end tests: SPEC §3 snapshots and posting them to the real ingest.
+// Shared by the end-to-end tests: docs/design.md §3 snapshots and posting them to the real ingest.
 
 import assert from 'node:assert/strict';
 
@@ -6,7 +6,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let seq = 0;
 /**
- * A SPEC §3 snapshot.
+ * A docs/design.md §3 snapshot.
  * @param {string} host
  * @param {number} agoMs how long before now it was collected
  * @param {{cpu?: number, ram?: number, zombie?: number, disk_sleep?: number, top?: any[]}} [o]

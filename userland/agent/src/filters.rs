@@ -1,4 +1,4 @@
-//! The agent's filter tree (SPEC §4). Paths are matched before methods so an unknown
+//! The agent's filter tree (docs/design.md §4). Paths are matched before methods so an unknown
 //! path answers 404 and a known path with another method 405, both in the JSON error
 //! shape via `procpulse_service::recover`. With a web config that names tokens or users
 //! ([`crate::auth`]), every route but `/healthz` and `/readyz` needs credentials

@@ -1,5 +1,5 @@
-//! procpulse-agent: runs on the monitored machine and serves snapshots of it (SPEC §3,
-//! §4) over HTTP with warp. It reads the procpulse kernel modules' files
+//! procpulse-agent: runs on the monitored machine and serves snapshots of it
+//! (docs/design.md §3, §4) over HTTP with warp. It reads the procpulse kernel modules' files
 //! (`/proc/procpulse_*`) when they are present and the standard /proc files otherwise,
 //! and says which in every snapshot's `source`. Optionally it pushes a snapshot to an
 //! ingest URL every N seconds, with retries and a bounded queue.

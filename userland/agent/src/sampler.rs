@@ -4,8 +4,8 @@
 //! `/proc/procpulse_tasks` when the procs module offers it, else a walk of
 //! `/proc/[pid]/stat` — and publishes one immutable [`Sample`]. Snapshot requests take
 //! per-mode shares and pressure from the latest sample on both sources, and in the /proc
-//! fallback CPU usage and process counts too (SPEC §3 allows reusing the walk for up to
-//! one interval); the process table route always does.
+//! fallback CPU usage and process counts too (docs/design.md §3 allows reusing the walk for
+//! up to one interval); the process table route always does.
 //!
 //! Only the rows a snapshot serves (the first `top` of the table by CPU share) get the
 //! fields the table does not carry for free: the owner on the walk (one `stat` of

@@ -193,7 +193,7 @@ impl Feed {
             Ok::<_, StorageError>(q.load(conn).await?)
         })?;
         // Only the newest row keeps its `top` table: history points carry none but each
-        // host's newest (SPEC §6), and parsing every row's table was most of the cost of
+        // host's newest (docs/design.md §4), and parsing every row's table was most of the cost of
         // a 15-minute answer.
         for r in rows.iter_mut().skip(1) {
             r.top_json = None;

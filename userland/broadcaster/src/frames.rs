@@ -1,4 +1,4 @@
-//! The server → client frames of SPEC §6, serialized once and shared by every client
+//! The server → client frames of docs/design.md §4, serialized once and shared by every client
 //! (`Utf8Bytes` is reference-counted: cloning it for 10,000 clients copies no bytes).
 //!
 //! Rows arrive here already encoded (see [`crate::row::Row::to_json`]), so a frame is
@@ -48,8 +48,20 @@ pub fn routes(a: u64, b: u64) -> Utf8Bytes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The `id`s of a `samples` or `history` frame's rows, in order (the unit tests' one
+    /// copy).
+    pub(crate) fn ids(frame: &str) -> Vec<i64> {
+        let v: serde_json::Value = serde_json::from_str(frame).unwrap();
+        v["samples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no samples in {frame}"))
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    }
 
     #[test]
     fn frames_are_valid_json_of_the_contract() {

@@ -313,18 +313,8 @@ pub fn downsample(n: usize, k: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frames::tests::ids;
     use crate::row::tests::{row, row_v2};
-
-    fn ids(frame: &str) -> Vec<i64> {
-        let v: serde_json::Value = serde_json::from_str(frame).unwrap();
-        assert_eq!(v["type"], "history");
-        v["samples"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_i64().unwrap())
-            .collect()
-    }
 
     fn push(h: &mut History, r: Row) {
         let full: Arc<str> = r.to_json().into();

@@ -332,6 +332,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frames::tests::ids;
     use crate::row::tests::row;
     use prometheus_client::registry::Registry;
 
@@ -339,16 +340,6 @@ mod tests {
         let h = Hub::new(Metrics::register(&mut Registry::default()));
         h.load(History::default(), Fleet::default(), (0, 0));
         h
-    }
-
-    fn ids(frame: &str) -> Vec<i64> {
-        let v: serde_json::Value = serde_json::from_str(frame).unwrap();
-        v["samples"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_i64().unwrap())
-            .collect()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! procpulse-broadcaster: follows new rows of the `samples` table (SQLite or
 //! MySQL/MariaDB, through `procpulse-storage`) and pushes them to every connected
 //! dashboard over WebSocket (tokio-tungstenite), serves the dashboard itself and a REST
-//! fallback of the same data (SPEC §4, §6).
+//! fallback of the same data (docs/design.md §4).
 //!
 //! How it works: one poller per process reads rows by id cursor every
 //! `--poll-interval-ms` (one query per interval, however many clients), serializes each
@@ -90,7 +90,7 @@ const ROUTES: &[&str] = &[
 /// How long shutdown waits for WebSocket clients to take their close frame.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Default most clients at once: the SPEC §8 target (10,000) with headroom.
+/// Default most clients at once: the docs/design.md §8 target (10,000) with headroom.
 pub const DEFAULT_MAX_CLIENTS: usize = 20_000;
 /// Default interval between database polls (`--poll-interval-ms`).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -1,4 +1,4 @@
-//! A stored sample ("row") as it travels on the wire: the snapshot JSON of SPEC §3 plus
+//! A stored sample ("row") as it travels on the wire: the snapshot JSON of docs/design.md §3 plus
 //! `id` (row id), `route` (`a`/`b`) and `received_at` (RFC 3339).
 
 use procpulse_model::Snapshot;

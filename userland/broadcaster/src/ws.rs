@@ -1,4 +1,4 @@
-//! `GET /ws`: the WebSocket of SPEC §6.
+//! `GET /ws`: the WebSocket of docs/design.md §4.
 //!
 //! warp answers the HTTP upgrade (this module checks the headers, the `Origin` and the
 //! client limit and writes the `101`); the upgraded connection is then framed by

@@ -4,7 +4,7 @@ use procpulse_storage::PoolOptions;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How requests become transactions (SPEC §5); `--write-mode` (a clap value enum, so a
+/// How requests become transactions (docs/design.md §5); `--write-mode` (a clap value enum, so a
 /// wrong value is a usage error listing these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WriteMode {
@@ -37,7 +37,7 @@ impl FromStr for WriteMode {
     }
 }
 
-/// Largest accepted request body: SPEC §4 (1 MiB).
+/// Largest accepted request body: docs/design.md §4 (1 MiB).
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// Default longest wait of the batched writer's oldest request while another commit is in

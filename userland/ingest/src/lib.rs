@@ -1,9 +1,9 @@
-//! procpulse-ingest: the HTTP service that validates snapshots (SPEC §3) and stores them
+//! procpulse-ingest: the HTTP service that validates snapshots (docs/design.md §3) and stores them
 //! through procpulse-storage, on SQLite or MySQL/MariaDB, in one of two write modes
 //! (direct or group-committed). Every POST is answered only after the transaction that
 //! holds its rows has committed; replays are counted as duplicates, never stored twice.
 //!
-//! Routes (SPEC §4): `POST /api/v1/metrics`, `GET /api/v1/stats`,
+//! Routes (docs/design.md §4): `POST /api/v1/metrics`, `GET /api/v1/stats`,
 //! `GET /api/v1/averages?window=5m&host=`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 //!
 //! It is not a query API for dashboards (the broadcaster serves those) and keeps no state

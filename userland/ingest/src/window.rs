@@ -19,7 +19,7 @@ pub fn parse_window(s: &str) -> Result<Duration, String> {
         .map(|(i, _)| i)
         .ok_or_else(err)?;
     let (num, unit) = s.split_at(unit_at);
-    // `u64::from_str` accepts a leading `+`; SPEC's form is digits only.
+    // `u64::from_str` accepts a leading `+`; docs/design.md §4's form is digits only.
     if !num.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err());
     }
@@ -39,7 +39,7 @@ pub fn parse_window(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// SPEC §3's host rule: 1–64 chars of `[A-Za-z0-9._-]`.
+/// The host rule of docs/design.md §3: 1–64 chars of `[A-Za-z0-9._-]`.
 pub use procpulse_model::validate::valid_host;
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! SPEC §2 field lists and the JSON shape checks of the module files.
+//! docs/design.md §2 field lists and the JSON shape checks of the module files.
 
 use crate::CheckError;
 use serde_json::{Map, Value};

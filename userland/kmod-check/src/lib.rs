@@ -1,5 +1,5 @@
 //! `procpulse-kmod-check`: the checker that ci/kmod-test.sh runs *inside* a QEMU guest
-//! to prove the procpulse kernel modules against SPEC §2. It is not a monitoring tool:
+//! to prove the procpulse kernel modules against docs/design.md §2. It is not a monitoring tool:
 //! every subcommand compares what a module reports with what the kernel shows through
 //! the standard /proc files (or what a helper process created) and prints one marker
 //! line, `PPCHECK ok <check> …` or `PPCHECK FAIL <check>: …`, that the host greps.

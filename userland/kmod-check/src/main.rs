@@ -26,7 +26,7 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Check {
-    /// Every file parses as JSON with every SPEC §2 field.
+    /// Every file parses as JSON with every docs/design.md §2 field.
     Fields,
     /// /proc/procpulse_ram equals /proc/meminfo.
     Ram {

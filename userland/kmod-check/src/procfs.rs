@@ -32,7 +32,7 @@ pub fn stat_num_threads(stat: &[u8]) -> Option<u64> {
     rest.split_ascii_whitespace().nth(17)?.parse().ok()
 }
 
-/// The SPEC §2 field that counts processes with state `letter`.
+/// The docs/design.md §2 field that counts processes with state `letter`.
 pub fn category(letter: char) -> Option<&'static str> {
     Some(match letter {
         'R' => "running",
@@ -48,7 +48,7 @@ pub fn category(letter: char) -> Option<&'static str> {
     })
 }
 
-/// Process counts per SPEC category plus `total` and `threads`, from a /proc walk.
+/// Process counts per docs/design.md §2 category plus `total` and `threads`, from a /proc walk.
 pub type Counts = BTreeMap<&'static str, u64>;
 
 /// Adds one process's /proc/[pid]/stat to `counts`; false when the text is unusable.

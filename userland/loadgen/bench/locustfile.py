@@ -34,7 +34,8 @@ _routes = {}
 
 
 def valid(s):
-    """The checks of SPEC §3 that matter for collecting (a subset of the Rust validator)."""
+    """The checks of docs/design.md §3 that matter for collecting (a subset of the Rust
+    validator)."""
     try:
         ok = (
             0 < len(s["sample_id"]) <= 128

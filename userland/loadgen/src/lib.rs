@@ -1,4 +1,4 @@
-//! procpulse-loadgen: the two-phase load test of procpulse (SPEC §1.3) on goose 0.19, with
+//! procpulse-loadgen: the two-phase load test of procpulse (docs/design.md §1) on goose 0.19, with
 //! Locust-style flags.
 //!
 //! - [`collect`](mod@collect): many users GET snapshots from an agent and keep the valid,

@@ -1,4 +1,4 @@
-//! The record file: one snapshot per line (NDJSON), each a valid snapshot (SPEC §3) with
+//! The record file: one snapshot per line (NDJSON), each a valid snapshot (docs/design.md §3) with
 //! a `sample_id` that no other line has.
 //!
 //! [`write_atomic`] writes the whole file to a temporary name beside the target, fsyncs
@@ -33,7 +33,7 @@ pub enum RecordError {
 
 impl Record {
     /// Turns one HTTP body (or file line) into a record: decodes it as a snapshot,
-    /// validates it (SPEC §3) and keeps its JSON text as one line. Bodies that already
+    /// validates it (docs/design.md §3) and keeps its JSON text as one line. Bodies that already
     /// fit on one line are kept byte for byte; others are re-serialised compactly
     /// (floats round-trip exactly, unknown fields are kept).
     pub fn from_body(body: &[u8]) -> Result<Record, RecordError> {
@@ -78,7 +78,7 @@ impl Record {
     }
 }
 
-/// Longest `sample_id` ingest accepts (SPEC §3).
+/// Longest `sample_id` ingest accepts (docs/design.md §3).
 const MAX_SAMPLE_ID_LEN: usize = 128;
 
 /// Why the record file could not be read.

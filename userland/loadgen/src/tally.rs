@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-/// The acknowledgement ingest sends (SPEC §4): `{"accepted":n,"duplicates":m,"route":"a"}`.
+/// The acknowledgement ingest sends (docs/design.md §4):
+/// `{"accepted":n,"duplicates":m,"route":"a"}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Ack {
     /// Rows newly stored by this request.

@@ -1,6 +1,7 @@
 //! procpulse's data model: the snapshot that travels agent → loadgen → ingest →
-//! broadcaster (SPEC §3), pure parsers for the kernel modules' /proc files (SPEC §2) and
-//! for the standard /proc files used as a fallback, and the ingest validation rules.
+//! broadcaster (docs/design.md §3), pure parsers for the kernel modules' /proc files
+//! (docs/design.md §2) and for the standard /proc files used as a fallback, and the ingest
+//! validation rules.
 //!
 //! This crate does no I/O: every parser takes the text of a file and returns typed
 //! values, so it is tested on captured text. Services add I/O on top of it.

@@ -1,4 +1,4 @@
-//! The snapshot (SPEC §3): one sample of one host, as JSON on the wire.
+//! The snapshot (docs/design.md §3): one sample of one host, as JSON on the wire.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

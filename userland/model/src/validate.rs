@@ -1,4 +1,4 @@
-//! Decoding and validation of snapshots as ingest receives them (SPEC §3).
+//! Decoding and validation of snapshots as ingest receives them (docs/design.md §3).
 //!
 //! Two kinds of failure, both naming the field path (`cpu.usage_percent`,
 //! `[3].ram.used_kb` inside an array):
@@ -321,12 +321,12 @@ fn type_error(path: String, inner: &str) -> ValidationError {
     }
 }
 
-/// Validates the value rules of SPEC §3 with the current time.
+/// Validates the value rules of docs/design.md §3 with the current time.
 pub fn validate(s: &Snapshot) -> Result<(), ValidationError> {
     validate_at(s, OffsetDateTime::now_utc())
 }
 
-/// Validates the value rules of SPEC §3 against `now`.
+/// Validates the value rules of docs/design.md §3 against `now`.
 pub fn validate_at(s: &Snapshot, now: OffsetDateTime) -> Result<(), ValidationError> {
     check_host(&s.host)?;
     check_sample_id(&s.sample_id)?;
@@ -621,8 +621,8 @@ fn check_top_v2(i: usize, p: &TopProcess) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// The host-name rule of SPEC §3: 1–64 characters of `[A-Za-z0-9._-]`. The one definition
-/// ingest's and the broadcaster's `host=` query parameters use too.
+/// The host-name rule of docs/design.md §3: 1–64 characters of `[A-Za-z0-9._-]`. The one
+/// definition ingest's and the broadcaster's `host=` query parameters use too.
 pub fn valid_host(host: &str) -> bool {
     (1..=64).contains(&host.len())
         && host

@@ -1,4 +1,4 @@
-//! The one JSON error shape of SPEC §4 and the `recover()` that maps every warp
+//! The one JSON error shape of docs/design.md §4 and the `recover()` that maps every warp
 //! rejection to it:
 //! `{"error":{"code":"invalid_field","message":"cpu.usage_percent must be within 0..=100","field":"cpu.usage_percent"}}`
 //!

@@ -1,5 +1,5 @@
 //! Shared plumbing for procpulse's HTTP services (agent, ingest, broadcaster): the JSON
-//! error shape of SPEC §4 and one `recover()` for every rejection, request metrics in
+//! error shape of docs/design.md §4 and one `recover()` for every rejection, request metrics in
 //! Prometheus text format, graceful shutdown on SIGTERM/SIGINT, tracing set-up and a
 //! `serve` helper that runs a warp filter tree on a bound listener until shutdown.
 //!

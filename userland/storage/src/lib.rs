@@ -1,4 +1,4 @@
-//! procpulse-storage: the `samples` table of SPEC §5 on SQLite and MySQL 8 / MariaDB,
+//! procpulse-storage: the `samples` table of docs/design.md §5 on SQLite and MySQL 8 / MariaDB,
 //! through Diesel and diesel_async.
 //!
 //! - [`schema::samples`] — the Diesel table (one schema for both backends);

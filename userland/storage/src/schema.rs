@@ -1,10 +1,10 @@
-//! The Diesel schema: the `samples` table of SPEC §5, and the history tables of issue 15
+//! The Diesel schema: the `samples` table of docs/design.md §5, and the history tables of issue 15
 //! (`rollup_1m`, `rollup_1h`, `history_tiers`, `maintenance_lease`; see
 //! [`crate::history`] and [`crate::maintain`]).
 //!
 //! The same `table!` serves both backends: the SQL types below are the ones both SQLite
 //! and MySQL/MariaDB accept for the columns the per-backend migrations create
-//! (`migrations/sqlite`, `migrations/mysql`). Beyond SPEC §5 the table also keeps
+//! (`migrations/sqlite`, `migrations/mysql`). Beyond the original contract the table also keeps
 //! `ram_swap_total_kb`, `ram_swap_free_kb` and `procs_dead`, so that a row converts back
 //! to the full [`procpulse_model::Snapshot`] without loss.
 //!
@@ -21,7 +21,8 @@ diesel::table! {
         /// ids out of order, so a reader that follows new rows by `id` must allow for a
         /// short lag (or follow `received_at`).
         id -> BigInt,
-        /// The idempotency key of SPEC §3 (UNIQUE): a replayed sample is never stored twice.
+        /// The idempotency key of docs/design.md §3 (UNIQUE): a replayed sample is never
+        /// stored twice.
         #[max_length = 128]
         sample_id -> Varchar,
         /// Host name of the monitored machine.

@@ -9,6 +9,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The variable naming the MySQL/MariaDB server tests use (`ci/mariadb.sh start` prints
+/// such a URL; the test scripts set it).
+pub const TEST_MYSQL_URL_VAR: &str = "PROCPULSE_TEST_MYSQL_URL";
+
+/// The MySQL/MariaDB server URL tests use, from [`TEST_MYSQL_URL_VAR`]: `None` (the
+/// MySQL half of a test is skipped, and says so) when unset, a panic when unset under
+/// `CI`, where every test must run. The one copy of this rule for every crate's tests.
+pub fn test_mysql_url() -> Option<String> {
+    match std::env::var(TEST_MYSQL_URL_VAR) {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but {TEST_MYSQL_URL_VAR} is missing (run ci/mariadb.sh start)")
+        }
+        _ => {
+            eprintln!(
+                "{TEST_MYSQL_URL_VAR} unset: skipping a MySQL test (set CI to make this fatal)"
+            );
+            None
+        }
+    }
+}
+
 /// A short random lower-case hex tag (not cryptographic; unique enough for test names).
 pub fn random_tag() -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

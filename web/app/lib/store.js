@@ -1,4 +1,4 @@
-// The dashboard's state and the handling of the broadcaster's WebSocket frames (SPEC §6).
+// The dashboard's state and the handling of the broadcaster's WebSocket frames (docs/design.md §4).
 //
 // Pure: no DOM, no timers. Frames mutate the store and record what changed (`dirty`), and the
 // view layer redraws once per animation frame from that — never once per message.

@@ -1,4 +1,4 @@
-// Wire rows as the broadcaster sends them (SPEC §3 snapshot + id, route, received_at).
+// Wire rows as the broadcaster sends them (docs/design.md §3 snapshot + id, route, received_at).
 import { readFileSync } from 'node:fs';
 
 /** @param {Partial<{id: number, host: string, t: number, cpu: number, ram: number, route: string}>} o */

@@ -38,14 +38,7 @@ impl TestDb {
     /// A fresh database on the MariaDB of `PROCPULSE_TEST_MYSQL_URL`; `None` (test
     /// skipped) when unset, a panic when unset under CI.
     pub async fn mysql() -> Option<TestDb> {
-        let Ok(base) = std::env::var("PROCPULSE_TEST_MYSQL_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but PROCPULSE_TEST_MYSQL_URL is missing (run ci/test-broadcaster.sh)"
-            );
-            eprintln!("PROCPULSE_TEST_MYSQL_URL unset: skipping a MariaDB test");
-            return None;
-        };
+        let base = procpulse_storage::testing::test_mysql_url()?;
         let url = procpulse_storage::testing::fresh_mysql_database(&base)
             .await
             .unwrap();

@@ -23,20 +23,9 @@ pub enum Kind {
     Mysql,
 }
 
-/// The MySQL server URL; panics when `CI` is set and it is missing.
+/// The MySQL server URL ([`procpulse_storage::testing::test_mysql_url`]).
 pub fn mysql_url() -> Option<String> {
-    match std::env::var("PROCPULSE_TEST_MYSQL_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but PROCPULSE_TEST_MYSQL_URL is missing (run ci/mariadb.sh start)")
-        }
-        _ => {
-            eprintln!(
-                "PROCPULSE_TEST_MYSQL_URL unset: MySQL cases skipped (set CI to make this fatal)"
-            );
-            None
-        }
-    }
+    procpulse_storage::testing::test_mysql_url()
 }
 
 /// Backends available to this run (SQLite always).

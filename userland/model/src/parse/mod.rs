@@ -1,5 +1,5 @@
 //! Pure parsers for the files the agent reads: the procpulse modules' /proc files
-//! (SPEC §2) and the standard /proc files used as a fallback. No I/O: each function takes
+//! (docs/design.md §2) and the standard /proc files used as a fallback. No I/O: each function takes
 //! the text of one file and returns typed values or a [`ParseError`] naming the file and
 //! the field.
 //!

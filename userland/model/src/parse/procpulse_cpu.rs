@@ -1,4 +1,4 @@
-//! `/proc/procpulse_cpu` (SPEC §2).
+//! `/proc/procpulse_cpu` (docs/design.md §2).
 
 use super::stat::CpuTimes;
 use super::{ParseError, json_object};

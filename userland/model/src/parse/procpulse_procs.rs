@@ -1,4 +1,4 @@
-//! `/proc/procpulse_procs` (SPEC §2): process-state counts, already in the snapshot's
+//! `/proc/procpulse_procs` (docs/design.md §2): process-state counts, already in the snapshot's
 //! shape.
 
 use super::{ParseError, json_object};

@@ -1,4 +1,4 @@
-//! `/proc/procpulse_ram` (SPEC §2).
+//! `/proc/procpulse_ram` (docs/design.md §2).
 
 use super::{ParseError, json_object};
 use crate::snapshot::Ram;

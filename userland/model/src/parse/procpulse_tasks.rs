@@ -1,4 +1,4 @@
-//! `/proc/procpulse_tasks` (SPEC §2): one JSON object per process per line with the keys
+//! `/proc/procpulse_tasks` (docs/design.md §2): one JSON object per process per line with the keys
 //! `pid, ppid, uid, comm, state, rss_kb, threads, utime_ns, stime_ns`. `comm` is omitted
 //! for kernel threads whose /proc name the module cannot reproduce (workqueue workers,
 //! 15-byte names); `threads` is absent from lines of older modules.

@@ -22,19 +22,9 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
-/// The MySQL server URL from `PROCPULSE_TEST_MYSQL_URL`; panics when `CI` is set and it is
-/// missing, returns None otherwise.
+/// The MySQL server URL ([`procpulse_storage::testing::test_mysql_url`]).
 pub fn mysql_url() -> Option<String> {
-    match std::env::var("PROCPULSE_TEST_MYSQL_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but PROCPULSE_TEST_MYSQL_URL is missing (run ci/mariadb.sh start)")
-        }
-        _ => {
-            eprintln!("PROCPULSE_TEST_MYSQL_URL unset: skipping the MySQL half of this test");
-            None
-        }
-    }
+    procpulse_storage::testing::test_mysql_url()
 }
 
 /// A fresh, empty database on the test server (`<db>_t<random>`), migrated.

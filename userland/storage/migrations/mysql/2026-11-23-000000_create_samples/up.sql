@@ -1,4 +1,4 @@
--- The unified samples table of SPEC §5 (MySQL 8 / MariaDB flavour).
+-- The unified samples table of docs/design.md §5 (MySQL 8 / MariaDB flavour).
 -- DATETIME(3) holds UTC with millisecond precision (no time-zone conversion, no 2038 limit).
 -- One statement, so it runs the same whether or not the client enables multi-statements.
 CREATE TABLE samples (

@@ -1,4 +1,4 @@
--- The unified samples table of SPEC §5 (SQLite flavour).
+-- The unified samples table of docs/design.md §5 (SQLite flavour).
 -- Timestamps are UTC, stored as TEXT 'YYYY-MM-DD HH:MM:SS.fff' (Diesel's Timestamp on
 -- SQLite), which sorts and compares chronologically.
 CREATE TABLE samples (
