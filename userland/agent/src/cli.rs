@@ -83,8 +83,10 @@ pub struct Args {
     /// first thread's CPU).
     #[arg(long, env = "PROCPULSE_PIN_THREADS")]
     pub pin_threads: bool,
+    /// HTTP deadlines and connection cap (procpulse-service).
     #[command(flatten)]
     pub http: procpulse_service::HttpLimits,
+    /// Log format and filter (procpulse-service).
     #[command(flatten)]
     pub log: procpulse_service::telemetry::LogArgs,
 }

@@ -89,8 +89,10 @@ pub struct Args {
     /// https://procpulse.example.
     #[arg(long, env = "PROCPULSE_PUBLIC_URL", value_parser = http_url)]
     pub public_url: Option<String>,
+    /// HTTP deadlines and connection cap (procpulse-service).
     #[command(flatten)]
     pub http: procpulse_service::HttpLimits,
+    /// Log format and filter (procpulse-service).
     #[command(flatten)]
     pub log: procpulse_service::telemetry::LogArgs,
 }

@@ -55,10 +55,13 @@ pub struct Cli {
     /// Require `Authorization: Bearer TOKEN` on /api/v1/*.
     #[arg(long, env = "PROCPULSE_INGEST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// HTTP deadlines and connection cap (procpulse-service).
     #[command(flatten)]
     pub http: procpulse_service::HttpLimits,
+    /// The history maintainer's flags.
     #[command(flatten)]
     pub maintenance: crate::maintenance::MaintenanceArgs,
+    /// Log format and filter (procpulse-service).
     #[command(flatten)]
     pub log: procpulse_service::telemetry::LogArgs,
 }

@@ -32,6 +32,7 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), CheckError> {
     }
 }
 
+/// Inserts every module from `dir` (`<dir>/<module>.ko`), in load order.
 pub fn insmod_all(dir: &str) -> Result<(), CheckError> {
     for m in MODULES {
         run("insmod", &[&format!("{dir}/{m}.ko")])?;
@@ -39,6 +40,7 @@ pub fn insmod_all(dir: &str) -> Result<(), CheckError> {
     Ok(())
 }
 
+/// Removes every module, in reverse load order.
 pub fn rmmod_all() -> Result<(), CheckError> {
     for m in MODULES.iter().rev() {
         run("rmmod", &[m])?;

@@ -28,20 +28,33 @@ pub mod usage;
 
 /// Files the modules create.
 pub const CPU_FILE: &str = "/proc/procpulse_cpu";
+/// The RAM module's file.
 pub const RAM_FILE: &str = "/proc/procpulse_ram";
+/// The process-states module's file.
 pub const PROCS_FILE: &str = "/proc/procpulse_procs";
+/// The per-task file of the process module.
 pub const TASKS_FILE: &str = "/proc/procpulse_tasks";
 
 /// Why a check failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// A file or command could not be read or run.
     #[error("{path}: {source}")]
     Io {
+        /// The file or command.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// A file does not have its documented shape.
     #[error("{file}: {msg}")]
-    Format { file: String, msg: String },
+    Format {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A module's value differs from its /proc twin.
     #[error("{0}")]
     Mismatch(String),
 }

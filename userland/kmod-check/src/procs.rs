@@ -88,8 +88,11 @@ fn summary(f: &Fields) -> String {
 /// What a procpulse-stress run reports it created (its first stdout line).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Created {
+    /// Zombie processes (state Z).
     pub zombies: u64,
+    /// Stopped processes (state T).
     pub stopped: u64,
+    /// Sleeping processes (state S).
     pub sleeping: u64,
 }
 

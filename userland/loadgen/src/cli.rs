@@ -121,6 +121,7 @@ pub struct CollectArgs {
     /// The agent's snapshot route.
     #[arg(long, value_name = "PATH", default_value = "/api/v1/snapshot")]
     pub path: String,
+    /// Progress reporting.
     #[command(flatten)]
     pub progress: ProgressFlags,
     /// Locust's flag names.
@@ -142,6 +143,7 @@ pub struct ReplayArgs {
         default_value = "records.ndjson"
     )]
     pub input: PathBuf,
+    /// How records are sent.
     #[command(flatten)]
     pub send: SendFlags,
     /// Locust's flag names.
@@ -183,6 +185,7 @@ pub struct SendFlags {
         default_value = "a,b"
     )]
     pub routes: Vec<String>,
+    /// Progress reporting.
     #[command(flatten)]
     pub progress: ProgressFlags,
     /// Print a progress line (stdout) every N acknowledged records.
@@ -278,6 +281,7 @@ pub struct RunArgs {
         default_value = "records.ndjson"
     )]
     pub records: PathBuf,
+    /// How records are sent.
     #[command(flatten)]
     pub send: SendFlags,
     /// Locust's flag names.

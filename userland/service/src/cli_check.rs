@@ -39,6 +39,7 @@ impl Conventions {
         c
     }
 
+    /// `--version` prints the version line and exits 0.
     pub fn check_version(&self) {
         let out = self.command().arg("--version").output().unwrap();
         assert!(out.status.success(), "{out:?}");
@@ -48,6 +49,8 @@ impl Conventions {
         );
     }
 
+    /// `-h` and `--help` succeed, name `--log-format`, never print a secret's value; the
+    /// long help names each secret's variable, `RUST_LOG` and `PROCPULSE_LOG_FORMAT`.
     pub fn check_help(&self) {
         for (var, value) in self.secrets {
             assert!(
@@ -76,6 +79,8 @@ impl Conventions {
         }
     }
 
+    /// Each bad value (and `--log-format yaml`) is a usage error, exit 2, whose message
+    /// names what is expected.
     pub fn check_bad_values(&self) {
         let log_format: (&[&str], &str) =
             (&["--log-format", "yaml"], "[possible values: text, json]");
