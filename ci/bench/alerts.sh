@@ -29,7 +29,9 @@ CLIENTS=${ALERTS_BENCH_CLIENTS:-150}
 HOSTS=${ALERTS_BENCH_HOSTS:-1000}
 RULES=$ROOT/userland/alerts/bench/rules-20.toml
 
-log() { echo "alerts.sh: $*" >&2; }
+# shellcheck source=../lib.sh
+. "$ROOT/ci/lib.sh"
+log() { ci_log "$@"; }
 ci/deps.sh base sqlite alerts >/dev/null
 log "building (release)"
 cargo build --release -j2 -q -p procpulse-alerts --example eval_cost \
@@ -42,7 +44,6 @@ LOAD=$TARGET/release/examples/ingest_load
 BCAST=$TARGET/release/procpulse-broadcaster
 AM=/usr/bin/prometheus-alertmanager
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-CLK_TCK=$(getconf CLK_TCK)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/alerts-bench.XXXXXX")
 PIDS=()
@@ -54,15 +55,6 @@ stop_all() {
 cleanup() { stop_all; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # url seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  log "$1 never answered"; return 1
-}
-cpu_of() { awk -v hz="$CLK_TCK" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
 metric() { # url name → value (0 when absent)
   curl -fsS "$1/metrics" | awk -v n="$2" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
 }
@@ -101,11 +93,11 @@ run() {
   local bcast_pid=$!; PIDS+=("$bcast_pid")
   wait_http "http://127.0.0.1:$bp/readyz" 60
   local b0 b1 rows evaluated
-  b0=$(cpu_of "$bcast_pid")
+  b0=$(cpu_seconds "$bcast_pid")
   json=$("$LOAD" --target "127.0.0.1:$ip" --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" \
     --prefix "alerts-$mode-$round-$$" --snapshot v2 --hosts "$HOSTS")
   sleep 2 # the broadcaster's last polls
-  b1=$(cpu_of "$bcast_pid")
+  b1=$(cpu_seconds "$bcast_pid")
   rows=$(metric "http://127.0.0.1:$bp" procpulse_broadcaster_rows_delivered_total)
   evaluated=$(metric "http://127.0.0.1:$bp" procpulse_broadcaster_alerts_samples_evaluated_total)
   local firing sent

@@ -40,7 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=../lib.sh
+. "$ROOT/ci/lib.sh" # free_port
 
 # run_one NAME POLL_MS CLIENTS -> writes $WORK/NAME.out
 run_one() {

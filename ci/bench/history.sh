@@ -100,16 +100,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "history.sh: $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # url seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  log "$1 never answered"; return 1
-}
-cpu_of() { awk '{ sub(/.*\) /, ""); print ($12 + $13) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# shellcheck source=../lib.sh
+. "$ROOT/ci/lib.sh"
+log() { ci_log "$@"; }
+cpu_of() { cpu_seconds "$1"; } # the real CLK_TCK (was 100, hard-coded)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 iso_minus() { date -u -d "$1 - $2" +%Y-%m-%dT%H:%M:%SZ; } # RFC 3339 instant, "30 days"
 sql_time() { date -u -d "$1" '+%Y-%m-%d %H:%M:%S'; }          # as both backends store it

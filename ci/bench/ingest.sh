@@ -52,8 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# utime+stime of a process in seconds (USER_HZ = 100).
-cpu_of() { awk '{ sub(/.*\) /, ""); print ($12 + $13) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# shellcheck source=../lib.sh
+. "$ROOT/ci/lib.sh"
+cpu_of() { cpu_seconds "$1"; } # utime+stime in seconds, the real CLK_TCK (was 100, hard-coded)
 
 root_sql() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot -N "$@"; }
 
