@@ -42,8 +42,8 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// Default longest wait of the batched writer's oldest request while another commit is in
 /// flight (an idle writer commits at once, so this only bounds the wait behind a slow
-/// commit). Measured with 150 clients on MariaDB (ci/bench/ingest.sh set-up, under a
-/// parallel kernel build): 2 ms and 5 ms within noise of each other (18.6–20.5k rows/s).
+/// commit). Chosen by measurement with ci/bench/ingest.sh's set-up (2 ms against 5 ms
+/// and 0): the figures are in BENCHMARKS.md "ingest".
 pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(2);
 /// Default rows per group commit: a few MySQL statements' worth, and two SQLite statements
 /// (910 rows each at 36 bound columns) for a full 1000-snapshot request.

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 /// mimalloc instead of glibc malloc: ingest allocates per request (JSON values, rows,
 /// SQL text) from many threads, and glibc's arena locking and consolidation were the
-/// largest single cost in a profile of batched mode (~30 % of the process's CPU).
+/// largest single cost in a profile of batched mode (BENCHMARKS.md "ingest" has the
+/// before and after).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

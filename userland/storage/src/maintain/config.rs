@@ -43,10 +43,9 @@ pub const DEFAULT_DELETE_PAUSE: Duration = Duration::from_millis(5);
 /// Default [`MaintainConfig::delete_pause_per_held`]: after each retention batch the
 /// maintainer pauses at least this many times as long as the batch held its lock, so
 /// deletes take at most 1/(1+9) = 10 % of the time while catching up on a backlog.
-/// Measured with `examples/retention_lock.rs` (100,000-row catch-up, MariaDB, a loaded
-/// 2-core VM): factor 1 cost inserts 22-24 % of their rate, 4 from 23 % to −29 % (median
-/// 13 %), 9 from 8 % to −16 % (no run over 10 %); it still deletes ~5,500 rows/s on
-/// MariaDB. The storage README has the table.
+/// Chosen by measurement with `examples/retention_lock.rs` (factors 1, 4 and 9 against
+/// the inserts' rate): the figures are in the storage README (retention) and
+/// BENCHMARKS.md "history", not repeated here where they would go stale.
 pub const DELETE_PAUSE_PER_HELD: u32 = 9;
 /// Default lease time: a maintainer that dies (kill -9) is replaced within this. It is
 /// renewed before every fold step and every few delete batches.
