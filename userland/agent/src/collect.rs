@@ -4,7 +4,7 @@ use crate::config::{Config, SourceMode};
 use crate::files::{ProcFile, ProcFiles, ReadError};
 use crate::host_metrics::HostMetrics;
 use crate::ids::{SampleIds, instance_tag, sanitize_host};
-use crate::push::PushMetrics;
+use crate::push_metrics::PushMetrics;
 use crate::sampler::{Sample, Sampler};
 use crate::source::SourceState;
 use procpulse_model::parse;

@@ -25,6 +25,7 @@ pub mod handlers;
 pub mod host_metrics;
 pub mod ids;
 pub mod push;
+pub mod push_metrics;
 pub mod sampler;
 pub mod source;
 pub mod threads;

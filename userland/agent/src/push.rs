@@ -10,8 +10,6 @@ use crate::config::PushConfig;
 use procpulse_model::Snapshot;
 use procpulse_service::Shutdown;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,47 +55,6 @@ pub fn retry_wait(after: Option<Duration>, backoff: Duration, r: u64) -> Duratio
     match after {
         Some(a) => a.min(MAX_RETRY_AFTER) + jitter,
         None => jitter,
-    }
-}
-
-/// Push counters.
-#[derive(Debug, Clone, Default)]
-pub struct PushMetrics {
-    /// Snapshots acknowledged by ingest.
-    pub sent: Counter,
-    /// Snapshots dropped (queue overflow or refused by ingest with a 4xx).
-    pub dropped: Counter,
-    /// Failed POST attempts.
-    pub failures: Counter,
-    /// Snapshots waiting.
-    pub queued: Gauge,
-}
-
-impl PushMetrics {
-    /// Registers the push metrics.
-    pub fn register(reg: &mut Registry) -> Self {
-        let m = PushMetrics::default();
-        reg.register(
-            "agent_push_sent",
-            "Snapshots acknowledged by ingest",
-            m.sent.clone(),
-        );
-        reg.register(
-            "agent_push_dropped",
-            "Snapshots dropped (queue overflow or refused by ingest)",
-            m.dropped.clone(),
-        );
-        reg.register(
-            "agent_push_failures",
-            "Failed push attempts",
-            m.failures.clone(),
-        );
-        reg.register(
-            "agent_push_queue_length",
-            "Snapshots waiting to be pushed",
-            m.queued.clone(),
-        );
-        m
     }
 }
 
