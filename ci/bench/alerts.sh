@@ -52,7 +52,12 @@ stop_all() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
-cleanup() { stop_all; rm -rf "$WORK"; }
+AM_PID=""
+cleanup() { # also on a failure half-way: no server (Alertmanager included) outlives the run
+  stop_all
+  if [ -n "$AM_PID" ]; then kill -TERM "$AM_PID" 2>/dev/null || true; wait "$AM_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 metric() { # url name → value (0 when absent)
@@ -120,6 +125,7 @@ for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then run without "$r"; run with "$r"; else run with "$r"; run without "$r"; fi
 done
 kill -TERM "$AM_PID" 2>/dev/null || true; wait "$AM_PID" 2>/dev/null || true
+AM_PID=""
 
 col() { awk -v c="$2" '{ print $c }' "$WORK/runs.$1" | median; }
 rps_without=$(col without 1); rps_with=$(col with 1)
