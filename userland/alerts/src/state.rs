@@ -293,11 +293,6 @@ impl Evaluator {
         out
     }
 
-    /// Whether any rule is a stale rule (the caller can skip [`Evaluator::check_stale`]).
-    pub fn has_stale_rules(&self) -> bool {
-        !self.stale.is_empty()
-    }
-
     /// Alerts firing and pending now.
     pub fn counts(&self) -> (usize, usize) {
         let (mut firing, mut pending) = (0, 0);

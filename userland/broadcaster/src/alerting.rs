@@ -83,6 +83,8 @@ pub struct Alerting {
     rules: Vec<Rule>,
     outboxes: Vec<(Target, Arc<Outbox>)>,
     sending: AtomicBool,
+    /// Whether any rule is a stale rule (from the rules, which never change).
+    has_stale_rules: bool,
     /// When this replica last held the lease.
     held_at: Mutex<Option<Instant>>,
     resend_interval: Duration,
@@ -118,6 +120,10 @@ impl Alerting {
     /// `procpulse_broadcaster_alerts`).
     pub fn new(config: AlertConfig, registry: &mut Registry) -> Arc<Alerting> {
         let a = Alerting {
+            has_stale_rules: config
+                .rules
+                .iter()
+                .any(|r| r.condition == procpulse_alerts::Condition::Stale),
             rules: config.rules.clone(),
             evaluator: Mutex::new(Evaluator::new(config.rules)),
             outboxes: config
@@ -201,16 +207,14 @@ impl Alerting {
         for row in rows {
             ev.observe(&sample(row), &mut changes);
         }
-        let (firing, pending) = ev.counts();
-        self.firing.set(firing as i64);
-        self.pending.set(pending as i64);
+        self.set_gauges(&ev);
     }
 
     /// After each poll (in the poller's task, so that no row, eviction and stale check
     /// can interleave): resolves the alerts of the hosts `forgotten` (evicted) and
     /// evaluates the stale rules at `now` over every host the hub holds.
     pub fn after_poll(&self, hub: &Hub, forgotten: &[String], now: OffsetDateTime) {
-        let staleness = if self.evaluator().has_stale_rules() {
+        let staleness = if self.has_stale_rules {
             hub.staleness(now)
         } else {
             Vec::new()
@@ -228,12 +232,16 @@ impl Alerting {
 
     /// Updates the gauges and hands `changes` to the receivers (when sending).
     fn after(&self, ev: MutexGuard<'_, Evaluator>, changes: Vec<Alert>) {
-        let (firing, pending) = ev.counts();
-        self.firing.set(firing as i64);
-        self.pending.set(pending as i64);
+        self.set_gauges(&ev);
         if !changes.is_empty() && self.sending.load(Ordering::Acquire) {
             self.send(&ev, &changes, OffsetDateTime::now_utc(), true);
         }
+    }
+
+    fn set_gauges(&self, ev: &Evaluator) {
+        let (firing, pending) = ev.counts();
+        self.firing.set(firing as i64);
+        self.pending.set(pending as i64);
     }
 
     /// Queues `alerts` for Alertmanager, and for webhooks too when `webhooks`.
