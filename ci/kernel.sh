@@ -30,7 +30,9 @@ for a in "$@"; do
 done
 [ ${#variants[@]} -gt 0 ] || variants=(default debug voluntary)
 
-log() { echo "kernel.sh: $*" >&2; }
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh"
+log() { ci_log "$@"; }
 # shellcheck source=ci/progress.sh
 . "$ROOT/ci/progress.sh"
 

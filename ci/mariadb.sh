@@ -37,13 +37,13 @@ LOG="$DIR/mysqld.log"
 DB=procpulse
 USER_NAME=procpulse
 
-log() { echo "mariadb.sh: $*" >&2; }
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh" # ci_log, free_port
+log() { ci_log "$@"; }
 
 client() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot; }
 
 alive() { [ -S "$SOCK" ] && mariadb-admin --no-defaults --protocol=socket --socket="$SOCK" -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 init_datadir() {
   mkdir -p "$DIR"

@@ -58,6 +58,8 @@ case $MONITOR in auto|vm|host) ;; *) echo "stack.sh: --monitor must be auto, vm 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # shellcheck source=ci/progress.sh
 . ci/progress.sh
+# shellcheck source=ci/lib.sh
+. ci/lib.sh # wait_http URL SECS: on a timeout it says so and fails, and set -e ends the script (EXIT trap)
 die() { printf 'stack.sh: %s\n' "$*" >&2; exit 1; }
 PIDS=() SPLIT_DIR="" VM_PIDFILE=""
 # shellcheck disable=SC2329 # run by the EXIT trap; shellcheck 0.11 misses that before an explicit exit
@@ -72,13 +74,6 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-wait_http() { # url timeout_seconds
-  local url=$1 deadline=$((SECONDS + $2))
-  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || die "timed out waiting for $url"
-    sleep 0.2
-  done
-}
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in $AGENT_PORT $A_PORT $B_PORT $SPLIT_PORT $WEB_PORT; do
   port_free "$p" || die "port $p on 127.0.0.1 is in use (choose others with --base-port)"

@@ -13,13 +13,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 ci/deps.sh base >/dev/null
 
-passed=0; failed=0; failures=()
-step() { # name cmd...
-  local name=$1; shift
-  echo "== $name"
-  if "$@"; then passed=$((passed + 1)); echo "== $name: ok"
-  else failed=$((failed + 1)); failures+=("$name"); echo "== $name: FAILED"; fi
-}
+# shellcheck source=lib.sh
+. ci/lib.sh # step, step_summary, free_port, wait_http
 
 # The live test runs the stress binary from the same target dir.
 TARGET=$(ci/target-dir.sh)
@@ -31,12 +26,12 @@ step "procpulse-agent tests" cargo test -j2 -q -p procpulse-agent
 smoke() {
   local work port pid rc
   work=$(mktemp -d "${TMPDIR:-/tmp}/agent-smoke.XXXXXX")
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   PROCPULSE_LISTEN=127.0.0.1:$port PROCPULSE_SOURCE=procfs PROCPULSE_HOSTNAME=smoke-host \
     PROCPULSE_SAMPLE_INTERVAL_MS=200 PROCPULSE_THREADS=3 PROCPULSE_PIN_THREADS=true "$TARGET/debug/procpulse-agent" >"$work/log" 2>&1 &
   pid=$!
   local ok=1
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.1; done
+  wait_http "http://127.0.0.1:$port/readyz" 10 || ok=0
   curl -fsS "http://127.0.0.1:$port/api/v1/snapshot" >"$work/snap.json" || ok=0
   jq -e '.host == "smoke-host" and .source == "procfs" and (.sample_id | test("^smoke-host-[0-9a-f]{6}-[0-9]{9}$")) and .procs.total > 0 and .ram.total_kb > 0' "$work/snap.json" >/dev/null || { echo "bad snapshot: $(cat "$work/snap.json")"; ok=0; }
   curl -fsS "http://127.0.0.1:$port/api/v1/processes?top=5&sort=rss" | jq -e '.processes | length == 5' >/dev/null || ok=0
@@ -98,6 +93,4 @@ smoke() {
 step "agent binary smoke (flags via env, routes, SIGTERM exit 0)" smoke
 
 echo
-[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
-echo "agent: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+step_summary agent

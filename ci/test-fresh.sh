@@ -29,7 +29,9 @@ PACKAGES=(git ca-certificates)
 read -r -a STAGES <<<"${PROCPULSE_FRESH_STAGES:-rust web}"
 ROOTFS_RECIPE=3 # bump when the recipe below changes in a way the key cannot see
 
-log() { printf '[fresh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh"
+log() { ci_stamp fresh "$@" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 # shellcheck source=ci/progress.sh
 . "$ROOT/ci/progress.sh"

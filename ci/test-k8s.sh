@@ -45,22 +45,8 @@ export PYTHONDONTWRITEBYTECODE=1 # check_manifests.py imports check_addons.py: n
 PY="$VENV/bin/python"
 KUBECTL="$VENV/bin/kubectl"
 
-passed=0
-failed=0
-failures=()
-step() { # step NAME COMMAND...: runs one check, records the outcome, never aborts the run
-  local name="$1"
-  shift
-  echo "--- $name"
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    failures+=("$name")
-    echo "FAIL $name"
-  fi
-}
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh" # step NAME COMMAND...: runs one check, records the outcome, never aborts the run
 
 echo "test-k8s: kubectl $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
 echo "test-k8s: kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>&1 | tail -1)," \
@@ -348,6 +334,4 @@ step "kernel-deb.sh --base debian:cloud-amd64 --config-only (CONFIG_RUST=y survi
 
 echo
 echo "test-k8s: summary"
-[ $failed -eq 0 ] || printf 'test-k8s: failed: %s\n' "${failures[@]}"
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+step_summary test-k8s

@@ -42,7 +42,10 @@ for tool in prometheus promtool prometheus-node-exporter jq; do
   command -v "$tool" >/dev/null || { echo "test-prometheus: $tool missing after ci/deps.sh" >&2; exit 1; }
 done
 
-log() { printf '[test-prometheus %(%H:%M:%S)T] %s\n' -1 "$*"; }
+CI_LOG_NAME=test-prometheus
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh" # ci_stamp, free_port, wait_http
+log() { ci_stamp test-prometheus "$@"; }
 
 log "building agent, ingest, broadcaster, stress (debug)"
 cargo build -j2 -q --locked -p procpulse-agent -p procpulse-ingest -p procpulse-broadcaster -p procpulse-stress
@@ -67,20 +70,6 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# wait_http URL [tries of 0.1 s]
-wait_http() {
-  local i
-  for ((i = 0; i < ${2:-100}; i++)); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "test-prometheus: $1 did not answer" >&2
-  return 1
-}
 
 AGENT_PORT=$(free_port)
 NODE_PORT=$(free_port)
@@ -129,7 +118,7 @@ log "starting prometheus $(prometheus --version 2>&1 | sed -n '1s/^prometheus, v
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
   --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$PROM_PORT/-/ready" 200
+wait_http "http://127.0.0.1:$PROM_PORT/-/ready" 20
 # The window must lie wholly after the first scrape of every target: rate() extrapolates
 # differently for series starting inside it, which would make the two sides differ.
 up_all() {

@@ -51,7 +51,9 @@ PACKAGES=(systemd-sysv udev dbus kmod iproute2 netbase procps curl ca-certificat
 ROOTFS_RECIPE=1
 GUEST_HOSTNAME=procpulse-vm
 
-log() { echo "[test-vm $(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh" # ci_stamp, free_port (guest/common.sh sources it too)
+log() { ci_stamp test-vm "$@" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 t_start=$(date +%s)
 declare -A T
@@ -256,7 +258,7 @@ T[image]=$(since "$t0")
 log "image: ${size} MiB ext4 with ${kernels[0]##*/} (${T[image]} s)"
 
 # --- 5. boot ------------------------------------------------------------------------------
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 accel=$(pp_accel)
 cpu=max
 [ "$accel" = kvm ] && cpu=host

@@ -20,6 +20,9 @@ mkdir -p "$LOG_DIR/web-e2e"
 export CI_LOG_DIR="$LOG_DIR"
 # shellcheck source=web-lib.sh
 . "$ROOT/ci/web-lib.sh"
+# shellcheck source=lib.sh
+. "$ROOT/ci/lib.sh" # step; its results (pass/FAIL) are in STEP_RESULT
+STEP_LABEL=web
 
 unit_only=0
 case ${1:-} in
@@ -33,14 +36,7 @@ esac
 web_node_check
 echo "web: node $(node --version), npm $(npm --version), $(/usr/bin/chromium --version 2>/dev/null)"
 
-declare -A result=()
-fail=0
-step() { # name, command...
-  local name="$1"; shift
-  echo "=== web: $name"
-  if "$@"; then result[$name]=pass; else result[$name]=FAIL; fail=1; fi
-}
-
+fail=0 # the cargo build, which is not a step
 cd "$WEB"
 web_npm_ci
 
@@ -49,26 +45,27 @@ step size node tests/served.mjs
 
 if [ "$unit_only" -eq 0 ]; then
   if [ -z "${PROCPULSE_BIN_DIR:-}" ]; then
-    echo "=== web: cargo build procpulse-ingest procpulse-broadcaster"
+    echo "== web: cargo build procpulse-ingest procpulse-broadcaster"
     (cd "$ROOT" && cargo build -j2 -q -p procpulse-ingest -p procpulse-broadcaster --bins) \
-      || { result[cargo-build]=FAIL; fail=1; }
+      || { STEP_RESULT[cargo-build]=FAIL; fail=1; }
     PROCPULSE_BIN_DIR="$("$ROOT/ci/target-dir.sh")/debug"
     export PROCPULSE_BIN_DIR
   fi
-  if [ "${result[cargo-build]:-pass}" = pass ]; then
+  if [ "${STEP_RESULT[cargo-build]:-pass}" = pass ]; then
     # The suite has its own 240 s timeout; `timeout` bounds the whole run. The test stops every
     # process it started in its after() hook.
     step e2e timeout 300 node --test tests/e2e.test.mjs
     step e2e-history timeout 300 node --test tests/e2e-history.test.mjs
     step e2e-alerts timeout 300 node --test tests/e2e-alerts.test.mjs
   else
-    result[e2e]=skipped-after-failure
-    result[e2e-history]=skipped-after-failure
-    result[e2e-alerts]=skipped-after-failure
+    STEP_RESULT[e2e]=skipped-after-failure
+    STEP_RESULT[e2e-history]=skipped-after-failure
+    STEP_RESULT[e2e-alerts]=skipped-after-failure
   fi
 fi
 
 echo "=== web summary"
-for k in "${!result[@]}"; do echo "  $k: ${result[$k]}"; done | sort
+for k in "${!STEP_RESULT[@]}"; do echo "  $k: ${STEP_RESULT[$k]}"; done | sort
 echo "  screenshots and logs: $LOG_DIR/web-e2e, $LOG_DIR/web-e2e-history, $LOG_DIR/web-e2e-alerts"
+[ "$STEP_FAILED" -eq 0 ] || fail=1
 exit "$fail"

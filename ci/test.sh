@@ -20,7 +20,9 @@ export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 STAGES=(lint rust agent ingest broadcaster loadgen web k8s kmod vm stack fresh)
 if [ $# -gt 0 ]; then STAGES=("$@"); fi
 
-log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*"; }
+# shellcheck source=lib.sh
+. ci/lib.sh
+log() { ci_stamp test.sh "$@"; }
 free_disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
 
 # Each stage installs what it uses (its script calls ci/deps.sh with its groups).

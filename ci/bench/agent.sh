@@ -35,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 # shellcheck source=wrk-lib.sh
-. ci/bench/wrk-lib.sh
+. ci/bench/wrk-lib.sh # and through it ci/lib.sh: wait_http, cpu_seconds (the real CLK_TCK)
 
 # --- the agent under load
 "$AGENT_BIN" --listen "127.0.0.1:$AGENT_PORT" --hostname bench >"$WORK/agent.log" 2>&1 &
@@ -83,13 +83,13 @@ kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
 "$AGENT_BIN" --listen "127.0.0.1:$AGENT_PORT" --hostname bench >"$WORK/agent-idle.log" 2>&1 &
 AGENT_PID=$!; PIDS+=("$AGENT_PID")
 wait_http "http://127.0.0.1:$AGENT_PORT/readyz"
-t0=$(ticks "$AGENT_PID"); max_rss=0
+c0=$(cpu_seconds "$AGENT_PID"); max_rss=0
 for _ in $(seq 1 "$IDLE"); do
   sleep 1
   r=$(rss_kb "$AGENT_PID"); [ "$r" -gt "$max_rss" ] && max_rss=$r
 done
-t1=$(ticks "$AGENT_PID")
-IDLE_CPU=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v s="$IDLE" 'BEGIN { printf "%.3f", (b - a) / hz / s * 100 }')
+c1=$(cpu_seconds "$AGENT_PID")
+IDLE_CPU=$(awk -v a="$c0" -v b="$c1" -v s="$IDLE" 'BEGIN { printf "%.3f", (b - a) / s * 100 }')
 IDLE_RSS_MB=$(awk -v k="$max_rss" 'BEGIN { printf "%.1f", k / 1024 }')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }

@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 # shellcheck source=../lib.sh
-. "$ROOT/ci/lib.sh" # free_port
+. "$ROOT/ci/lib.sh" # free_port, wait_http
 
 # run_one NAME POLL_MS CLIENTS -> writes $WORK/NAME.out
 run_one() {
@@ -51,11 +51,7 @@ run_one() {
   RUST_LOG=warn "$BIN" --listen "127.0.0.1:$port" --database-url "$db" --poll-interval-ms "$poll" \
     >"$WORK/$name.server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+  wait_http "http://127.0.0.1:$port/readyz" 10
   echo "broadcaster.sh: $name: $clients clients, poll ${poll} ms, $HOSTS rows/s for ${RUN_SECONDS}s" >&2
   "$HARNESS" --addr "127.0.0.1:$port" --database-url "$db" --server-pid "$SERVER_PID" \
     --clients "$clients" --hosts "$HOSTS" --seconds "$RUN_SECONDS" --source-addrs "$SOURCES" \

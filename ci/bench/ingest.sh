@@ -98,10 +98,7 @@ run_one() { # backend mode clients
     --write-mode "$mode" --db-pool-size "$POOL" --db-timeout-ms 10000 \
     2>"$WORK/ingest.log" &
   INGEST_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  wait_http "http://127.0.0.1:$PORT/readyz" 10 || true # as before: the run goes on, and its errors show
   local json load_avg db_pid="" cpu0_ingest cpu0_db=0 cpu1_ingest cpu1_db=0
   load_avg=$(cut -d' ' -f1 /proc/loadavg)
   [ "$backend" = mariadb ] && db_pid=$(cat "$MDIR/mysqld.pid")

@@ -2,13 +2,17 @@
 # Host-side helpers shared by ci/kmod-test.sh, ci/bench/kmod.sh and ci/vm.sh: build the
 # modules against a cached kernel, build the static userland binaries, pack the
 # initramfs, pick the QEMU accelerator and boot a guest with a hard time limit.
-# Source it; it expects ROOT (the repository) to be set.
+# Source it; it expects ROOT (the repository) to be set. It sources ci/lib.sh. Host side
+# only: ci/guest/init.sh, the guest's /init under busybox sh, stays self-contained.
 
 PP_OUT=${PROCPULSE_OUT_DIR:-$ROOT/out}/kmod
 PP_TARGET=x86_64-unknown-linux-gnu
 mkdir -p "$PP_OUT"
 
-pp_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=../lib.sh
+. "$ROOT/ci/lib.sh"
+
+pp_log() { ci_stamp "" "$@" >&2; }
 
 # pp_kernel <variant>: builds or reuses the kernel; sets KDIR, KIMAGE, RUSTC, BINDGEN.
 pp_kernel() {

@@ -37,7 +37,9 @@ while [ $# -gt 0 ]; do
     *) echo "agent-deb.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-log() { echo "agent-deb.sh: $*" >&2; }
+# shellcheck source=../../ci/lib.sh
+. "$ROOT/ci/lib.sh" # built from the repository (ci/target-dir.sh), so its ci/ is at hand
+log() { ci_log "$@"; }
 for t in cargo jq dpkg-deb dpkg strip gzip; do
   command -v "$t" >/dev/null || { log "$t not found"; exit 1; }
 done

@@ -62,7 +62,9 @@ while [ $# -gt 0 ]; do
     *) echo "kernel-deb.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-log() { echo "kernel-deb.sh: $*" >&2; }
+# shellcheck source=../../ci/lib.sh
+. "$ROOT/ci/lib.sh" # built from the repository (ci/deps.sh, ci/kernel/), so its ci/ is at hand
+log() { ci_log "$@"; }
 case "$BASE" in
   lean) LABEL=lean ;;
   debian:?*) FLAVOUR=${BASE#debian:}; LABEL=debian-$FLAVOUR ;;
