@@ -13,20 +13,37 @@ use std::collections::BTreeSet;
 use clap::{Command, CommandFactory};
 
 /// The binaries checked, by name.
-pub const BINARIES: [&str; 3] = [
+pub const BINARIES: [&str; 4] = [
     "procpulse-ingest",
     "procpulse-broadcaster",
     "procpulse-agent",
+    "procpulse-loadgen",
 ];
+
+fn short(binary: &str) -> &str {
+    binary.strip_prefix("procpulse-").unwrap_or(binary)
+}
 
 /// The clap definition of `binary` (`procpulse-ingest`, or `ingest` for short).
 pub fn command(binary: &str) -> Option<Command> {
-    match binary.strip_prefix("procpulse-").unwrap_or(binary) {
+    match short(binary) {
         "ingest" => Some(procpulse_ingest::cli::Cli::command()),
         "broadcaster" => Some(procpulse_broadcaster::cli::Args::command()),
         "agent" => Some(procpulse_agent::cli::Args::command()),
+        "loadgen" => Some(procpulse_loadgen::cli::Cli::command()),
         _ => None,
     }
+}
+
+/// Every environment variable `binary` reads: its clap definition's ([`env_names`]) and,
+/// for the load generator, the fallbacks of goose's flags, which clap does not read.
+pub fn binary_env_names(binary: &str) -> Option<BTreeSet<String>> {
+    let mut names = env_names(&command(binary)?);
+    if short(binary) == "loadgen" {
+        let fallbacks = procpulse_loadgen::defaults::GOOSE_FALLBACKS;
+        names.extend(fallbacks.iter().map(|(d, _)| d.var.to_owned()));
+    }
+    Some(names)
 }
 
 /// Every environment variable `cmd` reads (its arguments' `env`, subcommands included).
@@ -48,7 +65,7 @@ pub fn env_names(cmd: &Command) -> BTreeSet<String> {
 pub fn check(binary: &str, args: &[String], env: &[(String, String)]) -> Result<(), String> {
     let cmd = command(binary)
         .ok_or_else(|| format!("unknown binary {binary:?} (one of {})", BINARIES.join(", ")))?;
-    let known = env_names(&cmd);
+    let known = binary_env_names(binary).unwrap_or_default();
     let unknown: Vec<&str> = env
         .iter()
         .map(|(k, _)| k.as_str())
@@ -60,6 +77,10 @@ pub fn check(binary: &str, args: &[String], env: &[(String, String)]) -> Result<
             unknown.join(", ") + if unknown.len() == 1 { " is" } else { " are" },
             cmd.get_name()
         ));
+    }
+    if short(binary) == "loadgen" {
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        procpulse_loadgen::cli::check_goose_fallbacks(&lookup).map_err(|e| e.0)?;
     }
     let name = cmd.get_name().to_owned();
     cmd.try_get_matches_from(std::iter::once(name).chain(args.iter().cloned()))
@@ -78,11 +99,22 @@ mod tests {
     #[test]
     fn every_binary_has_a_definition_with_its_variables() {
         for b in BINARIES {
-            let cmd = command(b).unwrap();
-            assert!(env_names(&cmd).contains("PROCPULSE_LISTEN"), "{b}");
-            assert!(env_names(&cmd).contains("PROCPULSE_LOG_FORMAT"), "{b}");
+            let names = env_names(&command(b).unwrap());
+            // Every server listens; the load generator is a client.
+            assert_eq!(
+                names.contains("PROCPULSE_LISTEN"),
+                b != "procpulse-loadgen",
+                "{b}"
+            );
+            assert!(names.contains("PROCPULSE_LOG_FORMAT"), "{b}");
         }
         assert!(command("procpulse-nope").is_none());
+        let lg = binary_env_names("loadgen").unwrap();
+        assert!(lg.contains("PROCPULSE_LOADGEN_RECORDS"), "clap's: {lg:?}");
+        assert!(
+            lg.contains("PROCPULSE_LOADGEN_AGENT_URL"),
+            "goose's fallback: {lg:?}"
+        );
     }
 
     #[test]
@@ -115,5 +147,19 @@ mod tests {
         );
         let e = check("ingest", &[], &env("PROCPULSE_POLL_INTERVAL_MS", "500")).unwrap_err();
         assert!(e.contains("not a variable procpulse-ingest reads"), "{e}");
+        // The load generator: goose's fallbacks are its variables, and their values count.
+        let run = args(&["run", "--agent", "http://agent:5200"]);
+        check(
+            "loadgen",
+            &run,
+            &env("PROCPULSE_LOADGEN_REPLAY_USERS", "50"),
+        )
+        .unwrap();
+        let e = check("loadgen", &run, &env("PROCPULSE_LOADGEN_REPLAY_USERS", "x")).unwrap_err();
+        assert!(e.contains("is not a number of users"), "{e}");
+        let e = check("loadgen", &args(&["run", "--agnet", "x"]), &[]).unwrap_err();
+        assert!(e.contains("unexpected argument '--agnet'"), "{e}");
+        let e = check("loadgen", &[], &env("PROCPULSE_LOADGEN_USERS", "5")).unwrap_err();
+        assert!(e.contains("not a variable procpulse-loadgen reads"), "{e}");
     }
 }

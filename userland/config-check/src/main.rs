@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use procpulse_config_check::{BINARIES, check, command, env_names};
+use procpulse_config_check::{BINARIES, binary_env_names, check, command};
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -18,9 +18,9 @@ fn main() -> ExitCode {
         ExitCode::from(2)
     };
     match argv.as_slice() {
-        [flag, binary] if flag == "--env" => match command(binary) {
-            Some(cmd) => {
-                for name in env_names(&cmd) {
+        [flag, binary] if flag == "--env" => match binary_env_names(binary) {
+            Some(names) => {
+                for name in names {
                     println!("{name}");
                 }
                 ExitCode::SUCCESS

@@ -15,23 +15,17 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use goose::config::GooseConfiguration;
 
+use crate::defaults::{
+    AGENT_URL, COLLECT_USERS, COLLECT_WAIT, EnvDefault, INGRESS_URL, RECORDS, REPLAY_USERS,
+    REPLAY_WAIT, RUN_TIME, TARGET_RECORDS, env_help,
+};
 use crate::tally::Tolerance;
 use crate::wait::{WaitRange, parse_duration};
-
-/// Help text listing the environment fallbacks of goose's own flags.
-const ENV_HELP: &str = "\
-Environment fallbacks for goose's flags (a flag given on the command line wins):
-  PROCPULSE_LOADGEN_AGENT_URL     collect --host / run --agent      [default: http://127.0.0.1:5200]
-  PROCPULSE_LOADGEN_INGRESS_URL   replay --host / run --ingress     [default: http://127.0.0.1:8080]
-  PROCPULSE_LOADGEN_COLLECT_USERS collect --users                   [default: 300]
-  PROCPULSE_LOADGEN_REPLAY_USERS  replay --users                    [default: 150]
-  PROCPULSE_LOADGEN_RUN_TIME      collect --run-time                [default: 3m]
---increase-rate defaults to the number of users (all start within a second).";
 
 /// procpulse's two-phase load test on goose: `collect` snapshots from an agent into a
 /// record file, `replay` them exactly once to the ingest split, or `run` both.
 #[derive(Debug, Parser)]
-#[command(name = "procpulse-loadgen", version, after_long_help = ENV_HELP)]
+#[command(name = "procpulse-loadgen", version, after_long_help = env_help())]
 pub struct Cli {
     /// The phase to run.
     #[command(subcommand)]
@@ -56,13 +50,13 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Phase 1: users GET snapshots from an agent; keep the valid, unique ones in a file.
-    #[command(after_long_help = ENV_HELP)]
+    #[command(after_long_help = env_help())]
     Collect(CollectArgs),
     /// Phase 2: users POST each record of the file exactly once to the ingest split.
-    #[command(after_long_help = ENV_HELP)]
+    #[command(after_long_help = env_help())]
     Replay(ReplayArgs),
     /// Both phases in one go: collect from --agent, then replay to --ingress.
-    #[command(after_long_help = ENV_HELP)]
+    #[command(after_long_help = env_help())]
     Run(RunArgs),
 }
 
@@ -102,20 +96,21 @@ pub struct CollectArgs {
     #[arg(
         long,
         value_name = "MIN..MAX",
-        env = "PROCPULSE_LOADGEN_COLLECT_WAIT",
-        default_value = "1s..2s"
+        env = COLLECT_WAIT.var,
+        default_value = COLLECT_WAIT.default
     )]
     pub wait: WaitRange,
     /// Stop once this many valid, unique records are collected.
-    #[arg(long, value_name = "N", env = "PROCPULSE_LOADGEN_TARGET_RECORDS", default_value_t = 2000,
+    #[arg(long, value_name = "N", env = TARGET_RECORDS.var,
+          default_value = TARGET_RECORDS.default,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub target_records: u64,
     /// The record file to write (atomically, when the phase ends).
     #[arg(
         long,
         value_name = "FILE",
-        env = "PROCPULSE_LOADGEN_RECORDS",
-        default_value = "records.ndjson"
+        env = RECORDS.var,
+        default_value = RECORDS.default
     )]
     pub out: PathBuf,
     /// The agent's snapshot route.
@@ -139,8 +134,8 @@ pub struct ReplayArgs {
     #[arg(
         long = "in",
         value_name = "FILE",
-        env = "PROCPULSE_LOADGEN_RECORDS",
-        default_value = "records.ndjson"
+        env = RECORDS.var,
+        default_value = RECORDS.default
     )]
     pub input: PathBuf,
     /// How records are sent.
@@ -162,8 +157,8 @@ pub struct SendFlags {
         long = "wait",
         id = "replay_wait",
         value_name = "MIN..MAX",
-        env = "PROCPULSE_LOADGEN_REPLAY_WAIT",
-        default_value = "1s..4s"
+        env = REPLAY_WAIT.var,
+        default_value = REPLAY_WAIT.default
     )]
     pub wait: WaitRange,
     /// Keep sending the records again with fresh sample_ids (soak test) until --run-time
@@ -223,8 +218,8 @@ pub struct RunArgs {
     #[arg(
         long,
         value_name = "URL",
-        env = "PROCPULSE_LOADGEN_AGENT_URL",
-        default_value = "http://127.0.0.1:5200",
+        env = AGENT_URL.var,
+        default_value = AGENT_URL.default,
         hide_env_values = true
     )]
     pub agent: String,
@@ -232,8 +227,8 @@ pub struct RunArgs {
     #[arg(
         long,
         value_name = "URL",
-        env = "PROCPULSE_LOADGEN_INGRESS_URL",
-        default_value = "http://127.0.0.1:8080",
+        env = INGRESS_URL.var,
+        default_value = INGRESS_URL.default,
         hide_env_values = true
     )]
     pub ingress: String,
@@ -241,44 +236,45 @@ pub struct RunArgs {
     #[arg(
         long,
         value_name = "N",
-        env = "PROCPULSE_LOADGEN_COLLECT_USERS",
-        default_value_t = 300
+        env = COLLECT_USERS.var,
+        default_value = COLLECT_USERS.default
     )]
     pub collect_users: usize,
     /// Users of the replay phase.
     #[arg(
         long,
         value_name = "N",
-        env = "PROCPULSE_LOADGEN_REPLAY_USERS",
-        default_value_t = 150
+        env = REPLAY_USERS.var,
+        default_value = REPLAY_USERS.default
     )]
     pub replay_users: usize,
     /// Longest the collect phase runs.
     #[arg(
         long,
         value_name = "TIME",
-        env = "PROCPULSE_LOADGEN_RUN_TIME",
-        default_value = "3m"
+        env = RUN_TIME.var,
+        default_value = RUN_TIME.default
     )]
     pub collect_run_time: String,
     /// Wait of the collect phase.
     #[arg(
         long,
         value_name = "MIN..MAX",
-        env = "PROCPULSE_LOADGEN_COLLECT_WAIT",
-        default_value = "1s..2s"
+        env = COLLECT_WAIT.var,
+        default_value = COLLECT_WAIT.default
     )]
     pub collect_wait: WaitRange,
     /// Stop collecting once this many valid, unique records are collected.
-    #[arg(long, value_name = "N", env = "PROCPULSE_LOADGEN_TARGET_RECORDS", default_value_t = 2000,
+    #[arg(long, value_name = "N", env = TARGET_RECORDS.var,
+          default_value = TARGET_RECORDS.default,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub target_records: u64,
     /// The record file written by collect and read by replay.
     #[arg(
         long,
         value_name = "FILE",
-        env = "PROCPULSE_LOADGEN_RECORDS",
-        default_value = "records.ndjson"
+        env = RECORDS.var,
+        default_value = RECORDS.default
     )]
     pub records: PathBuf,
     /// How records are sent.
@@ -361,41 +357,53 @@ pub struct PhaseDefaults {
 }
 
 impl PhaseDefaults {
-    /// The collect phase: `PROCPULSE_LOADGEN_AGENT_URL`, `..._COLLECT_USERS`,
-    /// `..._RUN_TIME`, else `http://127.0.0.1:5200`, 300 users, 3 minutes.
-    pub fn collect_from_env() -> Result<Self, FlagError> {
+    /// The collect phase: [`AGENT_URL`], [`COLLECT_USERS`] and [`RUN_TIME`], each from
+    /// `lookup` (an environment) or its default.
+    pub fn collect(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, FlagError> {
         Ok(PhaseDefaults {
-            host: env_or("PROCPULSE_LOADGEN_AGENT_URL", "http://127.0.0.1:5200"),
-            users: env_usize("PROCPULSE_LOADGEN_COLLECT_USERS", 300)?,
-            run_time: Some(env_or("PROCPULSE_LOADGEN_RUN_TIME", "3m")),
+            host: AGENT_URL.value(lookup),
+            users: users(&COLLECT_USERS, lookup)?,
+            run_time: Some(RUN_TIME.value(lookup)),
         })
     }
 
-    /// The replay phase: `PROCPULSE_LOADGEN_INGRESS_URL`, `..._REPLAY_USERS`, else
-    /// `http://127.0.0.1:8080` and 150 users, running until every record is sent.
-    pub fn replay_from_env() -> Result<Self, FlagError> {
+    /// The replay phase: [`INGRESS_URL`] and [`REPLAY_USERS`] from `lookup` or their
+    /// defaults, running until every record is sent.
+    pub fn replay(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, FlagError> {
         Ok(PhaseDefaults {
-            host: env_or("PROCPULSE_LOADGEN_INGRESS_URL", "http://127.0.0.1:8080"),
-            users: env_usize("PROCPULSE_LOADGEN_REPLAY_USERS", 150)?,
+            host: INGRESS_URL.value(lookup),
+            users: users(&REPLAY_USERS, lookup)?,
             run_time: None,
         })
     }
-}
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn env_usize(name: &str, default: usize) -> Result<usize, FlagError> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v
-            .parse()
-            .map_err(|_| FlagError(format!("{name}={v:?} is not a number of users"))),
-        _ => Ok(default),
+    /// [`PhaseDefaults::collect`] from this process's environment.
+    pub fn collect_from_env() -> Result<Self, FlagError> {
+        Self::collect(&process_env)
     }
+
+    /// [`PhaseDefaults::replay`] from this process's environment.
+    pub fn replay_from_env() -> Result<Self, FlagError> {
+        Self::replay(&process_env)
+    }
+}
+
+/// Checks the values of goose's environment fallbacks in `lookup` as the phases would
+/// read them (for deployment checks: clap does not read these variables).
+pub fn check_goose_fallbacks(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), FlagError> {
+    PhaseDefaults::collect(lookup)?;
+    PhaseDefaults::replay(lookup)?;
+    Ok(())
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn users(d: &EnvDefault, lookup: &dyn Fn(&str) -> Option<String>) -> Result<usize, FlagError> {
+    let v = d.value(lookup);
+    v.parse()
+        .map_err(|_| FlagError(format!("{}={v:?} is not a number of users", d.var)))
 }
 
 /// Applies the Locust aliases and the phase defaults to goose's configuration.
@@ -514,11 +522,46 @@ mod tests {
     }
 
     fn defaults() -> PhaseDefaults {
-        PhaseDefaults {
-            host: "http://127.0.0.1:5200".into(),
-            users: 300,
-            run_time: Some("3m".into()),
-        }
+        PhaseDefaults::collect(&|_| None).unwrap()
+    }
+
+    #[test]
+    fn phase_defaults_come_from_the_environment_or_the_one_table() {
+        let d = defaults();
+        assert_eq!(d.host, AGENT_URL.default);
+        assert_eq!((d.users, d.run_time.as_deref()), (300, Some("3m")));
+        let r = PhaseDefaults::replay(&|_| None).unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.users, r.run_time),
+            (INGRESS_URL.default, 150, None)
+        );
+        let env = |k: &str| (k == REPLAY_USERS.var).then(|| "12".to_owned());
+        assert_eq!(PhaseDefaults::replay(&env).unwrap().users, 12);
+        let bad = |k: &str| (k == COLLECT_USERS.var).then(|| "many".to_owned());
+        let e = check_goose_fallbacks(&bad).unwrap_err();
+        assert_eq!(
+            e.0,
+            "PROCPULSE_LOADGEN_COLLECT_USERS=\"many\" is not a number of users"
+        );
+        check_goose_fallbacks(&|_| None).unwrap();
+    }
+
+    #[test]
+    fn run_flags_default_to_the_same_values_as_the_phases() {
+        let Command::Run(r) = parse(&["run"]).unwrap().command else {
+            panic!()
+        };
+        let (c, p) = (defaults(), PhaseDefaults::replay(&|_| None).unwrap());
+        assert_eq!((r.agent, r.collect_users), (c.host, c.users));
+        assert_eq!((r.ingress, r.replay_users), (p.host, p.users));
+        assert_eq!(Some(r.collect_run_time), c.run_time);
+        let Command::Collect(k) = parse(&["collect"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(
+            (k.wait, k.target_records, k.out),
+            (r.collect_wait, r.target_records, r.records)
+        );
     }
 
     #[test]

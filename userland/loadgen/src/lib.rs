@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod collect;
 pub mod cursor;
+pub mod defaults;
 pub mod locust_csv;
 pub mod preflight;
 pub mod progress;
