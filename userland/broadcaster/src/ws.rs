@@ -18,7 +18,7 @@
 //! frame within it) is dropped. On shutdown every client gets a Going Away close frame.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, StreamExt};
@@ -283,7 +283,8 @@ where
     let metrics = &state.metrics;
     let (mut sink, mut stream) = ws.split();
     let idle = settings.idle_timeout;
-    let mut last_heard = Instant::now();
+    // tokio's clock (not std's), so that tests with paused time drive the idle timeout.
+    let mut last_heard = tokio::time::Instant::now();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + settings.ping_interval,
         settings.ping_interval,
@@ -317,7 +318,7 @@ where
                 _ = state.shutdown.wait() => break 'conn End::Shutdown,
                 incoming = stream.next() => match incoming {
                     Some(Ok(Message::Close(_))) | None => break 'conn End::ClientClosed,
-                    Some(Ok(_)) => last_heard = Instant::now(),
+                    Some(Ok(_)) => last_heard = tokio::time::Instant::now(),
                     Some(Err(_)) => break 'conn End::Error,
                 },
                 frame = joined.frames.recv() => match frame {
@@ -379,5 +380,110 @@ where
             tracing::debug!(?end, "Dropping a WebSocket client");
         }
         End::Error => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The liveness rules on an in-memory connection with paused time: the test advances
+    //! tokio's clock instead of waiting out intervals.
+
+    use super::*;
+    use prometheus_client::registry::Registry;
+    use tokio::io::DuplexStream;
+
+    const PING: Duration = Duration::from_secs(5);
+    const IDLE: Duration = Duration::from_secs(20);
+
+    /// A server connection being served and the client end; the metrics to read.
+    async fn connect() -> (
+        WebSocketStream<DuplexStream>,
+        Arc<Metrics>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let metrics = Metrics::register(&mut Registry::default());
+        let settings = WsSettings {
+            ping_interval: PING,
+            idle_timeout: IDLE,
+            max_clients: 1,
+            origins: Origins::default(),
+        };
+        let (alive, _) = mpsc::channel(1);
+        let state = WsState {
+            hub: Hub::new(metrics.clone()),
+            metrics: metrics.clone(),
+            slots: WsState::slots_for(&settings),
+            settings: Arc::new(settings),
+            shutdown: Shutdown::new(),
+            alive,
+        };
+        // Bigger than everything the server writes in these tests, so a client that does
+        // not read still never blocks the server's writes (only its silence counts).
+        let (server_end, client_end) = tokio::io::duplex(1 << 20);
+        let server = tokio::spawn(async move {
+            let ws = WebSocketStream::from_raw_socket(
+                server_end,
+                Role::Server,
+                Some(websocket_config()),
+            )
+            .await;
+            let joined = state.hub.join();
+            serve_client(ws, joined, &state).await;
+        });
+        let client = WebSocketStream::from_raw_socket(client_end, Role::Client, None).await;
+        (client, metrics, server)
+    }
+
+    /// Reads what the server sent so far (answering its pings, as a live client does);
+    /// returns how many pings there were and whether the server closed.
+    async fn drain(client: &mut WebSocketStream<DuplexStream>) -> (usize, bool) {
+        let mut pings = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(1), client.next()).await {
+                Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => return (pings, true),
+                Err(_) => return (pings, false),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_answers_pings_stays_past_the_idle_timeout() {
+        let (mut client, metrics, server) = connect().await;
+        let mut pings = 0;
+        // Four idle timeouts of virtual time, in ping-sized steps.
+        for _ in 0..(4 * IDLE.as_secs() / PING.as_secs()) {
+            tokio::time::sleep(PING).await;
+            let (n, closed) = drain(&mut client).await;
+            assert!(!closed, "a client answering every ping was dropped");
+            pings += n;
+        }
+        assert!(pings >= 15, "one ping per interval, got {pings} in 80 s");
+        assert_eq!(metrics.dropped.get(), 0);
+        assert!(!server.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_dropped_at_the_first_ping_after_the_idle_timeout() {
+        let (mut client, metrics, server) = connect().await;
+        let start = tokio::time::Instant::now();
+        // Never reads, so never answers a ping.
+        tokio::time::timeout(IDLE * 2, server)
+            .await
+            .expect("the silent client was dropped")
+            .unwrap();
+        let waited = start.elapsed();
+        // Silence is checked on each ping: dropped at the first tick past IDLE.
+        assert!(
+            waited > IDLE && waited <= IDLE + PING,
+            "dropped after {waited:?}, want within ({IDLE:?}, {:?}]",
+            IDLE + PING
+        );
+        assert_eq!(metrics.dropped.get(), 1);
+        // It was pinged, and the connection is over (answering the first ping it reads
+        // already fails).
+        let (pings, closed) = drain(&mut client).await;
+        assert!(pings >= 1 && closed, "{pings} pings, closed {closed}");
     }
 }
