@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use procpulse_storage::DEFAULT_DATABASE_URL;
+use procpulse_storage::cli::DatabaseArgs;
 use procpulse_storage::maintain::HumanDuration;
 
 use crate::alerting::DEFAULT_RESEND_INTERVAL;
@@ -23,14 +23,9 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "PROCPULSE_LISTEN", default_value = "127.0.0.1:4000")]
     pub listen: SocketAddr,
-    /// Database: sqlite://path or mysql://user:pass@host:port/db.
-    #[arg(
-        long,
-        env = "PROCPULSE_DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Interval between database polls, milliseconds.
     #[arg(long, env = "PROCPULSE_POLL_INTERVAL_MS",
           default_value_t = DEFAULT_POLL_INTERVAL.as_millis() as u64,

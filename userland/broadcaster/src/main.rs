@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let config = Config {
-        database_url: args.database_url,
+        database_url: args.database.database_url,
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         allowed_origins: args.allowed_origin,
         web_dir: args.web_dir,

@@ -4,7 +4,8 @@
 use clap::Parser;
 
 use crate::WriteMode;
-use procpulse_storage::{DEFAULT_DATABASE_URL, PoolOptions};
+use procpulse_storage::PoolOptions;
+use procpulse_storage::cli::DatabaseArgs;
 
 use crate::config::{DEFAULT_BATCH_MAX_ROWS, DEFAULT_BATCH_MAX_WAIT, valid_route};
 
@@ -15,14 +16,9 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "PROCPULSE_LISTEN", default_value = "0.0.0.0:8000")]
     pub listen: String,
-    /// sqlite://path or mysql://user:pass@host:port/db.
-    #[arg(
-        long,
-        env = "PROCPULSE_DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Route label stored with every row and echoed in answers: 1-16 characters of
     /// [A-Za-z0-9_-] (the deployment runs a and b).
     #[arg(long, env = "PROCPULSE_ROUTE", default_value = "a", value_parser = route_label)]

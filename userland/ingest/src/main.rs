@@ -18,7 +18,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     procpulse_service::telemetry::install(&cli.log);
-    let url: DatabaseUrl = cli.database_url.parse().context("--database-url")?;
+    let url: DatabaseUrl = cli
+        .database
+        .database_url
+        .parse()
+        .context("--database-url")?;
     let mut config = Config::new(cli.route, cli.write_mode);
     config.batch_max_wait = Duration::from_millis(cli.batch_max_wait_ms);
     config.batch_max_rows = cli.batch_max_rows.max(1);

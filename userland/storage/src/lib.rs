@@ -20,6 +20,7 @@
 //! It is not an ORM layer for arbitrary tables, and it does not decide HTTP semantics:
 //! callers map [`StorageError::is_unavailable`] to 503 themselves.
 
+pub mod cli;
 pub mod compact;
 pub mod error;
 pub mod history;
