@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # /init of procpulse's test initramfs (packed by ci/guest/common.sh). Kernel command
 # line: pp.mode=test|bench|vm  pp.now=<epoch seconds>  pp.variant=<name>  pp.port=<port>
-# pp.scale=<processes for tasks-scale>  pp.tasks=<processes for the benchmark>
+# pp.scale=<processes for tasks-scale>  pp.hammer=<insmod/rmmod cycles of the hammer>
+# pp.tasks=<processes for the benchmark>
 # Every result is a line on the serial console: PPCHECK ok|FAIL|skip <check> ..., then
 # PPDONE; the host decides pass/fail from those lines and from dmesg splats.
 /bin/busybox --install -s
@@ -13,7 +14,7 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
 
 arg() { read -r cmdline </proc/cmdline; for w in $cmdline; do case "$w" in "pp.$1="*) echo "${w#*=}" ;; esac; done; }
-MODE=$(arg mode); NOW=$(arg now); VARIANT=$(arg variant); PORT=$(arg port); SCALE=$(arg scale)
+MODE=$(arg mode); NOW=$(arg now); VARIANT=$(arg variant); PORT=$(arg port); SCALE=$(arg scale); HAMMER=$(arg hammer)
 [ -n "$NOW" ] && date -s "@$NOW" >/dev/null
 ip link set lo up
 echo "PPBOOT variant=$VARIANT mode=$MODE cpus=$(nproc) kernel=$(uname -r)"
@@ -62,7 +63,7 @@ test)
   if [ -x /bin/procpulse-agent ]; then check agent $KC agent
   else echo "PPCHECK skip agent: procpulse-agent not in the initramfs"; fi
   for m in procpulse_procs procpulse_ram procpulse_cpu; do rmmod $m; done
-  check hammer $KC hammer --cycles 40
+  check hammer $KC hammer --cycles "${HAMMER:-40}"
   if lsmod | grep -q procpulse; then echo "PPCHECK FAIL unload: modules still loaded"; else echo "PPCHECK ok unload"; fi
   finish
   ;;
