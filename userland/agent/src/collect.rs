@@ -1,11 +1,18 @@
-//! The agent: its state, its background tasks and the building of snapshots.
+//! The agent: its state, its start-up, and the building of snapshots from the module
+//! files or the /proc fallback's background sample. The background loops are in
+//! `background.rs`, the snapshot's JSON encoding in `snapshot_json.rs`, the process
+//! table's orders in `sort.rs` and the served paths in `routes.rs`; their public items
+//! are re-exported here, so `collect::ROUTES`, `collect::SortBy` and
+//! `collect::SAMPLER_NICE` stay.
 
+use crate::background;
 use crate::config::{Config, SourceMode};
 use crate::files::{ProcFile, ProcFiles, ReadError};
 use crate::host_metrics::HostMetrics;
 use crate::ids::{SampleIds, instance_tag, sanitize_host};
 use crate::push_metrics::PushMetrics;
 use crate::sampler::{Sample, Sampler};
+use crate::snapshot_json;
 use crate::source::SourceState;
 use procpulse_model::parse;
 use procpulse_model::snapshot::MAX_TOP;
@@ -16,14 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
 
-/// The paths the agent serves (the `route` label of the request metrics).
-pub const ROUTES: &[&str] = &[
-    "/api/v1/snapshot",
-    "/api/v1/processes",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-];
+pub use crate::background::SAMPLER_NICE;
+pub use crate::routes::ROUTES;
+pub use crate::sort::SortBy;
 
 /// Why no snapshot could be taken (answered as 503).
 #[derive(Debug, thiserror::Error)]
@@ -37,89 +39,6 @@ pub enum CollectError {
     /// JSON encoding failed (not expected).
     #[error("encoding the snapshot: {0}")]
     Encode(String),
-}
-
-/// First capacity of a snapshot's JSON (a snapshot with 10 top rows is ~1.4 KB), so
-/// encoding does not reallocate.
-const JSON_CAPACITY: usize = 2048;
-
-/// Nice value of the threads that run the background sampler.
-pub const SAMPLER_NICE: i32 = 10;
-
-/// Lowers the calling (blocking-pool) thread to [`SAMPLER_NICE`], once per thread, so
-/// that the once-per-interval /proc walk never holds a core a request is waiting for
-/// (measured: the walk running at the servers' priority was most of the snapshot p99).
-fn yield_to_requests() {
-    thread_local! {
-        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    if LOWERED.with(|l| l.replace(true)) {
-        return;
-    }
-    let tid = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), SAMPLER_NICE) {
-        // Once per process: a seccomp filter or missing CAP_SYS_NICE must not go unseen
-        // (the walk then competes with requests), nor flood the log.
-        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            tracing::warn!(error = %e, nice = SAMPLER_NICE, "Could not lower the sampler thread's priority (setpriority); the /proc walk runs at the servers' priority");
-        } else {
-            tracing::debug!(error = %e, "Could not lower the sampler thread's priority");
-        }
-    }
-}
-
-/// Serializes exactly like [`Snapshot`] (same fields, order and formats) but borrows.
-#[derive(serde::Serialize)]
-struct SnapshotView<'a> {
-    sample_id: &'a str,
-    host: &'a str,
-    #[serde(with = "time::serde::rfc3339")]
-    collected_at: OffsetDateTime,
-    source: Source,
-    cpu: &'a Cpu,
-    ram: &'a procpulse_model::Ram,
-    procs: &'a procpulse_model::Procs,
-    #[serde(skip_serializing_if = "<[TopProcess]>::is_empty")]
-    top: &'a [TopProcess],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pressure: Option<&'a procpulse_model::Pressure>,
-}
-
-impl<'a> SnapshotView<'a> {
-    /// `snap` with `top` in place of its own rows (and its `pressure`).
-    fn new(snap: &'a Snapshot, top: &'a [TopProcess]) -> Self {
-        SnapshotView {
-            sample_id: &snap.sample_id,
-            host: &snap.host,
-            collected_at: snap.collected_at,
-            source: snap.source,
-            cpu: &snap.cpu,
-            ram: &snap.ram,
-            procs: &snap.procs,
-            top,
-            pressure: snap.pressure.as_ref(),
-        }
-    }
-
-    /// Without `top` and `pressure`, the two last fields, which the request path writes
-    /// after it.
-    fn head(snap: &'a Snapshot) -> Self {
-        SnapshotView {
-            pressure: None,
-            ..SnapshotView::new(snap, &[])
-        }
-    }
-}
-
-/// How to order the process table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SortBy {
-    /// CPU share, descending.
-    Cpu,
-    /// Resident set size, descending.
-    Rss,
 }
 
 /// A running agent.
@@ -205,9 +124,23 @@ impl Agent {
         if let Err(e) = agent.clone().sample_once().await {
             tracing::warn!(error = %e, "First CPU/process sample failed; will retry");
         }
-        tokio::spawn(agent.clone().sampler_loop(shutdown.clone()));
+        let sampling = agent.clone();
+        tokio::spawn(background::sampler_loop(
+            agent.config.sample_interval,
+            shutdown.clone(),
+            move || sampling.clone().sample_once(),
+        ));
         if agent.config.source == SourceMode::Auto {
-            tokio::spawn(agent.clone().recheck_loop(shutdown));
+            let rechecking = agent.clone();
+            tokio::spawn(background::recheck_loop(
+                agent.config.module_check_interval,
+                shutdown,
+                move || {
+                    if rechecking.source.recheck(&rechecking.files) {
+                        rechecking.files.invalidate();
+                    }
+                },
+            ));
         }
         Ok(agent)
     }
@@ -220,52 +153,11 @@ impl Agent {
 
     async fn sample_once(self: Arc<Self>) -> Result<Arc<Sample>, ReadError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            yield_to_requests();
+        background::run_lowered(move || {
             let kmod = this.source.current() == Source::Kmod;
             this.sampler.tick(kmod)
         })
         .await
-        .unwrap_or_else(|e| {
-            Err(ReadError::Io {
-                path: "sampler".into(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        })
-    }
-
-    async fn sampler_loop(self: Arc<Self>, shutdown: Shutdown) {
-        let mut failing = false;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.config.sample_interval) => {}
-                _ = shutdown.wait() => return,
-            }
-            match self.clone().sample_once().await {
-                Ok(_) if failing => {
-                    failing = false;
-                    tracing::info!("CPU/process sampling recovered");
-                }
-                Ok(_) => {}
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "CPU/process sampling failed");
-                }
-                Err(_) => {}
-            }
-        }
-    }
-
-    async fn recheck_loop(self: Arc<Self>, shutdown: Shutdown) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.config.module_check_interval) => {}
-                _ = shutdown.wait() => return,
-            }
-            if self.source.recheck(&self.files) {
-                self.files.invalidate();
-            }
-        }
     }
 
     /// The web config's authenticator (`None` when no credentials are configured).
@@ -314,36 +206,9 @@ impl Agent {
     /// `top` from the background sample instead of copying it (the request path).
     pub fn snapshot_json(&self) -> Result<Vec<u8>, CollectError> {
         let (snap, sample) = self.take()?;
-        let view = SnapshotView::head(&snap);
-        let mut out = Vec::with_capacity(JSON_CAPACITY);
-        serde_json::to_writer(&mut out, &view).map_err(|e| CollectError::Encode(e.to_string()))?;
-        debug_assert_eq!(out.last(), Some(&b'}'));
-        out.pop();
-        if let Some(sample) = sample.as_deref() {
-            let top = self.top(Some(sample));
-            if !top.is_empty() {
-                // `top` and `pressure` are the last fields: splice the sample's serialized
-                // rows in before them (the same bytes serde would write, made once).
-                let fresh;
-                let cached: &[u8] = match sample.top_json.get() {
-                    Some((n, json)) if *n == top.len() => json,
-                    _ => {
-                        fresh = serde_json::to_vec(top)
-                            .map_err(|e| CollectError::Encode(e.to_string()))?;
-                        let _ = sample.top_json.set((top.len(), fresh.clone()));
-                        &fresh
-                    }
-                };
-                out.extend_from_slice(b",\"top\":");
-                out.extend_from_slice(cached);
-            }
-        }
-        if let Some(p) = &snap.pressure {
-            out.extend_from_slice(b",\"pressure\":");
-            serde_json::to_writer(&mut out, p).map_err(|e| CollectError::Encode(e.to_string()))?;
-        }
-        out.push(b'}');
-        Ok(out)
+        let top = self.top(sample.as_deref());
+        snapshot_json::encode(&snap, sample.as_deref(), top)
+            .map_err(|e| CollectError::Encode(e.to_string()))
     }
 
     /// A fresh snapshot with an empty `top`, and the sample its top rows come from.
@@ -441,23 +306,7 @@ impl Agent {
         sort: SortBy,
     ) -> Result<(Arc<Sample>, Vec<TopProcess>), CollectError> {
         let sample = self.sampler.latest().ok_or(CollectError::NoSample)?;
-        let rows = match sort {
-            // Already sorted by CPU share.
-            SortBy::Cpu => sample
-                .tasks
-                .iter()
-                .take(n)
-                .map(|t| t.to_top(&sample.users))
-                .collect(),
-            SortBy::Rss => {
-                let mut idx: Vec<&crate::sampler::Task> = sample.tasks.iter().collect();
-                idx.sort_by(|a, b| b.rss_kb.cmp(&a.rss_kb).then(a.pid.cmp(&b.pid)));
-                idx.into_iter()
-                    .take(n)
-                    .map(|t| t.to_top(&sample.users))
-                    .collect()
-            }
-        };
+        let rows = sort.rows(&sample, n);
         Ok((sample, rows))
     }
 
@@ -499,31 +348,5 @@ impl Agent {
     /// How long the push loop waits between snapshots.
     pub fn push_interval(&self) -> Option<Duration> {
         self.config.push.as_ref().map(|p| p.interval)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn view_serializes_exactly_like_snapshot() {
-        let v1 = include_str!("../../model/tests/fixtures/snapshot_valid.json");
-        let v2 = include_str!("../../model/tests/fixtures/snapshot_v2.json");
-        for v in [v1, v2] {
-            view_matches(serde_json::from_str(v).unwrap());
-        }
-    }
-
-    fn view_matches(snap: Snapshot) {
-        for top in [&snap.top[..], &[]] {
-            let mut owned = snap.clone();
-            owned.top = top.to_vec();
-            let view = SnapshotView::new(&snap, top);
-            assert_eq!(
-                serde_json::to_string(&view).unwrap(),
-                serde_json::to_string(&owned).unwrap()
-            );
-        }
     }
 }

@@ -32,6 +32,13 @@ pub mod threads;
 pub mod tls;
 pub mod users;
 
+// Parts of `collect` split out by concern, private: their public items are re-exported
+// from `collect`.
+mod background;
+mod routes;
+mod snapshot_json;
+mod sort;
+
 pub use collect::Agent;
 pub use config::{Config, PushConfig, SourceMode};
 
