@@ -33,11 +33,12 @@ pp_userland
 # CI keeps to what the 6 GiB guest holds and its time budget allows; 100,000 need a
 # ~15 GiB guest and are run by `ci/bench/kmod.sh 100000` (BENCHMARKS.md, kmod).
 default_scale() { case "$1" in default) echo 20000 ;; *) echo 5000 ;; esac; }
-# The hammer (readers racing insmod/rmmod) took 189 s for 40 cycles on default, 473 s on
-# debug and 348 s on voluntary (2026-12-01, this machine's TCG): the long run stays on
-# default, the slow kernels run fewer cycles (each cycle is the same race; lockdep and the
-# voluntary preemption points are exercised from the first), which keeps a cold CI run
-# inside its budget. Scale tasks-scale the same way: the 20,000-process table on default.
+# The hammer (readers racing insmod/rmmod) is the longest check, and its cycles cost two
+# to three times as much on debug and voluntary as on default (per-check times:
+# BENCHMARKS.md "CI and first-run costs"): the long run stays on default, the slow kernels
+# run fewer cycles (each cycle is the same race; lockdep and the voluntary preemption
+# points are exercised from the first), which keeps a cold CI run inside its budget.
+# tasks-scale likewise: the 20,000-process table on default.
 default_hammer() { case "$1" in default) echo 40 ;; debug) echo 12 ;; *) echo 16 ;; esac; }
 
 declare -A RESULT

@@ -18,7 +18,7 @@
 //! restarting the service. A MySQL connection checked out again within
 //! [`MYSQL_VERIFY_IDLE_AFTER`] of its last use goes straight to work, one idle for longer
 //! is pinged first, and one that failed is closed ([`discard`]), never pooled again. A ping on every checkout was a
-//! whole extra round trip per transaction (~0.9 ms of each group commit under load).
+//! whole extra round trip per transaction, a large share of a group commit under load.
 
 use crate::error::StorageError;
 use crate::url::{Backend, DatabaseUrl};

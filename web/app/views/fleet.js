@@ -2,9 +2,9 @@
 // first by default, filterable by host name or source; the host name links to its host view.
 // The alerts column counts each host's firing and pending alerts (— when none or unknown).
 //
-// Only the rows in (or near) the scroll box are in the DOM: with 1,000 hosts a full table costs
-// the browser ~100 ms of style and layout on every poll (every row's "last seen" changes each
-// second), the window a few ms. Spacer rows above and below keep the scrollbar true to the
+// Only the rows in (or near) the scroll box are in the DOM: with 1,000 hosts a full table makes
+// the browser restyle and lay out every row on every poll (every row's "last seen" changes each
+// second), the window only the few it shows. Spacer rows above and below keep the scrollbar true to the
 // whole list, and the table carries aria-rowcount / aria-rowindex so assistive technology
 // knows where a row sits. Rows are reused by position: a poll rewrites only the cells whose
 // text changed, in one synchronous pass — one DOM update per poll, however many hosts.
