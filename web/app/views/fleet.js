@@ -4,10 +4,11 @@
 //
 // Only the rows in (or near) the scroll box are in the DOM: with 1,000 hosts a full table makes
 // the browser restyle and lay out every row on every poll (every row's "last seen" changes each
-// second), the window only the few it shows. Spacer rows above and below keep the scrollbar true to the
-// whole list, and the table carries aria-rowcount / aria-rowindex so assistive technology
-// knows where a row sits. Rows are reused by position: a poll rewrites only the cells whose
-// text changed, in one synchronous pass — one DOM update per poll, however many hosts.
+// second), the window only the few it shows. Spacer rows above and below keep the
+// scrollbar true to the whole list, and the table carries aria-rowcount / aria-rowindex so
+// assistive technology knows where a row sits. Rows are reused by position: a poll rewrites
+// only the cells whose text changed, in one synchronous pass — one DOM update per poll,
+// however many hosts.
 
 import { el, setText } from '../lib/dom.js';
 import { DEFAULT_SORT, filterFleet, FLEET_COLUMNS, fleetSummary, nextFleetSort, sortFleet } from '../lib/fleet.js';
