@@ -50,7 +50,8 @@ stage_lint() {
   ci/deps.sh sqlite && # libsqlite3-sys's build script looks for the library
     cargo fmt --all -- --check &&
     cargo clippy --workspace --all-targets --locked -- -D warnings &&
-    ci/shellcheck.sh
+    ci/shellcheck.sh &&
+    python3 ci/lint/module_cycles.py --self-test && python3 ci/lint/module_cycles.py .
 }
 # Crates whose tests no part script below runs (the part scripts cover model, stress and
 # agent; storage and ingest; broadcaster; loadgen), so no test runs twice.

@@ -23,7 +23,9 @@
 pub mod cli;
 pub mod compact;
 pub mod error;
+pub mod fold_tap;
 pub mod history;
+mod history_model;
 pub mod maintain;
 pub mod migrate;
 pub mod mysql_insert;
@@ -33,6 +35,7 @@ pub mod rollup;
 pub mod row;
 pub mod schema;
 mod sqlite_setup;
+mod tag;
 pub mod testing;
 pub mod url;
 pub mod write;

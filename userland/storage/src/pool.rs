@@ -174,7 +174,7 @@ pub struct Database {
     sqlite_busy_timeout: Duration,
     /// The rows written through this handle (and its clones), for the maintainer's fold
     /// (off unless a maintainer on this handle turns it on).
-    tap: Arc<crate::maintain::tap::FoldTap>,
+    tap: Arc<crate::fold_tap::FoldTap>,
 }
 
 impl Database {
@@ -235,8 +235,8 @@ impl Database {
         &self.write
     }
 
-    /// The fold tap of this handle and its clones ([`crate::maintain::tap`]).
-    pub fn fold_tap(&self) -> &crate::maintain::tap::FoldTap {
+    /// The fold tap of this handle and its clones ([`crate::fold_tap`]).
+    pub fn fold_tap(&self) -> &crate::fold_tap::FoldTap {
         &self.tap
     }
 

@@ -12,7 +12,7 @@
 //! values — rollup rows by bucket), so the same rows give bit-identical averages wherever
 //! they are computed.
 
-use crate::history::{MinAvgMax, RollupRow, Tier};
+use crate::history_model::{MinAvgMax, RollupRow, Tier};
 use crate::row::from_db_time;
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, PrimitiveDateTime};
@@ -62,7 +62,7 @@ impl RawPoint {
     /// rollups take from them (floats by their bits: any fixed total order does). Rows
     /// equal in all of it add the same to every aggregate, so whatever their order among
     /// themselves the result has the same bits — and no database id is needed, which the
-    /// fold tap ([`crate::maintain::tap`]) does not know.
+    /// fold tap ([`crate::fold_tap`]) does not know.
     pub fn key(&self) -> RowKey<'_> {
         (
             self.collected_at,

@@ -4,10 +4,6 @@
 
 use crate::error::StorageError;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The variable naming the MySQL/MariaDB server tests use (`ci/mariadb.sh start` prints
 /// such a URL; the test scripts set it).
@@ -31,19 +27,7 @@ pub fn test_mysql_url() -> Option<String> {
     }
 }
 
-/// A short random lower-case hex tag (not cryptographic; unique enough for test names).
-pub fn random_tag() -> String {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.write_u32(std::process::id());
-    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
-}
+pub use crate::tag::random_tag;
 
 /// Creates a new empty database `<base db>_t<tag>` on the server of `base_url`
 /// (`mysql://user:pass@host:port/db`) and returns the URL that names it. The user needs

@@ -159,7 +159,7 @@ pub struct MaintainConfig {
     /// re-reading their rows; zero = never (every touched bucket is recomputed from the
     /// database).
     pub fold_memory: Duration,
-    /// Most raw rows the fold tap (`maintain::tap`) holds for the next fold step: the
+    /// Most raw rows the fold tap (`fold_tap`) holds for the next fold step: the
     /// rows this process committed, so that a step whose range the database holds
     /// exactly these rows of takes them from memory instead of reading them back; zero
     /// = off. Over the limit the tap starts over (the steps scan until it covers a
@@ -240,11 +240,7 @@ pub fn default_holder() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
-    let mut name = format!(
-        "{host}:{}:{}",
-        std::process::id(),
-        crate::testing::random_tag()
-    );
+    let mut name = format!("{host}:{}:{}", std::process::id(), crate::tag::random_tag());
     name.truncate(128);
     name
 }

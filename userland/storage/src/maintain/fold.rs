@@ -34,8 +34,8 @@
 
 use super::config::MaintainConfig;
 use super::memory::{FoldMemory, HourState, SETTLE_MINUTES};
-use super::tap::Tapped;
 use crate::error::StorageError;
+use crate::fold_tap::Tapped;
 use crate::history::{RollupRow, Tier, checked_before, replace_rollup_rows, rollup_columns};
 use crate::rollup::{self, BucketBuilder, BucketKey, RawPoint};
 use crate::row::{LenientTime, MIN_READABLE_TIME, readable_time, to_db_time};

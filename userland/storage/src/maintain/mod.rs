@@ -42,7 +42,6 @@ pub mod fold;
 pub mod lease;
 pub mod memory;
 pub mod retention;
-pub mod tap;
 
 pub use config::{HumanDuration, MaintainConfig};
 pub use fold::{FoldPhases, FoldStep};

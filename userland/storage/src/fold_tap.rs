@@ -20,7 +20,7 @@
 //! time, then values), so tapped rows fold to the same bits as rows read back.
 
 use crate::NewSample;
-use crate::history::Tier;
+use crate::history_model::Tier;
 use crate::rollup::{self, RawPoint};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,7 +243,7 @@ mod tests {
 
     fn row(host: &str, collected_s: i64, received_ms: i64) -> NewSample {
         let snap: procpulse_model::Snapshot = serde_json::from_str(include_str!(
-            "../../../model/tests/fixtures/snapshot_valid.json"
+            "../../model/tests/fixtures/snapshot_valid.json"
         ))
         .unwrap();
         let base = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
