@@ -16,7 +16,7 @@ are then not applied). On the rendered objects:
     non-root, readOnlyRootFilesystem, allowPrivilegeEscalation false, ALL capabilities
     dropped, seccomp RuntimeDefault; app containers: liveness /healthz, readiness /readyz
   - docs/design.md §6–§7: ports (ingest 8000, broadcaster 4000); route a = direct,
-    route b = batched, poll interval 500 ms, the MySQL URL via the proxy
+    route b = batched, poll interval 100 ms, the MySQL URL via the proxy
   - each app container's args and PROCPULSE_* environment (its env, and the keys of its
     envFrom ConfigMaps it reads) parse with the binary's own clap definition
     (procpulse-config-check, config_check.py): a misspelt flag or variable, or a bad
@@ -65,7 +65,7 @@ DATABASE_URL = "mysql://$(DB_USER):$(DB_PASSWORD)@127.0.0.1:3306/procpulse"
 EXPECTED_ARGS = {
     "ingest-a": {"--listen": "0.0.0.0:8000", "--route": "a", "--write-mode": "direct"},
     "ingest-b": {"--listen": "0.0.0.0:8000", "--route": "b", "--write-mode": "batched"},
-    "broadcaster": {"--listen": "0.0.0.0:4000", "--poll-interval-ms": "500"},
+    "broadcaster": {"--listen": "0.0.0.0:4000", "--poll-interval-ms": "100"},
 }
 INGEST_PATHS = {"/api/v1/metrics", "/api/v1/stats", "/api/v1/averages"}
 PLACEHOLDER = re.compile(r"^<[A-Z0-9_]+>$")
@@ -771,7 +771,7 @@ MUTATIONS = [
                             "- --poll-interval-msec\n"),
      "unexpected argument '--poll-interval-msec'"),
     ("flag value out of range", _edit("base/broadcaster-deployment.yaml",
-                                      '- --poll-interval-ms\n            - "500"',
+                                      '- --poll-interval-ms\n            - "100"',
                                       '- --poll-interval-ms\n            - "5"'),
      "10..=60000"),
     ("misspelt variable", _edit("base/procpulse-configmap.yaml", "PROCPULSE_LOG_FORMAT:",
@@ -824,8 +824,8 @@ MUTATIONS = [
     ("no default deny", _edit("base/default-deny-networkpolicy.yaml", "    - Egress\n", ""),
      "no default-deny policy"),
     ("--web-dir names nothing in the image", _edit(
-        "base/broadcaster-deployment.yaml", '            - "500"\n',
-        '            - "500"\n            - --web-dir\n            - /srv/web\n'),
+        "base/broadcaster-deployment.yaml", '            - "100"\n',
+        '            - "100"\n            - --web-dir\n            - /srv/web\n'),
      "is not a directory the image COPYs"),
     ("image runs as another user", _edit("docker/ingest.Dockerfile", "USER 65532:65532",
                                          "USER 1000:1000"), "differs from runAsUser"),

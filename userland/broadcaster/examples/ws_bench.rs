@@ -21,6 +21,7 @@ use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -54,6 +55,62 @@ struct Args {
     /// Seconds to wait after the last insert for its delivery (longer than one poll).
     #[arg(long, default_value_t = 3)]
     drain_seconds: u64,
+    /// Seconds the server is left idle (no inserts), once before the clients connect and
+    /// once with them connected, while its CPU time and polls are counted (0: skip).
+    #[arg(long, default_value_t = 0)]
+    idle_seconds: u64,
+}
+
+/// CPU time of every thread of `pid` so far, from `/proc/<pid>/task/*/schedstat` (its
+/// first field, nanoseconds on a CPU; no clock-tick rounding).
+fn cpu_ns(pid: u32) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = std::fs::read_to_string(task?.path().join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// The broadcaster's polls so far (each is one query while no page comes back full).
+async fn polls(addr: std::net::SocketAddr) -> anyhow::Result<f64> {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("procpulse_broadcaster_poll_duration_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no procpulse_broadcaster_poll_duration_seconds_count in /metrics")
+}
+
+/// Leaves the server idle for `seconds`; prints its CPU (% of one core) and polls/s as
+/// `idle_<label>_cpu_percent` and `idle_<label>_polls_per_second`.
+async fn idle(args: &Args, label: &str) -> anyhow::Result<()> {
+    if args.idle_seconds == 0 {
+        return Ok(());
+    }
+    let (c0, p0, t0) = (
+        cpu_ns(args.server_pid)?,
+        polls(args.addr).await?,
+        Instant::now(),
+    );
+    tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
+    let (c1, p1, secs) = (
+        cpu_ns(args.server_pid)?,
+        polls(args.addr).await?,
+        t0.elapsed().as_secs_f64(),
+    );
+    println!(
+        "idle_{label}_cpu_percent {:.3}",
+        (c1 - c0) as f64 / 1e9 / secs * 100.0
+    );
+    println!("idle_{label}_polls_per_second {:.2}", (p1 - p0) / secs);
+    Ok(())
 }
 
 fn rss_kb(pid: u32) -> anyhow::Result<u64> {
@@ -139,6 +196,7 @@ async fn main() -> anyhow::Result<()> {
     insert_samples(&db, seed).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_before = rss_kb(args.server_pid)?;
+    idle(&args, "0_clients").await?;
 
     // Commit-time table: ns since t0 of the instant just before each row's insert.
     let t0 = Instant::now();
@@ -172,7 +230,11 @@ async fn main() -> anyhow::Result<()> {
                     continue;
                 };
                 let req = format!("ws://{addr}/ws").into_client_request()?;
-                match tokio_tungstenite::client_async(req, stream).await {
+                // A small read buffer, as a browser's: tungstenite's default (128 KiB)
+                // is zeroed on every read, which made memset the harness's largest cost
+                // and took the 2 cores' time from the server under test.
+                let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+                match tokio_tungstenite::client_async_with_config(req, stream, Some(config)).await {
                     Ok((s, _)) => {
                         ws = Some(s);
                         break;
@@ -250,6 +312,7 @@ async fn main() -> anyhow::Result<()> {
     let connect_seconds = connect_start.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_connected = rss_kb(args.server_pid)?;
+    idle(&args, "all_clients").await?;
 
     // Steady inserts: `hosts` rows per second, one transaction each, spread evenly.
     let interval = Duration::from_secs_f64(1.0 / args.hosts as f64);

@@ -31,7 +31,7 @@ use crate::row::Row;
 /// `collected_at` values kept per host to estimate its interval (8 gaps).
 pub const RECENT_TIMES: usize = 9;
 /// The shortest interval staleness is judged by: rows reach the broadcaster once per
-/// poll (default 500 ms) after ingest commits them, so a host sampling faster than this
+/// poll (default 100 ms) after ingest commits them, so a host sampling faster than this
 /// is not called stale between two polls.
 pub const MIN_INTERVAL: Duration = Duration::seconds(1);
 /// The interval assumed while a host has sent rows of a single `collected_at` (twice the

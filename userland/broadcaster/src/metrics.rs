@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Delivery latency buckets, 10 ms to 30 s: a poll interval is 500 ms by default.
+/// Delivery latency buckets, 10 ms to 30 s (the poll interval is 100 ms by default).
 const DELIVERY_BUCKETS_SECONDS: [f64; 14] = [
     0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0,
 ];

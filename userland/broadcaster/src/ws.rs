@@ -46,6 +46,12 @@ pub const MAX_INCOMING_BYTES: usize = 4096;
 /// Largest frame written in one piece; bigger messages are fragmented. Bounds the write
 /// buffer per client.
 pub const FRAGMENT_BYTES: usize = 8 * 1024;
+/// The fragment size of the frames a client joins with (`hello`, `history`, `routes`).
+/// The write buffer keeps the capacity of the largest piece it ever held, so sending the
+/// one big `history` in 8 KiB pieces left every client holding 8 KiB for good (14 KiB a
+/// client in all, measured); in 2 KiB pieces a client stays at ~7 KiB unless its
+/// `samples` frames are bigger (BENCHMARKS.md "broadcaster").
+pub const JOIN_FRAGMENT_BYTES: usize = 2 * 1024;
 /// How long the Going Away close may take on shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -236,11 +242,16 @@ impl Drop for ClientGuard {
 /// shared, not copied, until tungstenite frames it.
 /// Without `flush` a small frame may stay in the write buffer until the next flush (so
 /// that two frames due at once leave in one write).
-async fn send_text<S>(sink: &mut S, text: &Utf8Bytes, flush: bool) -> Result<(), WsError>
+async fn send_text<S>(
+    sink: &mut S,
+    text: &Utf8Bytes,
+    flush: bool,
+    fragment: usize,
+) -> Result<(), WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
-    if text.len() <= FRAGMENT_BYTES {
+    if text.len() <= fragment {
         let msg = Message::Text(text.clone());
         return if flush {
             sink.send(msg).await
@@ -252,7 +263,7 @@ where
     let len = bytes.len();
     let mut start = 0;
     while start < len {
-        let end = (start + FRAGMENT_BYTES).min(len);
+        let end = (start + fragment).min(len);
         let op = if start == 0 {
             Data::Text
         } else {
@@ -294,10 +305,13 @@ where
     // A frame that cannot be written within the idle timeout ends the connection.
     macro_rules! send {
         ($conn:lifetime, $text:expr) => {
-            send!($conn, $text, true)
+            send!($conn, $text, true, FRAGMENT_BYTES)
         };
         ($conn:lifetime, $text:expr, $flush:expr) => {
-            match tokio::time::timeout(idle, send_text(&mut sink, $text, $flush)).await {
+            send!($conn, $text, $flush, FRAGMENT_BYTES)
+        };
+        ($conn:lifetime, $text:expr, $flush:expr, $fragment:expr) => {
+            match tokio::time::timeout(idle, send_text(&mut sink, $text, $flush, $fragment)).await {
                 Ok(Ok(())) => {
                     metrics.frames_sent.inc();
                 }
@@ -308,10 +322,10 @@ where
     }
 
     let end = 'conn: {
-        send!('conn, &joined.hello);
-        send!('conn, &joined.history);
+        send!('conn, &joined.hello, true, JOIN_FRAGMENT_BYTES);
+        send!('conn, &joined.history, true, JOIN_FRAGMENT_BYTES);
         let routes = joined.routes.borrow_and_update().clone();
-        send!('conn, &routes);
+        send!('conn, &routes, true, JOIN_FRAGMENT_BYTES);
         loop {
             tokio::select! {
                 biased;
