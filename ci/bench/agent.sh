@@ -11,6 +11,8 @@
 # after - before) / requests wrk completed. node_exporter runs twice: with its default
 # collectors (what a fleet runs) and with only the collectors that cover a snapshot's
 # content (cpu, stat, meminfo, loadavg).
+# The module path (module-format fixture files) is also measured against the same server
+# answering /healthz, the cost of HTTP alone (goal: <= 1.3x its CPU per request).
 # Bar (docs/design.md §8, the earlier version this script checks): >= 20,000 snapshots/s
 # with 300 connections, p99 < 10 ms; idle < 0.5 % of a core and < 15 MB RSS. Ends with RESULT lines.
 set -euo pipefail
@@ -58,6 +60,10 @@ AGENT_PID=$!; PIDS+=("$AGENT_PID")
 wait_http "http://127.0.0.1:$AGENT_PORT/readyz"
 run_wrk agent_kmod_files "$AGENT_PID" "http://127.0.0.1:$AGENT_PORT/api/v1/snapshot"
 K_RPS=$RPS K_P99=$P99_MS K_CPU=$CPU_US_PER_REQ
+# The floor: the same server answering /healthz (a constant 200), i.e. the cost of HTTP
+# alone, in the same run; the module path's CPU per snapshot over it (goal <= 1.3x).
+run_wrk agent_healthz "$AGENT_PID" "http://127.0.0.1:$AGENT_PORT/healthz"
+H_RPS=$RPS H_P99=$P99_MS H_CPU=$CPU_US_PER_REQ
 
 # --- node_exporter, default collectors
 prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE_PORT" --web.max-requests=0 \
@@ -98,6 +104,7 @@ cat <<EOF2
 agent: source=$SOURCE, snapshot ${SNAP_BYTES} bytes, ${CONNS} connections, ${DUR}s, wrk -t$THREADS
   agent GET /api/v1/snapshot      ${A_RPS} req/s  p99 ${A_P99} ms  ${A_CPU} us CPU/req  (RSS under load $((A_RSS_LOADED / 1024)) MB)
   agent, module-format files      ${K_RPS} req/s  p99 ${K_P99} ms  ${K_CPU} us CPU/req  (fixture tree, not real modules)
+  agent GET /healthz (same server) ${H_RPS} req/s  p99 ${H_P99} ms  ${H_CPU} us CPU/req  (HTTP alone)
   node_exporter /metrics default  ${N_RPS} req/s  p99 ${N_P99} ms  ${N_CPU} us CPU/req
   node_exporter /metrics minimal  ${M_RPS} req/s  p99 ${M_P99} ms  ${M_CPU} us CPU/req
   idle over ${IDLE}s: ${IDLE_CPU} % of a core, max RSS ${IDLE_RSS_MB} MB
@@ -108,6 +115,9 @@ echo "RESULT agent_cpu_per_request $A_CPU us"
 echo "RESULT agent_kmod_files_rps $K_RPS req/s"
 echo "RESULT agent_kmod_files_p99 $K_P99 ms"
 echo "RESULT agent_kmod_files_cpu_per_request $K_CPU us"
+echo "RESULT agent_healthz_rps $H_RPS req/s"
+echo "RESULT agent_healthz_cpu_per_request $H_CPU us"
+echo "RESULT agent_kmod_files_vs_healthz_cpu_per_request_ratio $(awk -v a="$K_CPU" -v b="$H_CPU" 'BEGIN { printf "%.2f", a / b }') x"
 echo "RESULT node_exporter_default_rps $N_RPS req/s"
 echo "RESULT node_exporter_default_cpu_per_request $N_CPU us"
 echo "RESULT node_exporter_minimal_cpu_per_request $M_CPU us"
