@@ -11,12 +11,13 @@ use crate::files::{ProcFile, ProcFiles, ReadError};
 use crate::host_metrics::HostMetrics;
 use crate::ids::{SampleIds, instance_tag, sanitize_host};
 use crate::push_metrics::PushMetrics;
+use crate::same_ms::SameMillisecond;
 use crate::sampler::{Sample, Sampler};
 use crate::snapshot_json;
 use crate::source::SourceState;
 use procpulse_model::parse;
 use procpulse_model::snapshot::MAX_TOP;
-use procpulse_model::{Cpu, Snapshot, Source, TopProcess};
+use procpulse_model::{Cpu, Procs, Ram, Snapshot, Source, TopProcess};
 use procpulse_service::Shutdown;
 use procpulse_service::metrics::{HttpMetrics, MetricsRegistry, new_registry};
 use std::sync::Arc;
@@ -57,6 +58,16 @@ pub struct Agent {
     /// The web config's credentials, built once (a bcrypt hash at start) and shared by
     /// every server thread, so a verified login is cached for all of them.
     auth: Option<Arc<crate::auth::Authenticator>>,
+    /// The module readings of the current millisecond (see [`SameMillisecond`]).
+    kmod_readings: SameMillisecond<KmodReadings>,
+}
+
+/// What one snapshot reads from the modules (and /proc/meminfo's swap).
+#[derive(Debug, Clone)]
+struct KmodReadings {
+    cpu: Cpu,
+    ram: Ram,
+    procs: Procs,
 }
 
 fn now_ms() -> OffsetDateTime {
@@ -104,6 +115,7 @@ impl Agent {
         let auth = crate::auth::Authenticator::new(&config.web);
         let agent = Arc::new(Agent {
             auth,
+            kmod_readings: SameMillisecond::default(),
             config,
             host,
             files,
@@ -237,14 +249,37 @@ impl Agent {
         sample.map(|s| &s.top[..n.min(s.top.len())]).unwrap_or(&[])
     }
 
-    /// The module files afresh; per-mode shares and pressure from the background `sample`
-    /// (the module's counters over the sampler's window: see [`Sample::kmod_modes`]).
+    /// The module files, read afresh once per millisecond (see [`SameMillisecond`]);
+    /// per-mode shares and pressure from the background `sample` (the module's counters
+    /// over the sampler's window: see [`Sample::kmod_modes`]).
     fn read_kmod(&self, sample: Option<&Sample>) -> Result<Snapshot, CollectError> {
-        let mut cpu = self
+        let collected_at = now_ms();
+        let KmodReadings {
+            mut cpu,
+            ram,
+            procs,
+        } = self
+            .kmod_readings
+            .get(collected_at, || self.read_kmod_files())?;
+        cpu.modes = sample.and_then(|s| s.kmod_modes);
+        Ok(Snapshot {
+            sample_id: self.ids.next_id(),
+            host: self.host.clone(),
+            collected_at,
+            source: Source::Kmod,
+            cpu,
+            ram,
+            procs,
+            top: Vec::new(),
+            pressure: sample.and_then(|s| s.pressure),
+        })
+    }
+
+    fn read_kmod_files(&self) -> Result<KmodReadings, ReadError> {
+        let cpu = self
             .files
             .read_with(ProcFile::KmodCpu, parse::parse_procpulse_cpu)?
             .to_cpu();
-        cpu.modes = sample.and_then(|s| s.kmod_modes);
         let kram = self
             .files
             .read_with(ProcFile::KmodRam, parse::parse_procpulse_ram)?;
@@ -258,17 +293,7 @@ impl Agent {
         let procs = self
             .files
             .read_with(ProcFile::KmodProcs, parse::parse_procpulse_procs)?;
-        Ok(Snapshot {
-            sample_id: self.ids.next_id(),
-            host: self.host.clone(),
-            collected_at: now_ms(),
-            source: Source::Kmod,
-            cpu,
-            ram,
-            procs,
-            top: Vec::new(),
-            pressure: sample.and_then(|s| s.pressure),
-        })
+        Ok(KmodReadings { cpu, ram, procs })
     }
 
     fn read_procfs(&self, sample: Option<&Sample>) -> Result<Snapshot, CollectError> {

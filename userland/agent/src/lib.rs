@@ -36,6 +36,7 @@ pub mod users;
 // from `collect`.
 mod background;
 mod routes;
+mod same_ms;
 mod snapshot_json;
 mod sort;
 
