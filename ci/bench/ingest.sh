@@ -286,7 +286,9 @@ for backend in $BACKENDS; do
         done
       done
       o=${RPS[${k}_batched_c${clients}]:-} t=${RPS[${k}_direct_c${clients}]:-}
-      [ -n "$o" ] && [ -n "$t" ] && echo "RESULT ingest_${k}_c${clients}_batched_over_direct $(ratio "$o" "$t") x"
+      if [ -n "$o" ] && [ -n "$t" ]; then
+        echo "RESULT ingest_${k}_c${clients}_batched_over_direct $(ratio "$o" "$t") x"
+      fi
     done
   done
 done
