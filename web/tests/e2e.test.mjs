@@ -197,7 +197,8 @@ describe('dashboard against the real ingest + broadcaster (SQLite)', { timeout: 
     const plotted = await page.evaluate(() => document.querySelectorAll('#cpu-chart canvas').length);
     assert.equal(plotted, 1);
     const newest = seeded[HOSTS[0]].at(-1);
-    assert.equal(await page.textContent('#cpu-now'), `${newest.cpu.usage_percent.toFixed(1)} %`);
+    // The store holds them; the number is drawn in the next animation frame.
+    await page.waitForFunction((t) => document.getElementById('cpu-now').textContent === t, `${newest.cpu.usage_percent.toFixed(1)} %`, { timeout: 2000 });
     const options = await page.$$eval('#host-select option', (os) => os.map((o) => o.value));
     assert.deepEqual(options, HOSTS);
     // The top table: three processes, sorted by CPU by default; RSS sort on click.
