@@ -98,6 +98,42 @@ pub struct Evaluator {
     resolved: HashMap<(usize, String), Alert>,
     /// Resolutions held after the last pruning (pruning runs when twice as many are).
     pruned_to: usize,
+    /// Active alerts, kept as they change so [`Evaluator::counts`] (read after every
+    /// poll) costs nothing however many hosts and rules there are.
+    tally: Tally,
+}
+
+/// Firing and pending alerts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    firing: usize,
+    pending: usize,
+}
+
+impl Tally {
+    /// An alert started (firing at once when `firing`).
+    fn start(&mut self, firing: bool) {
+        if firing {
+            self.firing += 1;
+        } else {
+            self.pending += 1;
+        }
+    }
+
+    /// A pending alert fired.
+    fn fire(&mut self) {
+        self.pending -= 1;
+        self.firing += 1;
+    }
+
+    /// An alert ended (resolved when it was firing, dropped when pending).
+    fn end(&mut self, firing: bool) {
+        if firing {
+            self.firing -= 1;
+        } else {
+            self.pending -= 1;
+        }
+    }
 }
 
 impl Evaluator {
@@ -112,6 +148,7 @@ impl Evaluator {
             hosts: HashMap::new(),
             resolved: HashMap::new(),
             pruned_to: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -130,6 +167,7 @@ impl Evaluator {
             hosts,
             resolved,
             pruned_to,
+            tally,
             ..
         } = self;
         let h = host_entry(hosts, rules.len(), s.host);
@@ -160,6 +198,7 @@ impl Evaluator {
                             active_at: t,
                             fired_at: fire.then_some(t),
                         });
+                        tally.start(fire);
                         if fire {
                             changes.push(alert(i, s.host, slot.as_ref().expect("set"), None));
                         }
@@ -171,10 +210,12 @@ impl Evaluator {
                         if t - a.active_at >= rule.for_ {
                             a.firing = true;
                             a.fired_at = Some(t);
+                            tally.fire();
                             changes.push(alert(i, s.host, a, None));
                         }
                     } else {
                         *slot = None;
+                        tally.end(false);
                     }
                 }
                 Some(a) => {
@@ -184,6 +225,7 @@ impl Evaluator {
                         a.value = value;
                         let done = alert(i, s.host, a, Some(t));
                         *slot = None;
+                        tally.end(true);
                         keep_resolved(resolved, pruned_to, &done);
                         changes.push(done);
                     }
@@ -207,6 +249,7 @@ impl Evaluator {
             hosts,
             resolved,
             pruned_to,
+            tally,
             ..
         } = self;
         if stale_rules.is_empty() {
@@ -226,6 +269,7 @@ impl Evaluator {
                         fired_at: fire.then_some(now),
                     };
                     *slot = Some(a);
+                    tally.start(fire);
                     if fire {
                         changes.push(alert(i, host, &a, None));
                     }
@@ -233,9 +277,11 @@ impl Evaluator {
                 (Some(a), true) if !a.firing && now - a.active_at >= for_ => {
                     a.firing = true;
                     a.fired_at = Some(now);
+                    tally.fire();
                     changes.push(alert(i, host, a, None));
                 }
                 (Some(a), false) => {
+                    tally.end(a.firing);
                     if a.firing {
                         let done = alert(i, host, a, Some(now));
                         keep_resolved(resolved, pruned_to, &done);
@@ -254,8 +300,10 @@ impl Evaluator {
             return;
         };
         for (i, a) in h.active.iter().enumerate() {
-            if let Some(a) = a.filter(|a| a.firing) {
-                let done = alert(i, host, &a, Some(now));
+            let Some(a) = a else { continue };
+            self.tally.end(a.firing);
+            if a.firing {
+                let done = alert(i, host, a, Some(now));
                 keep_resolved(&mut self.resolved, &mut self.pruned_to, &done);
                 changes.push(done);
             }
@@ -293,17 +341,9 @@ impl Evaluator {
         out
     }
 
-    /// Alerts firing and pending now.
+    /// Alerts firing and pending now, in O(1) (kept as they change).
     pub fn counts(&self) -> (usize, usize) {
-        let (mut firing, mut pending) = (0, 0);
-        for a in self.hosts.values().flat_map(|h| h.active.iter().flatten()) {
-            if a.firing {
-                firing += 1;
-            } else {
-                pending += 1;
-            }
-        }
-        (firing, pending)
+        (self.tally.firing, self.tally.pending)
     }
 
     /// Hosts with any state held.
@@ -619,5 +659,50 @@ mod tests {
         // The stale check runs at a wall clock an hour ahead of the host's samples.
         ev.check_stale("vm-1", false, T0 + time::Duration::HOUR, &mut ch);
         assert_eq!(run(&mut ev, &[(0, 95.0)]), vec![vec![(State::Firing, 0)]]);
+    }
+
+    #[test]
+    fn the_kept_counts_equal_a_recount_through_every_kind_of_change() {
+        // Rules with and without `for`, comparison and stale; five hosts whose CPU walks
+        // through pending, firing, clearing and dropping; stale flips; hosts forgotten
+        // with alerts pending and firing. A fixed walk (no randomness): every transition
+        // of `Tally` is taken many times.
+        let mut ev = Evaluator::new(vec![
+            cpu_rule(0),
+            cpu_rule(3),
+            rule("HostStale", Condition::Stale, 0),
+            rule("HostStaleLong", Condition::Stale, 5),
+        ]);
+        let hosts = ["vm-0", "vm-1", "vm-2", "vm-3", "vm-4"];
+        let mut seen = std::collections::HashSet::new();
+        let mut ch = Vec::new();
+        for i in 0..3_000_i64 {
+            let host = hosts[(i % 5) as usize];
+            let cpu = [50.0, 95.0, 97.0, 88.0, 99.0, 10.0, 92.0][((i / 5) % 7) as usize];
+            ev.observe(&at(host, i, cpu), &mut ch);
+            ev.check_stale(
+                host,
+                (i / 11) % 3 == 0,
+                T0 + time::Duration::seconds(i),
+                &mut ch,
+            );
+            if i % 97 == 0 {
+                ev.forget(
+                    hosts[((i / 97) % 5) as usize],
+                    T0 + time::Duration::seconds(i),
+                    &mut ch,
+                );
+            }
+            let active = ev.active();
+            let firing = active.iter().filter(|a| a.state == State::Firing).count();
+            assert_eq!(
+                ev.counts(),
+                (firing, active.len() - firing),
+                "after step {i}"
+            );
+            seen.insert(ev.counts());
+        }
+        assert!(seen.len() > 10, "the walk moved the counts: {seen:?}");
+        assert!(seen.iter().any(|&(f, p)| f > 0 && p > 0));
     }
 }

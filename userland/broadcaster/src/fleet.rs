@@ -40,6 +40,12 @@ pub const MIN_INTERVAL: Duration = Duration::seconds(1);
 pub const UNKNOWN_INTERVAL: Duration = Duration::seconds(10);
 /// Default of `--stale-after-intervals`.
 pub const DEFAULT_STALE_AFTER_INTERVALS: u32 = 3;
+/// How long one fleet answer is shared when no row has arrived since it was built: its
+/// `stale` flags and `server_time` are at most this old. Its own figure, not the poll
+/// interval's: at a 100 ms poll an idle fleet page under request load would otherwise
+/// rebuild the whole answer ten times a second for nothing. A row still rebuilds it at
+/// the next request.
+pub const FLEET_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The newest state of one host.
 #[derive(Debug, Clone, PartialEq)]

@@ -59,8 +59,8 @@ pub struct HostSettings {
     pub stale_after_intervals: u32,
     /// Hosts without a row (by `received_at`) for this long are forgotten; `None`: never.
     pub host_ttl: Option<Duration>,
-    /// How long one fleet answer is reused when no row arrived (the poll interval: its
-    /// `stale` flags and `server_time` are at most this old).
+    /// How long one fleet answer is reused when no row arrived (its `stale` flags and
+    /// `server_time` are at most this old; [`crate::fleet::FLEET_MAX_AGE`]).
     pub fleet_max_age: Duration,
 }
 
@@ -79,7 +79,7 @@ impl Default for HostSettings {
         HostSettings {
             stale_after_intervals: crate::fleet::DEFAULT_STALE_AFTER_INTERVALS,
             host_ttl: Some(crate::DEFAULT_HOST_TTL),
-            fleet_max_age: crate::DEFAULT_POLL_INTERVAL,
+            fleet_max_age: crate::fleet::FLEET_MAX_AGE,
         }
     }
 }
@@ -384,7 +384,6 @@ mod tests {
             Arc::clone(&metrics),
             HostSettings {
                 host_ttl: ttl,
-                fleet_max_age: Duration::from_millis(500),
                 ..HostSettings::default()
             },
         );
@@ -462,27 +461,26 @@ mod tests {
     }
 
     #[test]
-    fn the_fleet_answer_is_built_once_per_poll_interval_or_change() {
+    fn the_fleet_answer_is_built_once_per_max_age_or_change() {
         let (h, _) = hub_with(None);
         h.publish(&[row(1, "vm-1", 0)]);
         let t0 = row(1, "vm-1", 0).received_at;
         let mono = Instant::now();
         let a = h.fleet_json(t0, mono);
+        let age = crate::fleet::FLEET_MAX_AGE;
+        assert_eq!(h.settings.fleet_max_age, age, "its own figure by default");
         let b = h.fleet_json(
             t0 + time::Duration::seconds(1),
-            mono + Duration::from_millis(499),
+            mono + age - Duration::from_millis(1),
         );
         assert!(Arc::ptr_eq(&a, &b), "shared within the max age");
-        let c = h.fleet_json(
-            t0 + time::Duration::seconds(60),
-            mono + Duration::from_millis(500),
-        );
+        let c = h.fleet_json(t0 + time::Duration::seconds(60), mono + age);
         assert!(!Arc::ptr_eq(&a, &c), "rebuilt after it");
         let v: serde_json::Value = serde_json::from_str(&c).unwrap();
         assert_eq!(v["server_time"], "2026-11-23T10:01:00Z");
         assert_eq!(v["hosts"][0]["stale"], true);
         h.publish(&[row(2, "vm-2", 1)]);
-        let d = h.fleet_json(t0, mono + Duration::from_millis(501));
+        let d = h.fleet_json(t0, mono + age + Duration::from_millis(1));
         assert_eq!(fleet_hosts(&d), ["vm-1", "vm-2"], "rebuilt after a change");
     }
 
