@@ -122,18 +122,25 @@ settle() { # backend
   sleep 2
 }
 
-# fresh_db backend name -> URL of an empty database with procpulse's schema (the
-# migrations run by starting ingest once), so every stack writes the same table.
-fresh_db() {
-  local backend=$1 name=$2 url
+# empty_db backend name -> URL of an empty database.
+empty_db() {
+  local backend=$1 name=$2
   case $backend in
     mariadb)
       root_sql -e "DROP DATABASE IF EXISTS \`$name\`; CREATE DATABASE \`$name\`;"
-      url="${BASE_URL%/*}/$name" ;;
+      echo "${BASE_URL%/*}/$name" ;;
     sqlite)
       rm -f "$WORK/$name".db*
-      url="sqlite://$WORK/$name.db" ;;
+      echo "sqlite://$WORK/$name.db" ;;
   esac
+}
+
+# fresh_db backend name -> URL of an empty database with procpulse's schema (the
+# migrations run by starting ingest once), so every stack writes the same table.
+# procpulse's own stacks need only empty_db: the timed ingest migrates as it starts.
+fresh_db() {
+  local url
+  url=$(empty_db "$1" "$2")
   RUST_LOG=warn "$BIN" --listen "127.0.0.1:$PORT" --database-url "$url" >/dev/null 2>"$WORK/migrate.log" &
   SERVER_PID=$!
   wait_http "http://127.0.0.1:$PORT/readyz" 30 || { cat "$WORK/migrate.log" >&2; exit 1; }
@@ -150,15 +157,16 @@ run_one() { # backend flush stack clients
   db="procpulse_bench_${flush}_${stack}_${clients}"
   case $backend-$stack in sqlite-flask|sqlite-express) return 0 ;; esac # MySQL applications
   settle "$backend"
-  url=$(fresh_db "$backend" "$db")
   case $stack in
     direct|batched)
+      url=$(empty_db "$backend" "$db")
       RUST_LOG=warn "$BIN" --listen "127.0.0.1:$PORT" --database-url "$url" --route b \
         --write-mode "$stack" --db-pool-size "$POOL" --db-timeout-ms 10000 \
         2>"$WORK/server.log" &
       SERVER_PID=$!
-      wait_http "http://127.0.0.1:$PORT/readyz" 10 ;;
+      wait_http "http://127.0.0.1:$PORT/readyz" 30 || { tail -20 "$WORK/server.log" >&2; exit 1; } ;;
     flask|express)
+      url=$(fresh_db "$backend" "$db")
       BASELINE_LISTEN="127.0.0.1:$PORT" BASELINE_DATABASE_URL="$url" \
         ci/bench/baselines/run.sh "$stack" >"$WORK/server.log" 2>&1 &
       SERVER_PID=$!
