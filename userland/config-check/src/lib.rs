@@ -20,28 +20,74 @@ pub const BINARIES: [&str; 4] = [
     "procpulse-loadgen",
 ];
 
-fn short(binary: &str) -> &str {
-    binary.strip_prefix("procpulse-").unwrap_or(binary)
+/// What the checker knows of one binary.
+struct Binary {
+    /// Its name without `procpulse-`.
+    short: &'static str,
+    /// Its clap definition.
+    command: fn() -> Command,
+    /// Variables it reads that its clap definition does not declare, and their check.
+    unclapped: Option<Unclapped>,
+}
+
+/// A variable's value by name, as the environment would give it.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Environment variables a binary reads outside clap (the load generator's fallbacks for
+/// goose's flags), with the check the binary itself makes of their values.
+struct Unclapped {
+    names: fn() -> Vec<&'static str>,
+    check: fn(Lookup<'_>) -> Result<(), String>,
+}
+
+/// Each of [`BINARIES`], in the same order.
+const DEFINITIONS: [Binary; 4] = [
+    Binary {
+        short: "ingest",
+        command: procpulse_ingest::cli::Cli::command,
+        unclapped: None,
+    },
+    Binary {
+        short: "broadcaster",
+        command: procpulse_broadcaster::cli::Args::command,
+        unclapped: None,
+    },
+    Binary {
+        short: "agent",
+        command: procpulse_agent::cli::Args::command,
+        unclapped: None,
+    },
+    Binary {
+        short: "loadgen",
+        command: procpulse_loadgen::cli::Cli::command,
+        unclapped: Some(Unclapped {
+            names: || {
+                let fallbacks = procpulse_loadgen::defaults::GOOSE_FALLBACKS;
+                fallbacks.iter().map(|(d, _)| d.var).collect()
+            },
+            check: |lookup| procpulse_loadgen::cli::check_goose_fallbacks(lookup).map_err(|e| e.0),
+        }),
+    },
+];
+
+/// `binary`'s definition (`procpulse-ingest`, or `ingest` for short).
+fn definition(binary: &str) -> Option<&'static Binary> {
+    let short = binary.strip_prefix("procpulse-").unwrap_or(binary);
+    DEFINITIONS.iter().find(|b| b.short == short)
 }
 
 /// The clap definition of `binary` (`procpulse-ingest`, or `ingest` for short).
 pub fn command(binary: &str) -> Option<Command> {
-    match short(binary) {
-        "ingest" => Some(procpulse_ingest::cli::Cli::command()),
-        "broadcaster" => Some(procpulse_broadcaster::cli::Args::command()),
-        "agent" => Some(procpulse_agent::cli::Args::command()),
-        "loadgen" => Some(procpulse_loadgen::cli::Cli::command()),
-        _ => None,
-    }
+    definition(binary).map(|b| (b.command)())
 }
 
-/// Every environment variable `binary` reads: its clap definition's ([`env_names`]) and,
-/// for the load generator, the fallbacks of goose's flags, which clap does not read.
+/// Every environment variable `binary` reads: its clap definition's ([`env_names`]) and
+/// those it reads outside clap (for the load generator, the fallbacks of goose's flags).
 pub fn binary_env_names(binary: &str) -> Option<BTreeSet<String>> {
-    let mut names = env_names(&command(binary)?);
-    if short(binary) == "loadgen" {
-        let fallbacks = procpulse_loadgen::defaults::GOOSE_FALLBACKS;
-        names.extend(fallbacks.iter().map(|(d, _)| d.var.to_owned()));
+    let b = definition(binary)?;
+    let mut names = env_names(&(b.command)());
+    if let Some(u) = &b.unclapped {
+        names.extend((u.names)().into_iter().map(str::to_owned));
     }
     Some(names)
 }
@@ -78,9 +124,9 @@ pub fn check(binary: &str, args: &[String], env: &[(String, String)]) -> Result<
             cmd.get_name()
         ));
     }
-    if short(binary) == "loadgen" {
+    if let Some(u) = definition(binary).and_then(|b| b.unclapped.as_ref()) {
         let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        procpulse_loadgen::cli::check_goose_fallbacks(&lookup).map_err(|e| e.0)?;
+        (u.check)(&lookup)?;
     }
     let name = cmd.get_name().to_owned();
     cmd.try_get_matches_from(std::iter::once(name).chain(args.iter().cloned()))
@@ -94,6 +140,18 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_definitions_are_the_binaries_in_order() {
+        let names: Vec<String> = DEFINITIONS
+            .iter()
+            .map(|b| format!("procpulse-{}", b.short))
+            .collect();
+        assert_eq!(names, BINARIES);
+        for b in DEFINITIONS {
+            assert_eq!((b.command)().get_name(), format!("procpulse-{}", b.short));
+        }
     }
 
     #[test]
