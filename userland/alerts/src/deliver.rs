@@ -464,6 +464,9 @@ mod tests {
         );
         // Waits of at least 20 + 40 + 40 ms (half of each ceiling).
         assert!(took >= Duration::from_millis(100), "{took:?}");
+        // The receiver keeps the body before it answers; the sender counts the notices
+        // sent only once it has read the answer.
+        until(|| outbox.sent.get() == 2).await;
         assert_eq!((outbox.failures.get(), outbox.sent.get()), (3, 2));
         let body = bodies.lock().unwrap()[0].clone();
         assert_eq!(body.as_array().map(Vec::len), Some(2), "{body}");
