@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::fleet::Fleet;
+use crate::fleet::{FLEET_MAX_AGE, Fleet};
 use crate::frames;
 use crate::history::History;
 use crate::metrics::Metrics;
@@ -59,9 +59,6 @@ pub struct HostSettings {
     pub stale_after_intervals: u32,
     /// Hosts without a row (by `received_at`) for this long are forgotten; `None`: never.
     pub host_ttl: Option<Duration>,
-    /// How long one fleet answer is reused when no row arrived (its `stale` flags and
-    /// `server_time` are at most this old; [`crate::fleet::FLEET_MAX_AGE`]).
-    pub fleet_max_age: Duration,
 }
 
 impl HostSettings {
@@ -79,7 +76,6 @@ impl Default for HostSettings {
         HostSettings {
             stale_after_intervals: crate::fleet::DEFAULT_STALE_AFTER_INTERVALS,
             host_ttl: Some(crate::DEFAULT_HOST_TTL),
-            fleet_max_age: crate::fleet::FLEET_MAX_AGE,
         }
     }
 }
@@ -264,11 +260,11 @@ impl Hub {
     }
 
     /// The `/api/v1/fleet` answer at `now`: built at most once per
-    /// [`HostSettings::fleet_max_age`] and after each change, shared by every request.
+    /// [`FLEET_MAX_AGE`] and after each change, shared by every request.
     pub fn fleet_json(&self, now: OffsetDateTime, now_mono: Instant) -> Arc<str> {
         let mut st = self.state();
         if let Some((built, json)) = &st.fleet_json {
-            if now_mono.saturating_duration_since(*built) < self.settings.fleet_max_age {
+            if now_mono.saturating_duration_since(*built) < FLEET_MAX_AGE {
                 return Arc::clone(json);
             }
         }
@@ -467,8 +463,7 @@ mod tests {
         let t0 = row(1, "vm-1", 0).received_at;
         let mono = Instant::now();
         let a = h.fleet_json(t0, mono);
-        let age = crate::fleet::FLEET_MAX_AGE;
-        assert_eq!(h.settings.fleet_max_age, age, "its own figure by default");
+        let age = FLEET_MAX_AGE;
         let b = h.fleet_json(
             t0 + time::Duration::seconds(1),
             mono + age - Duration::from_millis(1),

@@ -277,7 +277,6 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> R
         hub::HostSettings {
             stale_after_intervals: config.stale_after_intervals.max(1),
             host_ttl: (!config.host_ttl.is_zero()).then_some(config.host_ttl),
-            fleet_max_age: fleet::FLEET_MAX_AGE,
         },
     );
     let poller = tokio::spawn(poller::run(
