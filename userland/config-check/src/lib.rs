@@ -12,18 +12,10 @@ use std::collections::BTreeSet;
 
 use clap::{Command, CommandFactory};
 
-/// The binaries checked, by name.
-pub const BINARIES: [&str; 4] = [
-    "procpulse-ingest",
-    "procpulse-broadcaster",
-    "procpulse-agent",
-    "procpulse-loadgen",
-];
-
 /// What the checker knows of one binary.
 struct Binary {
-    /// Its name without `procpulse-`.
-    short: &'static str,
+    /// Its name.
+    name: &'static str,
     /// Its clap definition.
     command: fn() -> Command,
     /// Variables it reads that its clap definition does not declare, and their check.
@@ -40,25 +32,25 @@ struct Unclapped {
     check: fn(Lookup<'_>) -> Result<(), String>,
 }
 
-/// Each of [`BINARIES`], in the same order.
+/// What the checker knows of each binary.
 const DEFINITIONS: [Binary; 4] = [
     Binary {
-        short: "ingest",
+        name: "procpulse-ingest",
         command: procpulse_ingest::cli::Cli::command,
         unclapped: None,
     },
     Binary {
-        short: "broadcaster",
+        name: "procpulse-broadcaster",
         command: procpulse_broadcaster::cli::Args::command,
         unclapped: None,
     },
     Binary {
-        short: "agent",
+        name: "procpulse-agent",
         command: procpulse_agent::cli::Args::command,
         unclapped: None,
     },
     Binary {
-        short: "loadgen",
+        name: "procpulse-loadgen",
         command: procpulse_loadgen::cli::Cli::command,
         unclapped: Some(Unclapped {
             names: || {
@@ -70,10 +62,23 @@ const DEFINITIONS: [Binary; 4] = [
     },
 ];
 
+/// The binaries checked, by name (those of [`DEFINITIONS`]).
+pub const BINARIES: [&str; DEFINITIONS.len()] = {
+    let mut names = [""; DEFINITIONS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = DEFINITIONS[i].name;
+        i += 1;
+    }
+    names
+};
+
 /// `binary`'s definition (`procpulse-ingest`, or `ingest` for short).
 fn definition(binary: &str) -> Option<&'static Binary> {
     let short = binary.strip_prefix("procpulse-").unwrap_or(binary);
-    DEFINITIONS.iter().find(|b| b.short == short)
+    DEFINITIONS
+        .iter()
+        .find(|b| b.name.strip_prefix("procpulse-") == Some(short))
 }
 
 /// The clap definition of `binary` (`procpulse-ingest`, or `ingest` for short).
@@ -143,14 +148,9 @@ mod tests {
     }
 
     #[test]
-    fn the_definitions_are_the_binaries_in_order() {
-        let names: Vec<String> = DEFINITIONS
-            .iter()
-            .map(|b| format!("procpulse-{}", b.short))
-            .collect();
-        assert_eq!(names, BINARIES);
+    fn each_definition_is_its_binary_s_clap_command() {
         for b in DEFINITIONS {
-            assert_eq!((b.command)().get_name(), format!("procpulse-{}", b.short));
+            assert_eq!((b.command)().get_name(), b.name);
         }
     }
 
