@@ -5,12 +5,14 @@
 #
 #   k8s/vm/kernel-deb.sh [--base lean|debian:FLAVOUR] [--config-only]
 #
-#   --base lean            (default) the lean VM kernel: `make tinyconfig` +
-#                          ci/kernel/base.config + ci/kernel/default.config (the reference
-#                          kernel the modules are tested on) + k8s/vm/kernel-vm.config
-#                          (disks, NICs, EFI, cgroup v2, namespaces, seccomp... for a cloud
-#                          VM booting with systemd and no initramfs; all built in).
-#                          About 15 min on 2 cores; booted by ci/test-vm.sh.
+#   --base lean            (default) the lean VM kernel, which is also the reference kernel
+#                          the modules are tested on in QEMU: ci/kernel.sh's `default`
+#                          variant (`make tinyconfig` + ci/kernel/base.config +
+#                          ci/kernel/default.config + k8s/vm/kernel-vm.config: disks, NICs,
+#                          EFI, cgroup v2, namespaces, seccomp... for a cloud VM booting with
+#                          systemd and no initramfs; all built in), built and cached by
+#                          ci/kernel.sh with `make bindeb-pkg`. About 8-15 min on 2 cores;
+#                          booted by ci/test-vm.sh.
 #   --base debian:FLAVOUR  Debian's own config for the flavour (linux-config-6.12, e.g.
 #                          debian:cloud-amd64) + the Rust lines of ci/kernel/base.config +
 #                          k8s/vm/kernel-rust.config. Thousands of modules: hours on 2
@@ -19,12 +21,14 @@
 #   --config-only          stop after the configuration and its check (seconds to a
 #                          minute), in PROCPULSE_VM_KERNEL_OUT/config-check/; builds nothing.
 #
-# Cache: ${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}/vm-kernel/<base>-<key>/ holds the
-# .debs and a stripped build dir; <key> hashes the linux-source-6.12, rustc-web and
-# bindgen-cli versions, the effective config lines (and, for debian:*, the
-# linux-config-6.12 version), so the kernel is rebuilt only when one of them changes.
-# The modules live under it in modules-<key2>/, <key2> adding the kmod/ sources, so a
-# module edit costs seconds, not a kernel build. Heavy steps run under `nice -n 19`.
+# Cache: lean is ci/kernel.sh's cache entry of the default variant,
+# ${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}/kernels/default-<key>/; debian:FLAVOUR is
+# built here into .../vm-kernel/debian-FLAVOUR-<key>/. Each holds the .debs and a stripped
+# build dir; <key> hashes the linux-source-6.12, rustc-web and bindgen-cli versions and the
+# effective config lines (and, for debian:*, the linux-config-6.12 version), so the kernel
+# is rebuilt only when one of them changes. The modules live under it in modules-<key2>/,
+# <key2> adding the kmod/ sources, so a module edit costs seconds, not a kernel build.
+# Heavy steps run under `nice -n 19`.
 #
 # Output (PROCPULSE_VM_KERNEL_OUT, default out/vm-kernel/), copied (hard-linked when
 # possible) from the cache:
@@ -49,7 +53,6 @@ CACHE=${PROCPULSE_CACHE_DIR:-/var/cache/procpulse}
 BASE=${PROCPULSE_VM_KERNEL_BASE:-lean}
 OUT=${PROCPULSE_VM_KERNEL_OUT:-$ROOT/out/vm-kernel}
 JOBS=${PROCPULSE_KERNEL_JOBS:-$(nproc)}
-RUSTC=/usr/bin/rustc
 # Bump when the build steps below change in a way that changes the packages.
 RECIPE=2
 config_only=0
@@ -74,143 +77,129 @@ esac
 # The harness's toolchain: same packages (the kernel group also has linux-config-6.12
 # and dpkg-dev for this script), same bindgen pin, same cache layout.
 "$ROOT/ci/deps.sh" kernel >&2
-pkgver() { dpkg-query -W -f='${Version}' "$1"; }
-# The pin in ci/kernel.sh wins; 0.70.1 is the version known to work with 6.12.
-BINDGEN_VERSION=$(sed -n 's/^BINDGEN_VERSION=//p' "$ROOT/ci/kernel.sh" 2>/dev/null || true)
-BINDGEN_VERSION=${BINDGEN_VERSION:-0.70.1}
-BINDGEN=$CACHE/tools/bindgen-$BINDGEN_VERSION/bin/bindgen
-if [ ! -x "$BINDGEN" ]; then
-  log "installing bindgen-cli $BINDGEN_VERSION"
-  cargo install --quiet --locked --root "$CACHE/tools/bindgen-$BINDGEN_VERSION" \
-    bindgen-cli --version "=$BINDGEN_VERSION" >&2
-fi
-SRC_VERSION=$(pkgver linux-source-6.12)
-RUSTC_VERSION=$(pkgver rustc-web)
-SRC=$CACHE/src/linux-source-$SRC_VERSION
-if [ ! -f "$SRC/.procpulse-extracted" ]; then
-  log "extracting /usr/src/linux-source-6.12.tar.xz into $SRC"
-  rm -rf "$SRC" && mkdir -p "$SRC"
-  tar -xf /usr/src/linux-source-6.12.tar.xz -C "$SRC" --strip-components=1
-  touch "$SRC/.procpulse-extracted"
-fi
-kmake() { make -C "$SRC" O="$1" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" "${@:2}"; }
-
-# The fragment applied on top of the starting config, reduced to its effective lines:
-# one per option, the last one wins (kernel-vm.config raises base.config's NR_CPUS).
-fragment() {
-  if [ "$LABEL" = lean ]; then
-    cat "$ROOT/ci/kernel/base.config" "$ROOT/ci/kernel/default.config" "$ROOT/k8s/vm/kernel-vm.config"
-  else
-    grep -sE '^CONFIG_(MODULES|MODULE_UNLOAD|KALLSYMS|RUST)=' "$ROOT/ci/kernel/base.config" || true
-    cat "$ROOT/k8s/vm/kernel-rust.config"
-  fi | sed 's/[[:space:]]*$//' | awk '
-    /^CONFIG_[A-Za-z0-9_]+=/ { o = $0; sub(/=.*/, "", o) }
-    /^# CONFIG_[A-Za-z0-9_]+ is not set$/ { o = $2 }
-    o != "" { if (!(o in line)) order[n++] = o; line[o] = $0; o = "" }
-    END { for (i = 0; i < n; i++) print line[order[i]] }'
-}
-FRAGMENT=$(fragment)
-DEBIAN_CONFIG=""
-if [ "$LABEL" != lean ]; then
-  DEBIAN_CONFIG=/usr/src/linux-config-6.12/config.amd64_none_$FLAVOUR.xz
-  [ -f "$DEBIAN_CONFIG" ] || { log "no Debian config for flavour '$FLAVOUR' ($DEBIAN_CONFIG)"; exit 2; }
-fi
-KEY=$({
-  echo "recipe $RECIPE"
-  echo "base $BASE"
-  echo "linux-source-6.12 $SRC_VERSION"
-  echo "rustc-web $RUSTC_VERSION"
-  echo "bindgen-cli $BINDGEN_VERSION"
-  [ -z "$DEBIAN_CONFIG" ] || echo "linux-config-6.12 $(pkgver linux-config-6.12)"
-  echo "$FRAGMENT"
-} | sha256sum | cut -c1-16)
 # The modules' sources, as pp_modules (ci/guest/common.sh) copies them.
 MKEY=$(cd "$ROOT/kmod" && cat Kbuild Makefile ./*.rs | sha256sum | cut -c1-16)
 
-# configure DIR: starting config + fragment, olddefconfig, then insist on every line.
-configure() {
-  local b=$1 line opt bad=0
-  mkdir -p "$b"
-  printf '%s\n' "$FRAGMENT" >"$b/fragment.config"
-  if [ "$LABEL" = lean ]; then
-    log "configuring $BASE: tinyconfig + ci/kernel/{base,default}.config + k8s/vm/kernel-vm.config"
-    kmake "$b" tinyconfig >"$b/config.log" 2>&1
-  else
+if [ "$LABEL" = lean ]; then
+  [ "$config_only" = 0 ] || exec "$ROOT/ci/kernel.sh" --config-only "$OUT/config-check" default
+  DIR=$("$ROOT/ci/kernel.sh" default | tail -n 1)
+  # shellcheck disable=SC1091 # written by ci/kernel.sh: KDIR, RUSTC, BINDGEN
+  . "$DIR/env"
+  BUILD=$KDIR
+else
+  pkgver() { dpkg-query -W -f='${Version}' "$1"; }
+  # The harness's source tree, rustc and bindgen: SRC, RUSTC, BINDGEN and their *_VERSION.
+  toolchain=$("$ROOT/ci/kernel.sh" --toolchain) || exit 1
+  eval "$toolchain"
+  kmake() { make -C "$SRC" O="$1" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" "${@:2}"; }
+
+  # The fragment applied on top of Debian's config, reduced to its effective lines: one per
+  # option, the last one wins.
+  fragment() {
+    {
+      grep -sE '^CONFIG_(MODULES|MODULE_UNLOAD|KALLSYMS|RUST)=' "$ROOT/ci/kernel/base.config" || true
+      cat "$ROOT/k8s/vm/kernel-rust.config"
+    } | sed 's/[[:space:]]*$//' | awk '
+      /^CONFIG_[A-Za-z0-9_]+=/ { o = $0; sub(/=.*/, "", o) }
+      /^# CONFIG_[A-Za-z0-9_]+ is not set$/ { o = $2 }
+      o != "" { if (!(o in line)) order[n++] = o; line[o] = $0; o = "" }
+      END { for (i = 0; i < n; i++) print line[order[i]] }'
+  }
+  FRAGMENT=$(fragment)
+  DEBIAN_CONFIG=/usr/src/linux-config-6.12/config.amd64_none_$FLAVOUR.xz
+  [ -f "$DEBIAN_CONFIG" ] || { log "no Debian config for flavour '$FLAVOUR' ($DEBIAN_CONFIG)"; exit 2; }
+  KEY=$({
+    echo "recipe $RECIPE"
+    echo "base $BASE"
+    echo "linux-source-6.12 $SRC_VERSION"
+    echo "rustc-web $RUSTC_VERSION"
+    echo "bindgen-cli $BINDGEN_VERSION"
+    echo "linux-config-6.12 $(pkgver linux-config-6.12)"
+    echo "$FRAGMENT"
+  } | sha256sum | cut -c1-16)
+
+  # configure DIR: starting config + fragment, olddefconfig, then insist on every line.
+  configure() {
+    local b=$1 line opt bad=0
+    mkdir -p "$b"
+    printf '%s\n' "$FRAGMENT" >"$b/fragment.config"
     log "configuring $BASE: Debian's $FLAVOUR config + the Rust lines + k8s/vm/kernel-rust.config"
     xzcat "$DEBIAN_CONFIG" >"$b/.config"
     : >"$b/config.log"
-  fi
-  {
-    "$SRC/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "$b/fragment.config"
-    kmake "$b" olddefconfig
-    # olddefconfig does not refresh include/config/auto.conf, which `kernelrelease` reads.
-    kmake "$b" syncconfig
-  } >>"$b/config.log" 2>&1
-  while IFS= read -r line; do
-    case "$line" in
-      CONFIG_*=*) grep -qxF "$line" "$b/.config" || {
-        log "'$line' did not survive olddefconfig (now: $(grep -E "^(# )?${line%%=*}[= ]" "$b/.config" || echo unset))"
-        bad=1
-      } ;;
-      "# CONFIG_"*" is not set")
-        opt=${line#\# }
-        opt=${opt%% *}
-        if grep -q "^$opt=" "$b/.config"; then log "$opt is still set"; bad=1; fi ;;
-    esac
-  done <"$b/fragment.config"
-  if [ "$bad" = 1 ]; then
-    kmake "$b" rustavailable >&2 || true
-    return 1
-  fi
-  log "config ok: every fragment line survived, CONFIG_RUST=y, release $(kmake "$b" -s kernelrelease 2>/dev/null | tail -1)"
-}
+    {
+      "$SRC/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "$b/fragment.config"
+      kmake "$b" olddefconfig
+      # olddefconfig does not refresh include/config/auto.conf, which `kernelrelease` reads.
+      kmake "$b" syncconfig
+    } >>"$b/config.log" 2>&1
+    while IFS= read -r line; do
+      case "$line" in
+        CONFIG_*=*) grep -qxF "$line" "$b/.config" || {
+          log "'$line' did not survive olddefconfig (now: $(grep -E "^(# )?${line%%=*}[= ]" "$b/.config" || echo unset))"
+          bad=1
+        } ;;
+        "# CONFIG_"*" is not set")
+          opt=${line#\# }
+          opt=${opt%% *}
+          if grep -q "^$opt=" "$b/.config"; then log "$opt is still set"; bad=1; fi ;;
+      esac
+    done <"$b/fragment.config"
+    if [ "$bad" = 1 ]; then
+      kmake "$b" rustavailable >&2 || true
+      return 1
+    fi
+    log "config ok: every fragment line survived, CONFIG_RUST=y, release $(kmake "$b" -s kernelrelease 2>/dev/null | tail -1)"
+  }
 
-if [ "$config_only" = 1 ]; then
-  configure "$OUT/config-check/$LABEL"
-  exit 0
-fi
+  if [ "$config_only" = 1 ]; then
+    configure "$OUT/config-check/$LABEL"
+    exit 0
+  fi
 
-DIR=$CACHE/vm-kernel/$LABEL-$KEY
-BUILD=$DIR/build
-mkdir -p "$DIR"
-# One build per cache entry at a time (two CI runs must not share a half-built tree).
-exec 9>"$DIR/.lock"
-flock 9
-if [ -f "$DIR/.procpulse-done" ]; then
-  log "kernel cached at $DIR"
-else
-  start=$(date +%s)
-  # An interrupted build resumes: the same key means the same configuration.
-  if [ ! -f "$BUILD/.procpulse-configured" ]; then
-    configure "$BUILD"
-    touch "$BUILD/.procpulse-configured"
+  DIR=$CACHE/vm-kernel/$LABEL-$KEY
+  BUILD=$DIR/build
+  mkdir -p "$DIR"
+  # One build per cache entry at a time (two CI runs must not share a half-built tree).
+  exec 9>"$DIR/.lock"
+  flock 9
+  if [ -f "$DIR/.procpulse-done" ]; then
+    log "kernel cached at $DIR"
+  else
+    start=$(date +%s)
+    # An interrupted build resumes: the same key means the same configuration.
+    if [ ! -f "$BUILD/.procpulse-configured" ]; then
+      configure "$BUILD"
+      touch "$BUILD/.procpulse-configured"
+    fi
+    release=$(kmake "$BUILD" -s kernelrelease | tail -1)
+    rm -f "$DIR"/*.deb "$DIR"/*.buildinfo "$DIR"/*.changes
+    log "building linux-image/linux-headers $release .debs with -j$JOBS under nice -n 19" \
+      "(hours on 2 cores; log $DIR/build.log)"
+    # DPKG_FLAGS=-d: the generated debian/control asks for debhelper-compat and a
+    # cross-named gcc package; the tools the build really runs come from `ci/deps.sh kernel`.
+    if ! nice -n 19 make -C "$SRC" O="$BUILD" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" \
+      -j"$JOBS" KDEB_PKGVERSION="$SRC_VERSION+procpulse1" DPKG_FLAGS=-d bindeb-pkg \
+      >"$DIR/build.log" 2>&1; then
+      tail -n 40 "$DIR/build.log" >&2
+      log "bindeb-pkg failed (log: $DIR/build.log)"
+      exit 1
+    fi
+    ls "$DIR"/linux-image-"$release"_*.deb >/dev/null
+      echo "$release" >"$DIR/release"
+    # Keep only what `make M=` needs to build the modules later: headers, scripts,
+    # Module.symvers, rust/*.rmeta and libmacros.so (as ci/kernel.sh does).
+    find "$BUILD" \( -name '*.o' -o -name '*.a' -o -name '.*.cmd' -o -name '*.ko' -o -name '*.mod.c' \) -delete
+    rm -rf "$BUILD/debian" "$BUILD/vmlinux" "$BUILD/arch/x86/boot/compressed/vmlinux" \
+      "$BUILD/arch/x86/boot/vmlinux.bin" "$BUILD"/arch/x86/boot/compressed/vmlinux.bin*
+    echo "$(($(date +%s) - start))" >"$DIR/build-seconds"
+    touch "$DIR/.procpulse-done"
+    log "kernel built in $(cat "$DIR/build-seconds") s -> $DIR ($(du -sh "$DIR" | cut -f1))"
   fi
-  release=$(kmake "$BUILD" -s kernelrelease | tail -1)
-  rm -f "$DIR"/*.deb "$DIR"/*.buildinfo "$DIR"/*.changes
-  log "building linux-image/linux-headers $release .debs with -j$JOBS under nice -n 19" \
-    "($([ "$LABEL" = lean ] && echo 'about 15 min' || echo 'hours') on 2 cores; log $DIR/build.log)"
-  # DPKG_FLAGS=-d: the generated debian/control asks for debhelper-compat and a
-  # cross-named gcc package; the tools the build really runs come from `ci/deps.sh kernel`.
-  if ! nice -n 19 make -C "$SRC" O="$BUILD" RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" \
-    -j"$JOBS" KDEB_PKGVERSION="$SRC_VERSION+procpulse1" DPKG_FLAGS=-d bindeb-pkg \
-    >"$DIR/build.log" 2>&1; then
-    tail -n 40 "$DIR/build.log" >&2
-    log "bindeb-pkg failed (log: $DIR/build.log)"
-    exit 1
-  fi
-  ls "$DIR"/linux-image-"$release"_*.deb >/dev/null
-  cp "$BUILD/.config" "$DIR/config"
-  echo "$release" >"$DIR/release"
-  # Keep only what `make M=` needs to build the modules later: headers, scripts,
-  # Module.symvers, rust/*.rmeta and libmacros.so (as ci/kernel.sh does).
-  find "$BUILD" \( -name '*.o' -o -name '*.a' -o -name '.*.cmd' -o -name '*.ko' -o -name '*.mod.c' \) -delete
-  rm -rf "$BUILD/debian" "$BUILD/vmlinux" "$BUILD/arch/x86/boot/compressed/vmlinux" \
-    "$BUILD/arch/x86/boot/vmlinux.bin" "$BUILD"/arch/x86/boot/compressed/vmlinux.bin*
-  echo "$(($(date +%s) - start))" >"$DIR/build-seconds"
-  touch "$DIR/.procpulse-done"
-  log "kernel built in $(cat "$DIR/build-seconds") s -> $DIR ($(du -sh "$DIR" | cut -f1))"
 fi
 release=$(cat "$DIR/release")
+# One module build per cache entry at a time.
+exec 8>"$DIR/.modules.lock"
+flock 8
 
 # The modules must be built by the rustc that built this kernel: build them here, in a
 # copy of kmod/ so that the work tree gets no build output.
@@ -242,7 +231,7 @@ put() { ln -f "$1" "$2" 2>/dev/null || cp -f "$1" "$2"; }
 for f in "$DIR"/linux-*.deb; do put "$f" "$OUT/${f##*/}"; done
 mkdir -p "$OUT/modules"
 for f in "$MDIR"/*.ko; do put "$f" "$OUT/modules/${f##*/}"; done
-put "$DIR/config" "$OUT/config"
+put "$BUILD/.config" "$OUT/config"
 ls -l "$OUT"/*.deb "$OUT"/modules/*.ko >&2
 log "done ($release): copy $OUT/*.deb and $OUT/modules/ to the VM (k8s/README.md)"
 echo "$DIR"
