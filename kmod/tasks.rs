@@ -39,8 +39,11 @@ const CAP_SYS_PTRACE: u32 = bindings::CAP_SYS_PTRACE;
 
 #[cfg(CONFIG_USER_NS)]
 extern "C" {
-    // kernel/user_namespace.c, EXPORT_SYMBOL (static inline without USER_NS).
-    fn from_kuid_munged(to: *mut bindings::user_namespace, uid: bindings::kuid_t) -> u32;
+    // kernel/user_namespace.c, EXPORT_SYMBOL (static inline without USER_NS). `to` is a
+    // `struct user_namespace *`, declared opaque: the generated struct holds a field-less
+    // `lockdep_map` without lockdep, which rustc's improper_ctypes lint refuses even behind
+    // a pointer, and the function only needs the address.
+    fn from_kuid_munged(to: *mut c_void, uid: bindings::kuid_t) -> u32;
 }
 
 #[cfg(any(not(CONFIG_PREEMPTION), CONFIG_PREEMPT_DYNAMIC))]
@@ -487,7 +490,7 @@ unsafe fn euid(m: *mut bindings::seq_file, task: *mut bindings::task_struct) -> 
     let kuid = unsafe { (*core::ptr::read_volatile(core::ptr::addr_of!((*task).real_cred))).euid };
     #[cfg(CONFIG_USER_NS)]
     // SAFETY: `seq_user_ns(m)`: the opener's credentials live as long as the file.
-    let uid = unsafe { from_kuid_munged((*(*(*m).file).f_cred).user_ns, kuid) };
+    let uid = unsafe { from_kuid_munged((*(*(*m).file).f_cred).user_ns.cast(), kuid) };
     #[cfg(not(CONFIG_USER_NS))]
     let uid = {
         let _ = m;
