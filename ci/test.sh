@@ -17,9 +17,11 @@ export CARGO_TERM_COLOR=never
 # A run starts from a clean checkout, so incremental caches only cost disk (gigabytes).
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
-# fresh before kmod: the reference kernels build in the background from the start (below),
-# and the stages before kmod leave them the most idle CPU.
-STAGES=(lint rust agent ingest broadcaster loadgen web k8s fresh kmod vm stack)
+# The reference kernels build in the background from the start (below), default first:
+# fresh, vm and stack come before kmod, which needs all three kernels, and only vm, stack
+# and kmod's first guest need default, so the slow debug and voluntary builds get the most
+# time beside the other stages.
+STAGES=(lint rust agent ingest broadcaster loadgen web k8s fresh vm stack kmod)
 if [ $# -gt 0 ]; then STAGES=("$@"); fi
 
 # shellcheck source=lib.sh
