@@ -4,7 +4,8 @@
 #
 #   1. a Debian 12 (bookworm) root file system: debootstrap with systemd-sysv, udev, dbus
 #      and systemd-networkd DHCP on the NIC; cached as a tarball keyed by its recipe;
-#   2. the lean VM kernel .debs and the modules from k8s/vm/kernel-deb.sh (cached);
+#   2. the lean VM kernel .debs (the default reference kernel of ci/kernel.sh) and the
+#      modules from k8s/vm/kernel-deb.sh (cached);
 #   3. the procpulse-agent .deb (k8s/vm/agent-deb.sh --lintian: a static agent, lintian
 #      errors fail);
 #   4. in a chroot of a fresh copy, as on a VM: `dpkg -i linux-image-*.deb`,
@@ -26,8 +27,9 @@
 #
 # Every wait is bounded. Work files live in one temp dir (removed at the end; kept, with
 # the console log, on failure); QEMU is killed on exit. Cache: PROCPULSE_CACHE_DIR
-# (default /var/cache/procpulse): vm-kernel/ (kernel-deb.sh) and vm-rootfs/. Heavy steps
-# run under nice -n 19. Env: PROCPULSE_DEBIAN_MIRROR (default http://deb.debian.org/debian),
+# (default /var/cache/procpulse): kernels/default-*/ (ci/kernel.sh, through kernel-deb.sh)
+# and vm-rootfs/. Heavy steps run under nice -n 19.
+# Env: PROCPULSE_DEBIAN_MIRROR (default http://deb.debian.org/debian),
 # PROCPULSE_VM_BOOT_TIMEOUT (s until the guest reports, default 600),
 # PROCPULSE_QEMU_ACCEL (kvm|tcg; default: kvm only where it really works).
 set -euo pipefail
