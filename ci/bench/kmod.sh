@@ -9,8 +9,8 @@
 #
 # Usage: ci/bench/kmod.sh [processes...]        (default: 10000 100000; under TCG the
 # 100,000 run forks for ~19 min and needs a 15 GiB guest: pass 10000 for a quick run)
-# Each count boots its own guest with memory for it (pp_guest_mem in ci/guest/common.sh);
-# PP_MEM overrides.
+# Each count boots its own guest with memory for it (~140 KiB of kernel memory and page
+# tables per forked process, + 1 GiB); PP_MEM overrides.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,7 +26,7 @@ mods=$(pp_modules default)
 initrd=$PP_OUT/initramfs-bench.cpio.gz
 pp_initramfs "$mods" "$initrd"
 for n in "${COUNTS[@]}"; do
-  mem=${PP_MEM:-$(pp_guest_mem "$n")}
+  mem=${PP_MEM:-$(( (n * 140 / 1024 + 1024 + 1023) / 1024 ))G}
   log=$PP_OUT/bench-$n.log
   # Forking is ~10 ms per process under TCG; the walks and reads take minutes at 100k.
   PP_MEM=$mem pp_qemu "${PROCPULSE_BENCH_TIMEOUT:-$(( 900 + n / 50 ))}" "$log" "$initrd" \

@@ -53,16 +53,6 @@ pp_userland() {
   [ "$have_agent" = 0 ] || PP_BINS+=("$rel/procpulse-agent")
 }
 
-# pp_guest_mem <processes>: guest memory for a run that holds that many forked processes,
-# "<n>G": ~140 KiB of kernel memory and page tables per process + 1 GiB, at least 2 GiB.
-# Not more: the swap check fills the guest's RAM before pages go to swap, which takes
-# 5-11 s per GiB under TCG (default, debug).
-pp_guest_mem() {
-  local g=$(( ($1 * 140 / 1024 + 1024 + 1023) / 1024 ))
-  [ "$g" -ge 2 ] || g=2
-  echo "${g}G"
-}
-
 # pp_initramfs <modules dir> <out.cpio.gz>
 pp_initramfs() {
   local stage=$PP_OUT/initramfs.d
