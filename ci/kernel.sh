@@ -133,7 +133,7 @@ variant_key() {
 # configure VARIANT OUT: tinyconfig + the fragment, olddefconfig, then insist on every line
 # (Kconfig drops options whose dependencies fail without a word).
 configure() {
-  local v=$1 out=$2 line opt bad=0
+  local v=$1 out=$2
   mkdir -p "$out"
   fragment "$v" >"$out/fragment.config"
   log "$v: configuring (tinyconfig + $(fragment_files "$v" | xargs -n1 | sed "s|^$ROOT/||" | paste -sd' '))"
@@ -144,19 +144,7 @@ configure() {
     # olddefconfig does not refresh include/config/auto.conf, which `kernelrelease` reads.
     kmake "$out" syncconfig
   } >"$out/config.log" 2>&1
-  while IFS= read -r line; do
-    case "$line" in
-      CONFIG_*=*) grep -qxF "$line" "$out/.config" || {
-        log "$v: '$line' did not survive olddefconfig (now: $(grep -E "^(# )?${line%%=*}[= ]" "$out/.config" || echo unset))"
-        bad=1
-      } ;;
-      "# CONFIG_"*" is not set")
-        opt=${line#\# }
-        opt=${opt%% *}
-        if grep -q "^$opt=" "$out/.config"; then log "$v: $opt is still set"; bad=1; fi ;;
-    esac
-  done <"$out/fragment.config"
-  if [ "$bad" = 1 ]; then
+  if ! kconfig_survived "$out"; then
     kmake "$out" rustavailable >&2 || true
     return 1
   fi

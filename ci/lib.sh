@@ -14,6 +14,9 @@
 #                         as an if condition (errexit is off inside it), then "ok   NAME" or
 #                         "FAIL NAME"; counts STEP_PASSED / STEP_FAILED, lists failed names in
 #                         STEP_FAILURES, sets STEP_RESULT[NAME]=pass|FAIL; returns 0
+#   kconfig_survived DIR  every line of DIR/fragment.config is in DIR/.config ("CONFIG_X=v"
+#                         kept, "# CONFIG_X is not set" not set): Kconfig drops options whose
+#                         dependencies fail without a word; 1, naming each lost line, if not
 #   step_summary LABEL    "LABEL: failed: NAME" per failed step, then "LABEL: N passed, N
 #                         failed"; returns 1 when a step failed
 # Each function is defined once here (issue 17): scripts source this file, never a copy.
@@ -65,6 +68,23 @@ step() { # name cmd...
     STEP_FAILURES+=("$name")
     echo "FAIL $name"
   fi
+}
+
+kconfig_survived() { # dir
+  local line opt bad=0
+  while IFS= read -r line; do
+    case "$line" in
+      CONFIG_*=*) grep -qxF "$line" "$1/.config" || {
+        ci_log "'$line' did not survive olddefconfig (now: $(grep -E "^(# )?${line%%=*}[= ]" "$1/.config" || echo unset))"
+        bad=1
+      } ;;
+      "# CONFIG_"*" is not set")
+        opt=${line#\# }
+        opt=${opt%% *}
+        if grep -q "^$opt=" "$1/.config"; then ci_log "$opt is still set"; bad=1; fi ;;
+    esac
+  done <"$1/fragment.config"
+  [ "$bad" = 0 ]
 }
 
 step_summary() { # label

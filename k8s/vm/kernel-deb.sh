@@ -120,7 +120,7 @@ else
 
   # configure DIR: starting config + fragment, olddefconfig, then insist on every line.
   configure() {
-    local b=$1 line opt bad=0
+    local b=$1
     mkdir -p "$b"
     printf '%s\n' "$FRAGMENT" >"$b/fragment.config"
     log "configuring $BASE: Debian's $FLAVOUR config + the Rust lines + k8s/vm/kernel-rust.config"
@@ -132,19 +132,7 @@ else
       # olddefconfig does not refresh include/config/auto.conf, which `kernelrelease` reads.
       kmake "$b" syncconfig
     } >>"$b/config.log" 2>&1
-    while IFS= read -r line; do
-      case "$line" in
-        CONFIG_*=*) grep -qxF "$line" "$b/.config" || {
-          log "'$line' did not survive olddefconfig (now: $(grep -E "^(# )?${line%%=*}[= ]" "$b/.config" || echo unset))"
-          bad=1
-        } ;;
-        "# CONFIG_"*" is not set")
-          opt=${line#\# }
-          opt=${opt%% *}
-          if grep -q "^$opt=" "$b/.config"; then log "$opt is still set"; bad=1; fi ;;
-      esac
-    done <"$b/fragment.config"
-    if [ "$bad" = 1 ]; then
+    if ! kconfig_survived "$b"; then
       kmake "$b" rustavailable >&2 || true
       return 1
     fi
